@@ -1,0 +1,48 @@
+"""The ``skillstream`` command: one sub-command per operator job.
+
+Every command prints a clear message and exits non-zero on misuse (2), on an
+invalid config file (2) or when a service is unreachable (3) — never a
+traceback for those. ``SKILLSTREAM_DEBUG=1`` shows tracebacks anyway.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import typer
+from rich.console import Console
+
+from skillstream.errors import SkillstreamError
+
+app = typer.Typer(
+    name="skillstream",
+    help=(
+        "skillstream: xAPI learning statements in, rolling skill profiles and career "
+        "milestones out.\n\nSettings come from SKILLSTREAM_* environment variables "
+        "(see README). Start with `make demo` to see the whole pipeline."
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="rich",
+)
+err = Console(stderr=True, soft_wrap=True)
+
+
+def _register() -> None:
+    from skillstream.cli import schemas_cmd, topics_cmd
+
+    for module in (topics_cmd, schemas_cmd):
+        module.register(app)
+
+
+def main(argv: list[str] | None = None) -> None:
+    _register()
+    try:
+        app(args=argv)  # standalone: click reports usage errors itself (exit 2)
+    except SkillstreamError as exc:
+        if os.environ.get("SKILLSTREAM_DEBUG") == "1":
+            raise
+        err.print(f"[bold red]error:[/] {exc}", highlight=False)
+        sys.exit(exc.exit_code)

@@ -1,0 +1,34 @@
+"""``skillstream topics``: create skillstream's topics."""
+
+from __future__ import annotations
+
+import asyncio
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from skillstream.broker import check_reachable
+from skillstream.settings import load_settings
+from skillstream.topics import create_topics, plan
+
+
+def register(app: typer.Typer) -> None:
+    topics = typer.Typer(help="Kafka topics skillstream reads and writes.", no_args_is_help=True)
+    app.add_typer(topics, name="topics")
+
+    @topics.command("create")
+    def create() -> None:
+        """Create every topic with its partitions and compaction; existing topics are kept.
+
+        Partitions come from SKILLSTREAM_TOPICS__PARTITIONS (default 4); the
+        catalog has one partition and, like learner.profiles, is compacted.
+        """
+        settings = load_settings()
+        check_reachable(settings.kafka.bootstrap_servers)
+        result = asyncio.run(create_topics(settings.kafka.bootstrap_servers, settings.topics))
+        table = Table("topic", "partitions", "config", "status")
+        for p in plan(settings.topics):
+            config = ",".join(f"{k}={v}" for k, v in p.config.items()) or "-"
+            table.add_row(p.name, str(p.partitions), config, result.get(p.name, "?"))
+        Console().print(table)

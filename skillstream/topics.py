@@ -1,0 +1,75 @@
+"""Creating skillstream's topics with the right partitions and compaction.
+
+``skillstream topics create`` and the tests both go through ``create_topics``,
+which is idempotent: a topic that already exists is left as it is (and
+reported), never recreated.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import KafkaError, TopicAlreadyExistsError
+
+from skillstream.errors import ServiceUnavailable
+from skillstream.settings import Topics
+
+COMPACTED = {"cleanup.policy": "compact", "min.cleanable.dirty.ratio": "0.1"}
+
+
+@dataclass(frozen=True)
+class TopicPlan:
+    name: str
+    partitions: int
+    config: dict[str, str]
+
+
+def plan(topics: Topics) -> list[TopicPlan]:
+    """Every topic skillstream uses, with its partitions and config."""
+    compacted = topics.compacted()
+    out = []
+    for name in topics.all_names():
+        # The catalog is read whole by every worker (a global table): one partition is enough.
+        partitions = 1 if name == topics.catalog else topics.partitions
+        out.append(TopicPlan(name, partitions, dict(COMPACTED) if name in compacted else {}))
+    return out
+
+
+async def create_topics(bootstrap: str, topics: Topics) -> dict[str, str]:
+    """Create what is missing; return {topic: "created" | "exists"}."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=15_000)
+    try:
+        await admin.start()
+    except KafkaError as exc:
+        raise ServiceUnavailable(
+            "Kafka", f"cannot connect to {bootstrap}: {exc}", "is the broker running?"
+        ) from exc
+    try:
+        existing = set(await admin.list_topics())
+        result = {p.name: "exists" for p in plan(topics) if p.name in existing}
+        wanted = [
+            NewTopic(
+                name=p.name,
+                num_partitions=p.partitions,
+                replication_factor=topics.replication_factor,
+                topic_configs=p.config,
+            )
+            for p in plan(topics)
+            if p.name not in existing
+        ]
+        if wanted:
+            response = await admin.create_topics(wanted)
+            for name, code, *rest in response.topic_errors:
+                if code == 0:
+                    result[name] = "created"
+                elif code == TopicAlreadyExistsError.errno:
+                    result[name] = "exists"  # created by another process since the listing
+                else:
+                    message = rest[0] if rest else ""
+                    raise ServiceUnavailable(
+                        "Kafka", f"could not create topic {name!r}: error {code} {message}"
+                    )
+        return result
+    finally:
+        await admin.close()

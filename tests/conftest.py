@@ -1,0 +1,123 @@
+"""Shared fixtures: the real broker, unique topics per test, and the databases.
+
+Integration tests (everything under ``tests/integration``) are marked
+``integration`` automatically; they use the broker chosen by
+``skillstream.broker.ensure_broker`` and their own topic names, so tests never
+see each other's data.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from skillstream.broker import Broker, ensure_broker, wait_for_metadata
+from skillstream.settings import Settings, Topics, load_settings
+from skillstream.topics import create_topics
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if "tests/integration" in str(item.path).replace(os.sep, "/"):
+            item.add_marker(pytest.mark.integration)
+
+
+@pytest.fixture(scope="session")
+def broker() -> Iterator[Broker]:
+    found = ensure_broker()
+    asyncio.run(wait_for_metadata(found.bootstrap))
+    print(f"\n[skillstream] Kafka broker for this session: {found.bootstrap} ({found.origin})")
+    yield found
+    found.stop()
+
+
+@pytest.fixture
+def bootstrap(broker: Broker) -> str:
+    return broker.bootstrap
+
+
+@pytest.fixture
+def run_id() -> str:
+    return uuid.uuid4().hex[:10]
+
+
+@pytest.fixture
+def topics(run_id: str) -> Topics:
+    """A full set of topic names unique to this test."""
+    return Topics(partitions=4).prefixed(f"t{run_id}.")
+
+
+@pytest.fixture
+async def created_topics(bootstrap: str, topics: Topics) -> AsyncIterator[Topics]:
+    await create_topics(bootstrap, topics)
+    yield topics
+
+
+@pytest.fixture
+def settings(bootstrap: str, topics: Topics, run_id: str, tmp_path: Path) -> Settings:
+    """Settings for one test: its broker, its topics, its group, its state directory."""
+    return load_settings(
+        kafka={"bootstrap_servers": bootstrap},
+        topics=topics.model_dump(),
+        group_id=f"skillstream-test-{run_id}",
+        data_dir=tmp_path / "worker",
+        database_url=f"sqlite:///{tmp_path / 'skillstream.db'}",
+    )
+
+
+# --- databases -------------------------------------------------------------------------------
+
+
+def _postgres_base_url() -> str | None:
+    return os.environ.get("SKILLSTREAM_TEST_DATABASE_URL") or None
+
+
+@pytest.fixture(scope="session")
+def postgres_server_url() -> str:
+    url = _postgres_base_url()
+    if url is None:
+        if os.environ.get("SKILLSTREAM_REQUIRE_POSTGRES") == "1":
+            pytest.fail("SKILLSTREAM_REQUIRE_POSTGRES=1 but SKILLSTREAM_TEST_DATABASE_URL is not set")
+        pytest.skip(
+            "PostgreSQL not configured: set SKILLSTREAM_TEST_DATABASE_URL "
+            "(bash .ci/run starts one and sets it)"
+        )
+    return url
+
+
+@pytest.fixture
+def postgres_url(postgres_server_url: str, run_id: str) -> Iterator[str]:
+    """A fresh, empty PostgreSQL database for one test, dropped afterwards."""
+    base = make_url(postgres_server_url)
+    name = f"skillstream_test_{run_id}"
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield base.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'sink.db'}"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest) -> str:
+    """Each SQL test runs on SQLite and on real PostgreSQL."""
+    if request.param == "sqlite":
+        return str(request.getfixturevalue("sqlite_url"))
+    return str(request.getfixturevalue("postgres_url"))
