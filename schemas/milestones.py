@@ -1,0 +1,106 @@
+"""Career milestones, published as CloudEvents 1.0 in structured JSON mode.
+
+A milestone's id is a UUIDv5 of (learner, rule, skill, level): the same
+achievement always gets the same id, in a live stream, an offline run or a
+replay a year later. Downstream, one record per id is the whole contract; a
+subscriber that sees an id twice has seen the same milestone twice.
+
+Schema evolution: ``dataschema`` names the data's major version. Within a
+major version fields are only added, never renamed, retyped or removed;
+anything else is a new major version and a new ``dataschema``.
+"""
+
+from __future__ import annotations
+
+import uuid
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import Field
+
+from schemas._base import Contract, UtcDatetime
+
+MILESTONE_DATA_VERSION = 1
+MILESTONE_SOURCE = "urn:skillstream:profiles"
+MILESTONE_DATASCHEMA = "urn:skillstream:schema:milestone:v1"
+MILESTONE_TYPE_PREFIX = "skillstream.milestone."
+
+_ID_NAMESPACE = uuid.UUID("6b1c1f0e-3f1a-5d5e-9a57-2c6f1b0d9a11")
+
+
+class MilestoneKind(StrEnum):
+    SKILL_LEVEL_REACHED = "skill_level_reached"
+    """Specialised expertise: a skill's proficiency reached a level."""
+    CONTINUOUS_LEARNER = "continuous_learner"
+    """Learning as a continuous journey: active N consecutive weeks."""
+    NETWORKER = "networker"
+    """Workshops and events attended within a rolling window."""
+    SOFT_SKILLS = "soft_skills"
+    """Breadth across soft skills."""
+    TREND_ADOPTER = "trend_adopter"
+    """An emerging industry skill reached a level while it is emerging."""
+    PERFORMANCE_BOOST = "performance_boost"
+    """Assessed score on a skill improved by a margin within a window."""
+    VERSATILE = "versatile"
+    """T-shaped: one deep skill plus breadth across categories."""
+    ROLE_READY = "role_ready"
+    """Every requirement of the next role on a career ladder met."""
+
+
+def milestone_id(learner: str, rule: str, skill: str | None, level: str) -> str:
+    """The deterministic id of one achievement."""
+    return str(uuid.uuid5(_ID_NAMESPACE, f"{learner}\x1f{rule}\x1f{skill or ''}\x1f{level}"))
+
+
+class MilestoneData(Contract):
+    """The milestone itself: what was achieved, by whom, on what evidence."""
+
+    version: Literal[1] = MILESTONE_DATA_VERSION
+    kind: MilestoneKind
+    rule: str = Field(description="The rule id in the rules file that fired.")
+    learner: str = Field(description="Pseudonymous learner key.")
+    level: str = Field(description="Rule level reached, e.g. 'specialist' or '12-weeks'.")
+    skill: str | None = Field(default=None, description="The skill (or role) concerned, if one.")
+    skills: tuple[str, ...] = Field(default=(), description="All skills that counted.")
+    title: str = Field(description="One line for people: what was achieved.")
+    evidence: tuple[str, ...] = Field(description="Statement ids that support the milestone.")
+    achieved_at: UtcDatetime = Field(description="Event time of the statement that crossed it.")
+    summary: dict[str, float | int | str] = Field(
+        default_factory=dict,
+        description="The profile figures that crossed the threshold (e.g. proficiency).",
+    )
+
+
+class MilestoneEvent(Contract):
+    """A CloudEvents 1.0 structured-mode envelope around ``MilestoneData``."""
+
+    specversion: Literal["1.0"] = "1.0"
+    id: str
+    source: str = MILESTONE_SOURCE
+    type: str
+    subject: str = Field(description="The learner key.")
+    time: UtcDatetime
+    datacontenttype: Literal["application/json"] = "application/json"
+    dataschema: str = MILESTONE_DATASCHEMA
+    data: MilestoneData
+
+    @classmethod
+    def of(cls, data: MilestoneData) -> MilestoneEvent:
+        return cls(
+            id=milestone_id(data.learner, data.rule, data.skill, data.level),
+            type=MILESTONE_TYPE_PREFIX + data.kind.value,
+            subject=data.learner,
+            time=data.achieved_at,
+            data=data,
+        )
+
+
+class MilestoneDeliveryFailure(Contract):
+    """A record on ``career.milestones.dlq``: a sink gave up on one milestone."""
+
+    version: Literal[1] = 1
+    sink: str = Field(description="Which sink gave up, e.g. 'webhook:crm'.")
+    error: str
+    attempts: int = Field(ge=1)
+    failed_at: UtcDatetime
+    milestone: MilestoneEvent
