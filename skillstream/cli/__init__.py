@@ -31,10 +31,14 @@ err = Console(stderr=True, soft_wrap=True)
 
 
 def _register() -> None:
-    from skillstream.cli import schemas_cmd, topics_cmd
+    """Each ``skillstream/cli/*_cmd.py`` module adds its commands through ``register(app)``."""
+    import importlib
+    import pkgutil
 
-    for module in (topics_cmd, schemas_cmd):
-        module.register(app)
+    package = importlib.import_module("skillstream.cli")
+    for info in sorted(pkgutil.iter_modules(package.__path__), key=lambda m: m.name):
+        if info.name.endswith("_cmd"):
+            importlib.import_module(f"skillstream.cli.{info.name}").register(app)
 
 
 def main(argv: list[str] | None = None) -> None:
