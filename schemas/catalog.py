@@ -13,14 +13,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Final, Literal
 
 from pydantic import Field, model_validator
 
 from schemas._base import Contract
 from schemas.events import EventKind
 
-CATALOG_SCHEMA_VERSION = 1
+CATALOG_SCHEMA_VERSION: Final = 1
 
 Identifier = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_.:-]*$", max_length=128)]
 Level = Annotated[float, Field(ge=0.0, le=1.0)]

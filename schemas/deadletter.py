@@ -8,13 +8,13 @@ fix the cause and re-publish the same bytes with ``skillstream dlq reprocess``.
 from __future__ import annotations
 
 import base64
-from typing import Literal
+from typing import Final, Literal
 
 from pydantic import Field
 
 from schemas._base import Contract, UtcDatetime
 
-DEAD_LETTER_VERSION = 1
+DEAD_LETTER_VERSION: Final = 1
 
 
 class Problem(Contract):

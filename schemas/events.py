@@ -9,13 +9,13 @@ what the profile needs: no e-mail address or name ever reaches it.
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated, Literal
+from typing import Annotated, Final, Literal
 
 from pydantic import Field
 
 from schemas._base import Contract, UtcDatetime
 
-LEARNING_EVENT_SCHEMA_VERSION = 1
+LEARNING_EVENT_SCHEMA_VERSION: Final = 1
 
 
 class EventKind(StrEnum):

@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import uuid
 from enum import StrEnum
-from typing import Literal
+from typing import Final, Literal
 
 from pydantic import Field
 
 from schemas._base import Contract, UtcDatetime
 
-MILESTONE_DATA_VERSION = 1
+MILESTONE_DATA_VERSION: Final = 1
 MILESTONE_SOURCE = "urn:skillstream:profiles"
 MILESTONE_DATASCHEMA = "urn:skillstream:schema:milestone:v1"
 MILESTONE_TYPE_PREFIX = "skillstream.milestone."

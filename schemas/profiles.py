@@ -11,13 +11,13 @@ same snapshot whatever order it arrived in.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Final, Literal
 
 from pydantic import Field
 
 from schemas._base import Contract, UtcDatetime
 
-PROFILE_SNAPSHOT_VERSION = 1
+PROFILE_SNAPSHOT_VERSION: Final = 1
 
 
 class SkillSnapshot(Contract):
