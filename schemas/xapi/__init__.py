@@ -1,0 +1,29 @@
+"""Strict xAPI statement validation: the front gate of skillstream.
+
+LMS platforms send xAPI 1.0.3 and 2.0 statements; skillstream accepts exactly
+what a conformant LRS accepts and dead-letters the rest with *every* reason, so
+the LMS developer can fix all of them in one round. The package is pure (no
+Kafka, no database) and is the hot path of ingest.
+
+Contract, imported by the rest of skillstream:
+
+* :class:`XapiVersion` - the rule set applied (``V1_0_3`` or ``V2_0``).
+* :class:`StatementProblem` - ``path`` (JSON path), ``message``, ``code``.
+* :func:`resolve_version` - statement ``version``, else the
+  ``X-Experience-API-Version`` header, else the default.
+* :func:`validate_statement` - every problem of a parsed statement; ``[]``
+  means valid; never raises.
+* :func:`parse_statement` - bytes to ``(statement, rule set, problems)``.
+"""
+
+from schemas.xapi.parse import parse_statement, resolve_version
+from schemas.xapi.problems import StatementProblem, XapiVersion
+from schemas.xapi.validator import validate_statement
+
+__all__ = [
+    "StatementProblem",
+    "XapiVersion",
+    "parse_statement",
+    "resolve_version",
+    "validate_statement",
+]

@@ -1,0 +1,28 @@
+"""The two result types of statement validation: the rule set and the problem."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class XapiVersion(StrEnum):
+    """The rule set a statement is validated with (not the patch level it declares)."""
+
+    V1_0_3 = "1.0.3"
+    V2_0 = "2.0"
+
+
+@dataclass(frozen=True, slots=True)
+class StatementProblem:
+    """One thing wrong with a statement, worded for the LMS developer who must fix it.
+
+    ``path`` is a JSON path into the statement (``$`` is the whole record,
+    ``$.actor.member[0].mbox`` a nested property, ``$.verb.display["en US"]``
+    a key that is not a plain name). ``code`` is a short stable kind used to
+    group dead letters; ``message`` says what is wrong and what is expected.
+    """
+
+    path: str
+    message: str
+    code: str
