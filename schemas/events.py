@@ -8,9 +8,12 @@ what the profile needs: no e-mail address or name ever reaches it.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Annotated, Final, Literal
+from typing import Annotated, Any, Final, Literal
 
+import orjson
 from pydantic import Field
 
 from schemas._base import Contract, UtcDatetime
@@ -61,3 +64,118 @@ class LearningEvent(Contract):
     voided_statement_id: str | None = Field(
         default=None, description="For kind=voiding: the id of the statement withdrawn."
     )
+
+
+class LearnerEvents(Contract):
+    """One record on ``learning.events``: a learner's events from one ingest batch, in order.
+
+    Ingest groups the events of each poll batch by learner and writes one
+    record per learner (keyed by the learner key), so the profile stage pays
+    its per-record cost once per learner per batch rather than once per
+    statement. A record holds at least one event; all belong to ``learner``.
+    """
+
+    version: Literal[1] = LEARNING_EVENT_SCHEMA_VERSION
+    learner: str
+    events: tuple[LearningEvent, ...] = Field(min_length=1)
+
+
+# --- trusted construction and the learning.events wire codec -------------------------------
+#
+# Validating a LearningEvent costs more than normalising the statement it came
+# from, and the hot path builds one per statement. ``build_event`` builds one
+# from values the caller has already made valid (the normaliser, or a record
+# this module encoded). At import it builds a probe both ways and keeps the
+# fast path only if the two are indistinguishable; otherwise it falls back to
+# ``model_construct``.
+
+_FIELDS: Final = tuple(LearningEvent.model_fields)
+_FIELD_SET: Final = set(_FIELDS)
+_new: Final = object.__new__
+_set: Final = object.__setattr__
+
+
+def _direct(values: dict[str, Any]) -> LearningEvent:
+    event: LearningEvent = _new(LearningEvent)
+    _set(event, "__dict__", values)
+    _set(event, "__pydantic_fields_set__", _FIELD_SET)
+    _set(event, "__pydantic_extra__", None)
+    _set(event, "__pydantic_private__", None)
+    return event
+
+
+def _constructed(values: dict[str, Any]) -> LearningEvent:
+    return LearningEvent.model_construct(**values)
+
+
+def _probe_values() -> dict[str, Any]:
+    return {
+        "schema_version": 1,
+        "statement_id": "00000000-0000-4000-8000-000000000000",
+        "learner": "lrn_aaaaaaaaaaaaaaaaaaaaaaaaaa",
+        "kind": EventKind.SKILL_ASSESSED,
+        "time": datetime(2026, 1, 5, 9, 0, tzinfo=UTC),
+        "verb": "http://adlnet.gov/expapi/verbs/passed",
+        "activity_id": "https://lms.example.com/assessments/python",
+        "activity_type": "http://adlnet.gov/expapi/activities/assessment",
+        "skills": ("python",),
+        "score": 0.5,
+        "success": True,
+        "completion": True,
+        "duration": "PT1H",
+        "duration_seconds": 3600.0,
+        "voided_statement_id": None,
+    }
+
+
+def _choose_builder() -> Callable[[dict[str, Any]], LearningEvent]:
+    expected = LearningEvent(**_probe_values())
+    try:
+        built = _direct(_probe_values())
+        same = (
+            built == expected
+            and built.model_dump_json() == expected.model_dump_json()
+            and hash(built) == hash(expected)
+        )
+    except Exception:  # noqa: BLE001 - a failed probe means "use the safe path"
+        same = False
+    return _direct if same else _constructed
+
+
+build_event: Final = _choose_builder()
+"""Build a ``LearningEvent`` from a complete dict of already-valid field values."""
+
+_KINDS: Final = {k.value: k for k in EventKind}
+_parse_time: Final = datetime.fromisoformat
+
+
+def encode_learner_events(learner: str, events: Sequence[LearningEvent]) -> bytes:
+    """The ``LearnerEvents`` JSON of one learner's events (orjson, about 1 µs an event)."""
+    return orjson.dumps(
+        {"version": 1, "learner": learner, "events": [e.__dict__ for e in events]}
+    )
+
+
+def decode_learner_events(data: bytes) -> tuple[str, list[LearningEvent]]:
+    """Read a record written by ``encode_learner_events``.
+
+    Only skillstream's ingest writes ``learning.events``; a record that is not
+    in this shape raises ``ValueError`` (the caller dead-letters it) rather
+    than being half-read.
+    """
+    try:
+        doc = orjson.loads(data)
+        learner = doc["learner"]
+        events = []
+        for values in doc["events"]:
+            if values.keys() != _FIELD_SET:
+                raise ValueError(f"fields {sorted(values)} are not LearningEvent's")
+            values["kind"] = _KINDS[values["kind"]]
+            values["time"] = _parse_time(values["time"])
+            values["skills"] = tuple(values["skills"])
+            events.append(build_event(values))
+    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+        raise ValueError(f"not a learning.events record: {exc!r}") from exc
+    if doc.get("version") != 1 or not events:
+        raise ValueError("not a learning.events record: unknown version or no events")
+    return learner, events

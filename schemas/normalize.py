@@ -47,9 +47,8 @@ rest of normalisation together); this module guarantees the model's
 invariants itself: ``kind`` is an ``EventKind``, ``time`` is aware and in
 UTC, ``score`` is a float in [-1, 1], ``duration_seconds`` a float >= 0,
 ``skills`` a sorted tuple of str, ids lower-case. The unit tests re-validate
-the events of a whole simulated run to hold it to that, and at import a probe
-compares the direct construction with a validated one and falls back to
-``LearningEvent.model_construct`` if a pydantic release ever makes them differ.
+the events of a whole simulated run to hold it to that; ``build_event`` in
+``schemas.events`` says how the construction itself is checked.
 """
 
 from __future__ import annotations
@@ -65,7 +64,7 @@ from typing import Any, Final
 import orjson
 
 from schemas.catalog import ActivityMapping, Catalog
-from schemas.events import EventKind, LearningEvent
+from schemas.events import EventKind, LearningEvent, build_event
 from schemas.identity import learner_keys
 from schemas.vocabulary import VOIDED_VERB, Vocabulary
 
@@ -469,61 +468,4 @@ def _parse_time_slowly(text: str) -> datetime | None:
     return parsed.astimezone(_UTC) + extra
 
 
-_FIELD_NAMES: Final = set(LearningEvent.model_fields)
-"""Shared by every event built here: a frozen event never changes its set, and
-``model_copy`` copies the set before it adds to it."""
-
-
-_new: Final = object.__new__
-_set: Final = object.__setattr__
-
-
-def _direct(values: dict[str, Any]) -> LearningEvent:
-    event: LearningEvent = _new(LearningEvent)
-    _set(event, "__dict__", values)
-    _set(event, "__pydantic_fields_set__", _FIELD_NAMES)
-    _set(event, "__pydantic_extra__", None)
-    _set(event, "__pydantic_private__", None)
-    return event
-
-
-def _constructed(values: dict[str, Any]) -> LearningEvent:
-    return LearningEvent.model_construct(**values)
-
-
-def _choose_builder(
-    candidates: Iterable[Callable[[dict[str, Any]], LearningEvent]],
-) -> Callable[[dict[str, Any]], LearningEvent]:
-    probe: dict[str, Any] = {
-        "schema_version": 1,
-        "statement_id": "00000000-0000-4000-8000-000000000000",
-        "learner": "lrn_aaaaaaaaaaaaaaaaaaaaaaaaaa",
-        "kind": EventKind.SKILL_ASSESSED,
-        "time": datetime(2026, 1, 5, 9, 0, tzinfo=_UTC),
-        "verb": "http://adlnet.gov/expapi/verbs/passed",
-        "activity_id": "https://lms.example.com/assessments/python",
-        "activity_type": "http://adlnet.gov/expapi/activities/assessment",
-        "skills": ("python",),
-        "score": 0.5,
-        "success": True,
-        "completion": True,
-        "duration": "PT1H",
-        "duration_seconds": 3600.0,
-        "voided_statement_id": None,
-    }
-    expected = LearningEvent(**probe)
-    for build in candidates:
-        try:
-            built = build(dict(probe))
-            if (
-                built == expected
-                and built.model_dump_json() == expected.model_dump_json()
-                and hash(built) == hash(expected)
-            ):
-                return build
-        except Exception:  # noqa: BLE001, S112 - a builder that fails the probe is skipped
-            continue
-    return _constructed
-
-
-_build: Final = _choose_builder((_direct,))
+_build: Final = build_event
