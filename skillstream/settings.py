@@ -88,6 +88,30 @@ class Webhook(_Section):
     skills: tuple[str, ...] = Field(default=(), description="Skill ids; empty = all.")
 
 
+class Sinks(_Section):
+    """How the SQL and webhook sinks batch, retry and give up (docs/sinks.md).
+
+    ``retry_*`` is the backoff while a sink's store or Kafka is unavailable
+    (retried without end, nothing committed) and between webhook attempts.
+    ``webhook_max_attempts`` and ``webhook_max_elapsed_s`` are a subscriber's
+    retry budget; past it a milestone goes to the milestones dead-letter topic.
+    """
+
+    batch_size: int = Field(default=500, ge=1, le=50_000, description="Records per batch.")
+    batch_wait_ms: int = Field(default=500, ge=0, description="Longest wait to fill a batch.")
+    retry_initial_s: float = Field(default=0.5, gt=0, description="First backoff step.")
+    retry_max_s: float = Field(default=30.0, gt=0, description="Longest backoff step.")
+    shutdown_grace_s: float = Field(
+        default=10.0, ge=0, description="How long a batch may finish after SIGTERM."
+    )
+    webhook_timeout_s: float = Field(default=10.0, gt=0, description="Per request.")
+    webhook_max_attempts: int = Field(default=8, ge=1)
+    webhook_max_elapsed_s: float = Field(default=60.0, ge=0, description="Retry window per batch.")
+    webhook_concurrency: int = Field(
+        default=16, ge=1, description="Requests in flight per subscriber."
+    )
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="SKILLSTREAM_",
@@ -99,7 +123,9 @@ class Settings(BaseSettings):
     kafka: Kafka = Kafka()
     topics: Topics = Topics()
     group_id: str = Field(default="skillstream", description="Consumer group of the workers.")
-    store: str = Field(default="rocksdb://", description="faust table store: rocksdb:// or memory://")
+    store: str = Field(
+        default="rocksdb://", description="faust table store: rocksdb:// or memory://"
+    )
     data_dir: Path = Field(default=Path(".local/worker"), description="Worker state directory.")
     rules_file: Path | None = None
     catalog_file: Path | None = None
@@ -108,10 +134,16 @@ class Settings(BaseSettings):
     learner_key_secret: SecretStr = SecretStr("skillstream-default-learner-key-secret")
     database_url: str = "sqlite:///.local/skillstream.db"
     webhooks: tuple[Webhook, ...] = ()
+    sinks: Sinks = Sinks()
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=8080, ge=1, le=65535)
     http_username: str = "lms"
     http_password: SecretStr = SecretStr("change-me")
+    ingest_batch: int = Field(default=5000, ge=1, description="Records per ingest poll.")
+    profile_batch: int = Field(default=1000, ge=1, description="Records per profile batch.")
+    profile_batch_ms: int = Field(default=50, ge=1, description="Longest wait to fill one.")
+    worker_web_port: int = Field(default=6066, ge=1, le=65535)
+    worker_web_host: str = "127.0.0.1"
     log_format: Literal["json", "human"] = "human"
     log_level: str = "INFO"
 
@@ -128,10 +160,15 @@ class Settings(BaseSettings):
 
 
 def load_settings(**overrides: object) -> Settings:
-    """Build settings from the environment; ``KAFKA_BOOTSTRAP_SERVERS`` wins if set."""
+    """Build settings from the environment.
+
+    ``KAFKA_BOOTSTRAP_SERVERS`` applies when no ``SKILLSTREAM_KAFKA…`` variable
+    (nor an override) names the broker: the project's own setting wins.
+    """
     settings = Settings(**overrides)  # type: ignore[arg-type]
     bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
-    if bootstrap and "kafka" not in overrides:
+    own = any(n == "SKILLSTREAM_KAFKA" or n.startswith("SKILLSTREAM_KAFKA__") for n in os.environ)
+    if bootstrap and not own and "kafka" not in overrides:
         settings = settings.model_copy(
             update={"kafka": settings.kafka.model_copy(update={"bootstrap_servers": bootstrap})}
         )

@@ -1,0 +1,187 @@
+"""Databases for the SQL sink: engines, schema migrations, and errors that name the database.
+
+URLs are SQLAlchemy URLs. ``sqlite:///path`` (the parent folder is created)
+or ``postgresql+psycopg://user:password@host:port/db``; a bare
+``postgresql://`` is read as psycopg 3, the driver skillstream ships with
+(``pip install 'skillstream[postgres]'``). A URL shown to anyone — an error,
+a status line — has its password replaced by ``***``.
+
+The schema is owned by Alembic (``sinks/migrations``), run from code: no
+``alembic.ini`` is needed. Its version table is ``skillstream_schema_version``,
+so a database shared with another Alembic project keeps both histories apart.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import orjson
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import (
+    ArgumentError,
+    DBAPIError,
+    InterfaceError,
+    NoSuchModuleError,
+    OperationalError,
+)
+
+from skillstream.errors import ConfigError, ServiceUnavailable
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+VERSION_TABLE = "skillstream_schema_version"
+CONNECT_TIMEOUT_S = 5
+SQLITE_BUSY_TIMEOUT_S = 30
+
+
+def parse_url(url: str) -> URL:
+    """The URL as SQLAlchemy reads it, with ``postgresql://`` meaning psycopg 3."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError as exc:
+        raise ConfigError(
+            f"database URL {url.rsplit('@', maxsplit=1)[-1]!r} is not a SQLAlchemy URL "
+            "(examples: sqlite:///.local/skillstream.db, "
+            "postgresql+psycopg://user:password@host:5432/skillstream)"
+        ) from exc
+    if parsed.drivername in ("postgresql", "postgres"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed
+
+
+def safe_url(url: str | URL) -> str:
+    """The URL with its password hidden: the only form that goes in messages."""
+    try:
+        parsed = make_url(url) if isinstance(url, str) else url
+    except ArgumentError:
+        return "<unreadable database URL>"
+    return parsed.render_as_string(hide_password=True)
+
+
+def _first_line(exc: BaseException) -> str:
+    orig = getattr(exc, "orig", None) or exc
+    text = str(orig).strip().splitlines()
+    return text[0] if text else type(orig).__name__
+
+
+def is_unavailable(exc: DBAPIError) -> bool:
+    """True for errors that say the database cannot be reached now, not that a row is wrong."""
+    return isinstance(exc, OperationalError | InterfaceError) or exc.connection_invalidated
+
+
+def unavailable(url: str | URL, exc: BaseException) -> ServiceUnavailable:
+    shown = safe_url(url)
+    return ServiceUnavailable(
+        f"database {shown}",
+        _first_line(exc),
+        "is the database running and reachable? SKILLSTREAM_DATABASE_URL chooses it",
+    )
+
+
+def _dumps(value: Any) -> str:
+    return orjson.dumps(value).decode("utf-8")
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for the sink; SQLite gets WAL (readers never block the sink) and a busy timeout."""
+    parsed = parse_url(url)
+    connect_args: dict[str, Any] = {}
+    if parsed.get_backend_name() == "sqlite":
+        database = parsed.database
+        if database and database != ":memory:" and not database.startswith("file:"):
+            Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        connect_args["timeout"] = SQLITE_BUSY_TIMEOUT_S
+    elif parsed.get_backend_name() == "postgresql":
+        connect_args["connect_timeout"] = CONNECT_TIMEOUT_S
+    try:
+        engine = create_engine(
+            parsed,
+            pool_pre_ping=True,
+            connect_args=connect_args,
+            json_serializer=_dumps,
+            json_deserializer=orjson.loads,
+        )
+    except (ModuleNotFoundError, NoSuchModuleError) as exc:
+        hint = (
+            "install the PostgreSQL extra: pip install 'skillstream[postgres]'"
+            if parsed.get_backend_name() == "postgresql"
+            else "use sqlite:/// or postgresql+psycopg://"
+        )
+        raise ConfigError(f"no driver for {safe_url(parsed)}: {exc}; {hint}") from exc
+    if parsed.get_backend_name() == "sqlite":
+        event.listen(engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=FULL")
+    finally:
+        cursor.close()
+
+
+def _alembic_config() -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    return config
+
+
+def head_revision() -> str:
+    head = ScriptDirectory.from_config(_alembic_config()).get_current_head()
+    if head is None:
+        raise RuntimeError(f"no migrations found under {MIGRATIONS}")
+    return head
+
+
+def current_revision(engine: Engine) -> str | None:
+    """The revision the database is at, or None for a database skillstream never touched."""
+    try:
+        with engine.connect() as conn:
+            context = MigrationContext.configure(conn, opts={"version_table": VERSION_TABLE})
+            return context.get_current_revision()
+    except DBAPIError as exc:
+        if is_unavailable(exc) and not _missing_table(exc):
+            raise unavailable(engine.url, exc) from exc
+        raise
+
+
+def _missing_table(exc: DBAPIError) -> bool:
+    return "no such table" in str(exc.orig)
+
+
+def upgrade(url: str) -> tuple[str | None, str]:
+    """Bring the database to the newest schema; return (revision before, revision after)."""
+    engine = make_engine(url)
+    try:
+        before = current_revision(engine)
+        try:
+            with engine.begin() as conn:
+                config = _alembic_config()
+                config.attributes["connection"] = conn
+                command.upgrade(config, "head")
+        except DBAPIError as exc:
+            if is_unavailable(exc):
+                raise unavailable(engine.url, exc) from exc
+            raise
+        return before, head_revision()
+    finally:
+        engine.dispose()
+
+
+def check_schema(engine: Engine) -> None:
+    """Refuse to run on a database whose schema is not the one this code writes."""
+    current = current_revision(engine)
+    head = head_revision()
+    if current != head:
+        found = "no skillstream tables" if current is None else f"schema revision {current}"
+        raise ConfigError(
+            f"database {safe_url(engine.url)} has {found}; this skillstream needs revision "
+            f"{head}: run `skillstream db upgrade` (or start the sink with --upgrade)"
+        )
