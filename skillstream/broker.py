@@ -122,4 +122,6 @@ async def wait_for_metadata(bootstrap: str, timeout: float = 60.0) -> None:
             await asyncio.sleep(0.5)
         finally:
             await admin.close()
-    raise ServiceUnavailable("Kafka", f"{bootstrap} did not serve metadata in {timeout:.0f}s", str(last))
+    raise ServiceUnavailable(
+        "Kafka", f"{bootstrap} did not serve metadata in {timeout:.0f}s", str(last)
+    )

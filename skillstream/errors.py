@@ -1,9 +1,9 @@
 """Errors an operator sees. The CLI turns each into one clear message and exit code.
 
-    SkillstreamError                 exit 1, message printed, no traceback
-    ├── UsageError                   exit 2: the command was misused (bad flag, bad file)
-    ├── ConfigError                  exit 2: a settings, rules or catalog file is invalid
-    └── ServiceUnavailable           exit 3: Kafka, the database or a subscriber cannot be reached
+SkillstreamError                 exit 1, message printed, no traceback
+├── UsageError                   exit 2: the command was misused (bad flag, bad file)
+├── ConfigError                  exit 2: a settings, rules or catalog file is invalid
+└── ServiceUnavailable           exit 3: Kafka, the database or a subscriber cannot be reached
 """
 
 from __future__ import annotations

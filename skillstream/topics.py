@@ -36,8 +36,15 @@ def plan(topics: Topics) -> list[TopicPlan]:
     return out
 
 
-async def create_topics(bootstrap: str, topics: Topics) -> dict[str, str]:
-    """Create what is missing; return {topic: "created" | "exists"}."""
+def changelog_plan(name: str, topics: Topics) -> TopicPlan:
+    """A worker group's profile changelog: compacted, co-partitioned with learning.events."""
+    return TopicPlan(name, topics.partitions, dict(COMPACTED))
+
+
+async def create_topics(
+    bootstrap: str, topics: Topics, extra: tuple[TopicPlan, ...] = ()
+) -> dict[str, str]:
+    """Create what is missing (skillstream's topics plus ``extra``); return {topic: status}."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=15_000)
     try:
         await admin.start()
@@ -47,7 +54,8 @@ async def create_topics(bootstrap: str, topics: Topics) -> dict[str, str]:
         ) from exc
     try:
         existing = set(await admin.list_topics())
-        result = {p.name: "exists" for p in plan(topics) if p.name in existing}
+        plans = [*plan(topics), *extra]
+        result = {p.name: "exists" for p in plans if p.name in existing}
         wanted = [
             NewTopic(
                 name=p.name,
@@ -55,7 +63,7 @@ async def create_topics(bootstrap: str, topics: Topics) -> dict[str, str]:
                 replication_factor=topics.replication_factor,
                 topic_configs=p.config,
             )
-            for p in plan(topics)
+            for p in plans
             if p.name not in existing
         ]
         if wanted:

@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# make bench: measure skillstream against the targets in DESIGN.md (see skillstream/bench.py).
+# Extra arguments pass through: BENCH_ARGS="--repeat 5 --recovery-learners 200000" make bench
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+# shellcheck disable=SC2086
+exec .venv/bin/python -m skillstream.bench ${BENCH_ARGS:-} "$@"

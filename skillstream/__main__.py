@@ -1,0 +1,3 @@
+from skillstream.cli import main
+
+main()

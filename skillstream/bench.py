@@ -1,0 +1,465 @@
+"""``make bench``: skillstream's speed, measured against the targets in DESIGN.md.
+
+Four figures, each the median of several repetitions, printed and written as
+JSON (``bench-results/bench-<time>.json``):
+
+(a) **offline core** — statements/s of validate → normalize → profile →
+    milestones (``streams.offline.run_offline``) on one core, in this process;
+(b) **pipeline** — statements/s through the worker (ingest loop + faust
+    profile agent) on the broker, beside a **raw aiokafka loop** (consume,
+    parse with orjson, produce, commit) over the same pre-published records
+    on the same broker in the same run, and the ratio of the two. Both run as
+    their own processes; each rate is statements over the span between the
+    first and the last record it produced (broker timestamps), so process
+    start-up is not counted for either;
+(c) **latency** — statement-to-milestone p50/p99 with statements published
+    at about half the measured pipeline rate: the milestone record's broker
+    time minus the arrival time of the statement that triggered it (the
+    ``skillstream-arrival-ms`` header the worker stamps on milestones);
+(d) **recovery** — profile-table records/s a fresh worker restores from the
+    changelog, for a configurable number of learners (default 1,000,000).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import platform
+import re
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+
+from skillstream.broker import ensure_broker, wait_for_metadata
+from skillstream.cli.catalog_cmd import publish_catalog
+from skillstream.config import SAMPLE_CATALOG, load_catalog, load_rules, load_vocabulary
+from skillstream.kafka_io import read_to_end
+from skillstream.lag import total_lag
+from skillstream.processes import ManagedProcess, free_port, settings_env
+from skillstream.publishing import partition_key
+from skillstream.settings import Settings, Topics, load_settings
+from skillstream.simulate import Simulation
+from skillstream.topics import create_topics
+from streams.app import pipeline_groups
+from streams.profile_stage import changelog_topic
+from streams.ingest_loop import ARRIVAL_HEADER
+from streams.offline import run_offline
+
+TARGETS = {
+    "offline_statements_per_s": 150_000,
+    "pipeline_to_raw_ratio": 0.5,
+    "latency_p99_ms": 100,
+    "recovery_records_per_s": 100_000,
+}
+
+
+def log(message: str) -> None:
+    print(f"[bench {datetime.now():%H:%M:%S}] {message}", file=sys.stderr, flush=True)
+
+
+# --- (a) offline core -----------------------------------------------------------------------
+
+
+def bench_offline(records: list[bytes], settings: Settings) -> float:
+    catalog = load_catalog(SAMPLE_CATALOG)
+    vocabulary = load_vocabulary(None)
+    rules = load_rules(None)
+    started = time.perf_counter()
+    run_offline(
+        records,
+        catalog=catalog,
+        vocabulary=vocabulary,
+        rules=rules,
+        secret=settings.learner_secret_bytes,
+        default_version=settings.xapi_version,
+    )
+    return len(records) / (time.perf_counter() - started)
+
+
+# --- (b) pipeline vs raw loop ---------------------------------------------------------------
+
+
+def run_settings(bootstrap: str, work: Path, tag: str) -> Settings:
+    rid = uuid.uuid4().hex[:8]
+    return load_settings(
+        kafka={"bootstrap_servers": bootstrap},
+        topics=Topics(partitions=4).prefixed(f"bench{rid}.").model_dump(),
+        group_id=f"bench-{tag}-{rid}",
+        data_dir=work / f"{tag}-{rid}",
+        log_level="WARNING",
+    )
+
+
+async def produce_all(bootstrap: str, topic: str, records: list[bytes], secret: bytes) -> None:
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap, acks="all", linger_ms=20, max_batch_size=1024 * 1024
+    )
+    await producer.start()
+    try:
+        futures = [await producer.send(topic, r, key=partition_key(r, secret)) for r in records]
+        await asyncio.gather(*futures)
+    finally:
+        await producer.stop()
+
+
+async def timestamps(bootstrap: str, topic: str) -> list[int]:
+    return [r.timestamp async for r in read_to_end(bootstrap, topic)]
+
+
+async def wait_lag_zero(bootstrap: str, pairs: list[tuple[str, str]], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if await total_lag(bootstrap, pairs) == 0:
+            return
+        await asyncio.sleep(0.5)
+    raise TimeoutError(f"not caught up after {timeout:.0f}s")
+
+
+def start(name: str, args: list[str], settings: Settings, work: Path) -> ManagedProcess:
+    env = settings_env(settings)
+    env["SKILLSTREAM_WORKER_WEB_PORT"] = str(free_port())
+    return ManagedProcess(name, args, env, work / f"{name}.log").start()
+
+
+async def bench_pipeline(bootstrap: str, records: list[bytes], work: Path) -> float:
+    s = run_settings(bootstrap, work, "pipeline")
+    await create_topics(bootstrap, s.topics)
+    await publish_catalog(s, SAMPLE_CATALOG)
+    await produce_all(bootstrap, s.topics.statements, records, s.learner_secret_bytes)
+    worker = start("worker", ["worker"], s, work)
+    try:
+        await wait_lag_zero(bootstrap, pipeline_groups(s), timeout=1800)
+        while await committed(bootstrap, *pipeline_groups(s)[0]) < len(records):
+            await asyncio.sleep(0.5)
+            await wait_lag_zero(bootstrap, pipeline_groups(s), timeout=1800)
+    finally:
+        worker.stop()
+    first = min(await timestamps(bootstrap, s.topics.events))
+    last = max(await timestamps(bootstrap, s.topics.profiles))
+    return len(records) / max((last - first) / 1000, 1e-3)
+
+
+async def committed(bootstrap: str, group: str, topic: str) -> int:
+    from skillstream.lag import group_lag
+
+    return sum(p.committed or 0 for p in await group_lag(bootstrap, group, topic))
+
+
+async def raw_loop(bootstrap: str, source: str, sink: str, group: str, count: int) -> None:
+    """The baseline: consume, parse (orjson), produce, commit — nothing else."""
+    consumer = AIOKafkaConsumer(
+        source,
+        bootstrap_servers=bootstrap,
+        group_id=group,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        max_poll_records=5000,
+        fetch_max_bytes=64 * 1024 * 1024,
+        max_partition_fetch_bytes=8 * 1024 * 1024,
+    )
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap, acks="all", linger_ms=5, max_batch_size=1024 * 1024
+    )
+    await consumer.start()
+    await producer.start()
+    seen = 0
+    try:
+        while seen < count:
+            batch = await consumer.getmany(timeout_ms=200, max_records=5000)
+            futures = []
+            for records in batch.values():
+                for m in records:
+                    try:
+                        value = orjson.dumps(orjson.loads(m.value))
+                    except orjson.JSONDecodeError:
+                        value = m.value  # the workload's malformed records pass through as-is
+                    futures.append(await producer.send(sink, value, key=m.key))
+                    seen += 1
+            if futures:
+                await asyncio.gather(*futures)
+                await consumer.commit()
+    finally:
+        await producer.stop()
+        await consumer.stop()
+
+
+async def bench_raw(bootstrap: str, records: list[bytes], work: Path) -> float:
+    s = run_settings(bootstrap, work, "raw")
+    await create_topics(bootstrap, s.topics)
+    await produce_all(bootstrap, s.topics.statements, records, s.learner_secret_bytes)
+    started = subprocess.Popen(  # noqa: S603 - this module, with our own arguments
+        [
+            sys.executable,
+            "-m",
+            "skillstream.bench",
+            "raw-loop",
+            bootstrap,
+            s.topics.statements,
+            s.topics.events,
+            s.group_id,
+            str(len(records)),
+        ],
+    )
+    if started.wait(1800) != 0:
+        raise RuntimeError("raw loop failed")
+    stamps = await timestamps(bootstrap, s.topics.events)
+    return len(records) / max((max(stamps) - min(stamps)) / 1000, 1e-3)
+
+
+# --- (c) latency ----------------------------------------------------------------------------
+
+
+async def bench_latency(
+    bootstrap: str, records: list[bytes], rate: float, work: Path
+) -> tuple[float, float, int]:
+    s = run_settings(bootstrap, work, "latency")
+    await create_topics(bootstrap, s.topics)
+    await publish_catalog(s, SAMPLE_CATALOG)
+    worker = start("worker-latency", ["worker"], s, work)
+    try:
+        await asyncio.sleep(8)  # start-up: group join, recovery, catalog
+        producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=0)
+        await producer.start()
+        try:
+            began = time.monotonic()
+            for i, r in enumerate(records):
+                due = began + i / rate
+                delay = due - time.monotonic()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                await producer.send(
+                    s.topics.statements, r, key=partition_key(r, s.learner_secret_bytes)
+                )
+            await producer.flush()
+        finally:
+            await producer.stop()
+        await wait_lag_zero(bootstrap, pipeline_groups(s), timeout=600)
+    finally:
+        worker.stop()
+    latencies = []
+    async for m in read_to_end(bootstrap, s.topics.milestones):
+        arrival = dict(m.headers or ()).get(ARRIVAL_HEADER)
+        if arrival:
+            latencies.append(m.timestamp - int(arrival))
+    if not latencies:
+        raise RuntimeError("no milestones carried an arrival time")
+    latencies.sort()
+    return (
+        float(statistics.median(latencies)),
+        float(latencies[min(len(latencies) - 1, int(0.99 * len(latencies)))]),
+        len(latencies),
+    )
+
+
+# --- (d) recovery ---------------------------------------------------------------------------
+
+
+def sample_states(settings: Settings, count: int) -> list[bytes]:
+    """Realistic encoded profile states: the simulator's learners after 120 days."""
+    from streams.core import encode_state
+
+    records = list(Simulation(count, 120, 99))
+    result = run_offline(
+        records,
+        catalog=load_catalog(SAMPLE_CATALOG),
+        vocabulary=load_vocabulary(None),
+        rules=load_rules(None),
+        secret=settings.learner_secret_bytes,
+    )
+    return [encode_state(state) for state in result.states.values()]
+
+
+async def bench_recovery(bootstrap: str, learners: int, work: Path) -> tuple[float, int, float]:
+    s = run_settings(bootstrap, work, "recovery")
+    await create_topics(bootstrap, s.topics)
+    changelog = changelog_topic(s.group_id)
+    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics(
+            [NewTopic(changelog, s.topics.partitions, 1, topic_configs={"cleanup.policy": "compact"})]
+        )
+    finally:
+        await admin.close()
+    templates = sample_states(s, 200)
+    size = statistics.mean(len(t) for t in templates)
+    log(f"recovery: writing {learners} profile states (~{size:.0f} bytes each) to {changelog}")
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap, acks=1, linger_ms=50, max_batch_size=1024 * 1024
+    )
+    await producer.start()
+    try:
+        futures = []
+        for i in range(learners):
+            futures.append(
+                await producer.send(changelog, templates[i % len(templates)], key=f"lrn_bench{i:012d}".encode())
+            )
+            if len(futures) >= 50_000:
+                await asyncio.gather(*futures)
+                futures.clear()
+        await asyncio.gather(*futures)
+    finally:
+        await producer.stop()
+    env_settings = s.model_copy(update={"log_level": "INFO"})
+    worker = start("worker-recovery", ["worker"], env_settings, work)
+    log_path = work / "worker-recovery.log"
+    try:
+        deadline = time.monotonic() + 3600
+        while time.monotonic() < deadline:
+            text = log_path.read_text(errors="replace") if log_path.exists() else ""
+            match = re.search(r"restored (\d+) profile states for partitions .* in ([0-9.]+)s", text)
+            if match:
+                count, seconds = int(match.group(1)), float(match.group(2))
+                return count / max(seconds, 1e-3), count, size
+            if not worker.running:
+                raise RuntimeError(f"worker exited:\n{worker.log_tail()}")
+            await asyncio.sleep(0.5)
+        raise TimeoutError("recovery did not finish within an hour")
+    finally:
+        worker.stop()
+
+
+# --- driver ---------------------------------------------------------------------------------
+
+
+@dataclass
+class Figures:
+    offline: list[float]
+    pipeline: list[float]
+    raw: list[float]
+    latency_p50: list[float]
+    latency_p99: list[float]
+    recovery: list[float]
+
+
+async def main_async(args: argparse.Namespace) -> dict[str, Any]:
+    broker = ensure_broker()
+    await wait_for_metadata(broker.bootstrap)
+    work = Path(args.work).resolve()
+    work.mkdir(parents=True, exist_ok=True)
+    settings = load_settings()
+    log(f"broker {broker.bootstrap} ({broker.origin}); simulating {args.learners} learners")
+    records = list(Simulation(args.learners, args.days, 7))
+    log(f"{len(records)} statements ({sum(map(len, records)) / len(records):.0f} bytes on average)")
+    figures = Figures([], [], [], [], [], [])
+    for rep in range(args.repeat):
+        log(f"repetition {rep + 1}/{args.repeat}: offline core")
+        figures.offline.append(bench_offline(records, settings))
+        log(f"  offline {figures.offline[-1]:,.0f} statements/s")
+        if args.skip_broker:
+            continue
+        log("  raw aiokafka loop")
+        figures.raw.append(await bench_raw(broker.bootstrap, records, work))
+        log(f"  raw loop {figures.raw[-1]:,.0f} statements/s")
+        log("  pipeline")
+        figures.pipeline.append(await bench_pipeline(broker.bootstrap, records, work))
+        log(f"  pipeline {figures.pipeline[-1]:,.0f} statements/s")
+        rate = statistics.median(figures.pipeline) / 2
+        log(f"  latency at {rate:,.0f} statements/s")
+        count = min(len(records), int(rate * args.latency_seconds))
+        p50, p99, n = await bench_latency(broker.bootstrap, records[:count], rate, work)
+        figures.latency_p50.append(p50)
+        figures.latency_p99.append(p99)
+        log(f"  latency p50 {p50:.0f} ms, p99 {p99:.0f} ms over {n} milestones")
+    if not args.skip_broker and args.recovery_learners > 0:
+        for rep in range(args.recovery_repeat):
+            log(f"recovery {rep + 1}/{args.recovery_repeat}")
+            rate_r, _, size = await bench_recovery(broker.bootstrap, args.recovery_learners, work)
+            figures.recovery.append(rate_r)
+            log(f"  recovery {rate_r:,.0f} records/s")
+    med = lambda xs: statistics.median(xs) if xs else None  # noqa: E731
+    result: dict[str, Any] = {
+        "when": datetime.now(UTC).isoformat(),
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+            "broker": broker.origin,
+        },
+        "workload": {
+            "statements": len(records),
+            "learners": args.learners,
+            "days": args.days,
+            "repeat": args.repeat,
+        },
+        "offline_statements_per_s": med(figures.offline),
+        "pipeline_statements_per_s": med(figures.pipeline),
+        "raw_loop_statements_per_s": med(figures.raw),
+        "pipeline_to_raw_ratio": (
+            med(figures.pipeline) / med(figures.raw) if figures.pipeline and figures.raw else None
+        ),
+        "latency_p50_ms": med(figures.latency_p50),
+        "latency_p99_ms": med(figures.latency_p99),
+        "recovery_records_per_s": med(figures.recovery),
+        "recovery_learners": args.recovery_learners,
+        "runs": figures.__dict__,
+        "targets": TARGETS,
+    }
+    return result
+
+
+def render(result: dict[str, Any]) -> str:
+    def fmt(v: Any, unit: str) -> str:
+        return "-" if v is None else f"{v:,.0f} {unit}" if unit != "x" else f"{v:.2f}"
+
+    rows = [
+        ("(a) offline core", fmt(result["offline_statements_per_s"], "statements/s"), ">= 150,000"),
+        ("(b) pipeline (worker)", fmt(result["pipeline_statements_per_s"], "statements/s"), ""),
+        ("    raw aiokafka loop", fmt(result["raw_loop_statements_per_s"], "statements/s"), ""),
+        ("    ratio", fmt(result["pipeline_to_raw_ratio"], "x"), ">= 0.50"),
+        ("(c) latency p50", fmt(result["latency_p50_ms"], "ms"), ""),
+        ("    latency p99", fmt(result["latency_p99_ms"], "ms"), "< 100 ms"),
+        (
+            f"(d) recovery ({result['recovery_learners']:,} learners)",
+            fmt(result["recovery_records_per_s"], "records/s"),
+            ">= 100,000",
+        ),
+    ]
+    width = max(len(r[0]) for r in rows)
+    lines = [f"{'figure'.ljust(width)}  {'median':>24}  target"]
+    lines += [f"{a.ljust(width)}  {b:>24}  {c}" for a, b, c in rows]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] == "raw-loop":
+        bootstrap, source, sink, group, count = argv[1:6]
+        asyncio.run(raw_loop(bootstrap, source, sink, group, int(count)))
+        return
+    parser = argparse.ArgumentParser(
+        prog="make bench", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--learners", type=int, default=2000, help="simulated learners (default 2000)")
+    parser.add_argument("--days", type=int, default=120, help="simulated days (default 120)")
+    parser.add_argument("--repeat", type=int, default=3, help="repetitions; medians reported")
+    parser.add_argument("--latency-seconds", type=float, default=30.0, help="paced run length")
+    parser.add_argument("--recovery-learners", type=int, default=1_000_000, help="0 skips (d)")
+    parser.add_argument("--recovery-repeat", type=int, default=1)
+    parser.add_argument("--skip-broker", action="store_true", help="only (a), no broker")
+    parser.add_argument("--work", default=".local/bench", help="worker state and logs")
+    parser.add_argument("--out", default="bench-results", help="folder for the JSON result")
+    args = parser.parse_args(argv)
+    result = asyncio.run(main_async(args))
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / f"bench-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
+    path.write_bytes(orjson.dumps(result, option=orjson.OPT_INDENT_2))
+    print(render(result))
+    print(f"\nwritten to {path}")
+
+
+if __name__ == "__main__":
+    main()

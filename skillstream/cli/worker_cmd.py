@@ -1,0 +1,65 @@
+"""``skillstream worker``: run the stream processors."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import typer
+
+from skillstream.broker import check_reachable
+from skillstream.config import load_rules, load_vocabulary
+from skillstream.settings import load_settings
+from skillstream.topics import changelog_plan, create_topics
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    def worker(
+        rules: Path | None = typer.Option(
+            None,
+            "--rules",
+            help="Milestone rules file (default: SKILLSTREAM_RULES_FILE or the built-in rules).",
+        ),
+        vocabulary: Path | None = typer.Option(
+            None, "--vocabulary", help="Verb/activity-type vocabulary file (extends the defaults)."
+        ),
+        web_port: int | None = typer.Option(
+            None, "--web-port", help="Port of the worker's HTTP endpoint (default 6066)."
+        ),
+    ) -> None:
+        """Run the stream processors until stopped (Ctrl-C or SIGTERM).
+
+        One worker runs ingest (xapi.statements -> learning.events, invalid
+        statements to xapi.statements.dlq), the profile agent (learning.events ->
+        profile table -> career.milestones and learner.profiles) and follows the
+        skills catalog. Start more workers with the same SKILLSTREAM_GROUP_ID (and
+        their own SKILLSTREAM_DATA_DIR and --web-port) to share the partitions.
+        Missing topics are created first. State lives in SKILLSTREAM_DATA_DIR.
+        """
+        import faust
+
+        from skillstream.logs import logging_config
+        from streams.app import Runtime, create_app
+        from streams.profile_stage import changelog_topic
+
+        overrides: dict[str, object] = {}
+        if web_port is not None:
+            overrides["worker_web_port"] = web_port
+        settings = load_settings(**overrides)
+        check_reachable(settings.kafka.bootstrap_servers)
+        rules_model = load_rules(rules or settings.rules_file)
+        vocab = load_vocabulary(vocabulary or settings.vocabulary_file)
+        changelog = changelog_plan(changelog_topic(settings.group_id), settings.topics)
+        asyncio.run(
+            create_topics(settings.kafka.bootstrap_servers, settings.topics, (changelog,))
+        )
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        runtime = Runtime(settings, rules_model, vocab)
+        faust_app = create_app(runtime)
+        faust.Worker(
+            faust_app,
+            loglevel=settings.log_level.lower(),
+            logging_config=logging_config(settings),
+            quiet=True,
+        ).execute_from_commandline()

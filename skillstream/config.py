@@ -1,0 +1,86 @@
+"""Loading the operator's files — rules, catalog, vocabulary, statements — with clear errors.
+
+Every loader turns a bad file into ``ConfigError`` (exit 2) whose message names
+the file and the offending field, so a misconfigured worker refuses to start
+instead of running with half a configuration.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import orjson
+from pydantic import ValidationError
+
+from schemas.catalog import Catalog, CatalogFile
+from schemas.vocabulary import Vocabulary
+from skillstream.errors import ConfigError, UsageError
+from streams.core import Rules
+
+SAMPLE_CATALOG = Path(__file__).resolve().parent / "samples" / "catalog.yaml"
+
+
+def load_rules(path: Path | None) -> Rules:
+    try:
+        return Rules.load(path)
+    except ValueError as exc:
+        raise ConfigError(f"rules file refused: {exc}") from None
+
+
+def load_vocabulary(path: Path | None) -> Vocabulary:
+    try:
+        return Vocabulary.load(path)
+    except ValueError as exc:
+        raise ConfigError(f"vocabulary file refused: {exc}") from None
+
+
+def load_catalog_file(path: Path) -> CatalogFile:
+    if not path.is_file():
+        raise UsageError(f"catalog file {path} does not exist")
+    try:
+        return CatalogFile.load(path)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or '$'}: {e['msg']}" for e in exc.errors()
+        )
+        raise ConfigError(f"catalog file {path} refused: {problems}") from None
+    except (ValueError, OSError) as exc:
+        raise ConfigError(f"catalog file {path} refused: {exc}") from None
+
+
+def load_catalog(path: Path | None) -> Catalog:
+    """The catalog from ``path``, or the sample that ships with skillstream."""
+    return Catalog(load_catalog_file(path or SAMPLE_CATALOG).items())
+
+
+def read_statements(source: str) -> Iterator[bytes]:
+    """Records from a JSON Lines file, a JSON array file, or ``-`` (standard input).
+
+    Each yielded item is one record's bytes exactly as it will be published: a
+    line of a JSON Lines file is passed through untouched (even when it is not
+    valid JSON — that is the dead-letter topic's business, not the reader's).
+    """
+    if source == "-":
+        data = sys.stdin.buffer.read()
+    else:
+        path = Path(source)
+        if not path.is_file():
+            raise UsageError(f"statements file {source} does not exist")
+        data = path.read_bytes()
+    stripped = data.lstrip()
+    if stripped.startswith(b"["):
+        try:
+            items = orjson.loads(stripped)
+        except orjson.JSONDecodeError as exc:
+            raise UsageError(
+                f"{source}: starts like a JSON array but is not valid JSON: {exc}"
+            ) from None
+        for item in items:
+            yield orjson.dumps(item)
+        return
+    for line in data.split(b"\n"):
+        line = line.rstrip(b"\r")
+        if line.strip():
+            yield line

@@ -1,0 +1,185 @@
+"""Prometheus metrics shared by the worker and the HTTP front door.
+
+One registry, :data:`REGISTRY`, holds every skillstream metric, so a process
+serves exactly what skillstream measures (no default process collectors from
+another library's import). The worker and the front door each call the small
+``record_*``/``set_*`` functions below; neither touches a metric object
+directly, so names and labels are decided here only.
+
+Metrics (all prefixed ``skillstream_``):
+
+=====================================  =========  ====================================
+name                                   type       labels
+=====================================  =========  ====================================
+``statements_received_total``          counter    ``source`` (``http`` or ``kafka``)
+``statements_rejected_total``          counter    ``reason``: problem code (HTTP 400)
+``dead_letters_total``                 counter    none: statements dead-lettered
+``dead_letter_reasons_total``          counter    ``reason``: problem code
+``milestones_total``                   counter    ``kind``: milestone kind
+``processing_latency_seconds``         histogram  none: Kafka arrival to milestone
+``consumer_lag``                       gauge      ``group``, ``topic``, ``partition``
+``http_requests_total``                counter    ``method``, ``route``, ``status``
+``http_request_duration_seconds``      histogram  ``method``, ``route``
+=====================================  =========  ====================================
+
+A dead letter usually has several problems; it counts once in
+``dead_letters_total`` and once under each distinct code in
+``dead_letter_reasons_total`` (so the reasons add up to at least the dead
+letters, never fewer). Labels only ever take values from closed sets (source,
+problem codes, milestone kinds, route templates, partitions), never a learner
+or a statement id, so the number of series stays bounded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Final, Literal
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    disable_created_metrics,
+    generate_latest,
+)
+
+disable_created_metrics()  # type: ignore[no-untyped-call]  # *_created series add nothing here
+
+REGISTRY: Final = CollectorRegistry(auto_describe=True)
+"""Every skillstream metric; ``render()`` serves it."""
+
+LATENCY_BUCKETS: Final = (
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.075,
+    0.1,
+    0.25,
+    0.5,
+    1.0,
+    2.5,
+    5.0,
+    10.0,
+    30.0,
+    60.0,
+)
+"""Seconds, from 5 ms (one fast hop) to 60 s (a worker catching up); the 100 ms p99 target
+falls on a bucket bound so it can be read off the histogram exactly."""
+
+HTTP_BUCKETS: Final = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+Source = Literal["http", "kafka"]
+
+_statements_received: Final = Counter(
+    "skillstream_statements_received",
+    "Statements received, by where they came from (http: the front door, kafka: the worker).",
+    ["source"],
+    registry=REGISTRY,
+)
+_statements_rejected: Final = Counter(
+    "skillstream_statements_rejected",
+    "Problems found in statements the front door refused with 400, by problem code.",
+    ["reason"],
+    registry=REGISTRY,
+)
+_dead_letters: Final = Counter(
+    "skillstream_dead_letters",
+    "Statements the worker sent to the dead-letter topic.",
+    registry=REGISTRY,
+)
+_dead_letter_reasons: Final = Counter(
+    "skillstream_dead_letter_reasons",
+    "Dead letters by problem code; a dead letter counts once under each distinct code it has.",
+    ["reason"],
+    registry=REGISTRY,
+)
+_milestones: Final = Counter(
+    "skillstream_milestones",
+    "Milestones produced, by milestone kind.",
+    ["kind"],
+    registry=REGISTRY,
+)
+_latency: Final = Histogram(
+    "skillstream_processing_latency_seconds",
+    "From a statement's arrival in Kafka (record timestamp) to the milestone it caused "
+    "being produced.",
+    buckets=LATENCY_BUCKETS,
+    registry=REGISTRY,
+)
+_lag: Final = Gauge(
+    "skillstream_consumer_lag",
+    "Records published but not yet committed by a consumer group, per partition.",
+    ["group", "topic", "partition"],
+    registry=REGISTRY,
+)
+_http_requests: Final = Counter(
+    "skillstream_http_requests",
+    "Requests the front door answered, by method, route template and status.",
+    ["method", "route", "status"],
+    registry=REGISTRY,
+)
+_http_duration: Final = Histogram(
+    "skillstream_http_request_duration_seconds",
+    "Time from a request's arrival to its response, by method and route template.",
+    ["method", "route"],
+    buckets=HTTP_BUCKETS,
+    registry=REGISTRY,
+)
+
+
+def record_statements_received(source: Source, count: int = 1) -> None:
+    """``count`` statements arrived through ``source`` (counted before validation)."""
+    if count > 0:
+        _statements_received.labels(source=source).inc(count)
+
+
+def record_rejected(codes: Iterable[str]) -> None:
+    """The front door refused statements; one increment per problem code reported."""
+    for code in codes:
+        _statements_rejected.labels(reason=code).inc()
+
+
+def record_dead_letter(codes: Iterable[str]) -> None:
+    """One statement was dead-lettered with problems of these codes (duplicates allowed)."""
+    _dead_letters.inc()
+    for code in sorted(set(codes)):
+        _dead_letter_reasons.labels(reason=code).inc()
+
+
+def record_milestone(kind: str, latency_s: float | None = None) -> None:
+    """A milestone of ``kind`` was produced; ``latency_s`` from its statement's Kafka arrival.
+
+    A negative latency (clocks of broker and worker apart) is recorded as 0; None
+    (latency unknown, e.g. a replay from an old offset where it means nothing)
+    records the milestone only.
+    """
+    _milestones.labels(kind=kind).inc()
+    if latency_s is not None:
+        _latency.observe(max(latency_s, 0.0))
+
+
+def set_lag(group: str, topic: str, partition: int, lag: int) -> None:
+    """The consumer group's lag on one partition (end offset minus committed offset)."""
+    _lag.labels(group=group, topic=topic, partition=str(partition)).set(max(lag, 0))
+
+
+def clear_lag(group: str, topic: str, partition: int) -> None:
+    """Forget a partition's lag series (the partition was revoked from this process)."""
+    try:
+        _lag.remove(group, topic, str(partition))
+    except KeyError:
+        return
+
+
+def record_http_request(method: str, route: str, status: int, duration_s: float) -> None:
+    """One answered request; ``route`` is the route template, never the raw path."""
+    _http_requests.labels(method=method, route=route, status=str(status)).inc()
+    _http_duration.labels(method=method, route=route).observe(duration_s)
+
+
+def render() -> tuple[bytes, str]:
+    """The registry in the Prometheus text format, and its content type."""
+    return generate_latest(REGISTRY), CONTENT_TYPE_LATEST

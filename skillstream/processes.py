@@ -1,0 +1,123 @@
+"""Starting and stopping skillstream's own processes (worker, sinks) from the demo,
+the benchmark and the tests — each with its own environment and log file."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import orjson
+
+from skillstream.settings import Settings
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def settings_env(settings: Settings) -> dict[str, str]:
+    """The environment that makes a child process load exactly ``settings``."""
+    env = {
+        "SKILLSTREAM_KAFKA": orjson.dumps(settings.kafka.model_dump()).decode(),
+        "SKILLSTREAM_TOPICS": orjson.dumps(settings.topics.model_dump()).decode(),
+        "SKILLSTREAM_GROUP_ID": settings.group_id,
+        "SKILLSTREAM_STORE": settings.store,
+        "SKILLSTREAM_DATA_DIR": str(settings.data_dir),
+        "SKILLSTREAM_DATABASE_URL": settings.database_url,
+        "SKILLSTREAM_XAPI_VERSION": settings.xapi_version,
+        "SKILLSTREAM_LEARNER_KEY_SECRET": settings.learner_key_secret.get_secret_value(),
+        "SKILLSTREAM_LOG_FORMAT": settings.log_format,
+        "SKILLSTREAM_LOG_LEVEL": settings.log_level,
+    }
+    for name in ("rules_file", "catalog_file", "vocabulary_file"):
+        value = getattr(settings, name)
+        if value is not None:
+            env[f"SKILLSTREAM_{name.upper()}"] = str(value)
+    if settings.webhooks:
+        env["SKILLSTREAM_WEBHOOKS"] = orjson.dumps(
+            [
+                {**w.model_dump(exclude={"secret"}), "secret": w.secret.get_secret_value()}
+                for w in settings.webhooks
+            ]
+        ).decode()
+    return env
+
+
+class ManagedProcess:
+    """One ``skillstream …`` child process with its log in a file."""
+
+    def __init__(
+        self,
+        name: str,
+        args: list[str],
+        env: dict[str, str],
+        log_path: Path,
+    ) -> None:
+        self.name = name
+        self.args = args
+        self.env = env
+        self.log_path = log_path
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> ManagedProcess:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        full_env = {k: v for k, v in os.environ.items() if not k.startswith("SKILLSTREAM_")}
+        full_env.pop("KAFKA_BOOTSTRAP_SERVERS", None)
+        full_env.update(self.env)
+        log = self.log_path.open("ab")
+        self.proc = subprocess.Popen(  # noqa: S603 - our own CLI with our own arguments
+            [sys.executable, "-m", "skillstream", *self.args],
+            env=full_env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        log.close()
+        return self
+
+    @property
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown hooks, no final commit — a crash."""
+        if self.proc is not None and self.running:
+            self.proc.kill()
+            self.proc.wait()
+
+    def stop(self, timeout: float = 30.0) -> int | None:
+        """SIGTERM and wait; SIGKILL if it does not stop in time."""
+        if self.proc is None:
+            return None
+        if self.running:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        return self.proc.returncode
+
+    def log_tail(self, lines: int = 40) -> str:
+        try:
+            text = self.log_path.read_text(errors="replace")
+        except OSError:
+            return ""
+        return "\n".join(text.splitlines()[-lines:])
+
+    def wait_exit(self, timeout: float) -> int:
+        assert self.proc is not None
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                return self.proc.returncode
+            time.sleep(0.1)
+        raise TimeoutError(f"{self.name} still running after {timeout}s")

@@ -1,0 +1,186 @@
+"""The ingest stage: ``xapi.statements`` → ``learning.events`` and the dead-letter topic.
+
+Ingest is stateless, so it runs as a bulk loop on aiokafka inside the worker
+rather than as a faust stream: faust pays on the order of 100 µs of event-loop
+hand-off per record, more than validating and normalizing a statement costs,
+and this stage sees every statement (see the README's "Why ingest is not a
+faust agent").
+
+One batch, in this order — the commit order of the ingest stage:
+
+1. ``getmany`` a batch of records (its own consumer group, ``<group>-ingest``,
+   auto-commit off);
+2. validate and normalize each record (``streams.pipeline.Ingest``);
+3. produce one ``learning.events`` record per learner in the batch (the
+   learner's events in input order, keyed by learner), and one dead letter
+   per invalid record;
+4. wait until the broker has acknowledged every one of them (``acks=all``);
+5. commit the batch's offsets.
+
+A crash anywhere before 5 re-reads the batch: events are produced again with
+the same statement ids and the profile stage skips what it already applied.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.errors import CommitFailedError
+
+from schemas.deadletter import SourcePosition
+from schemas.events import LearningEvent, encode_learner_events
+from schemas.normalize import Ignored
+from streams.pipeline import Ingest, Rejected, dead_letter
+
+log = logging.getLogger(__name__)
+ARRIVAL_HEADER = "skillstream-arrival-ms"
+"""On ``learning.events`` records: the Kafka time of the oldest statement inside,
+so the profile stage can measure statement-to-milestone latency."""
+
+
+def header_version(headers: object) -> str | None:
+    """The xAPI version named in a Kafka record's headers, if any (name is case-insensitive)."""
+    if not headers:
+        return None
+    for name, value in headers:  # type: ignore[attr-defined]
+        if name.lower() == "x-experience-api-version" and value is not None:
+            return bytes(value).decode("utf-8", "replace").strip()
+    return None
+
+
+class IngestLoop:
+    def __init__(
+        self,
+        ingest: Ingest,
+        *,
+        bootstrap: str,
+        group_id: str,
+        statements_topic: str,
+        events_topic: str,
+        dlq_topic: str,
+        max_records: int = 5000,
+        on_batch: Callable[[int, int, int], None] | None = None,
+        on_rejected: Callable[[Rejected], None] | None = None,
+    ) -> None:
+        self.ingest = ingest
+        self.bootstrap = bootstrap
+        self.group_id = group_id
+        self.statements_topic = statements_topic
+        self.events_topic = events_topic
+        self.dlq_topic = dlq_topic
+        self.max_records = max_records
+        self.on_batch = on_batch
+        self.on_rejected = on_rejected
+        self.batches = 0
+        self.busy_s = 0.0
+        """Seconds spent processing batches (not waiting for records)."""
+
+    async def run(self, ready: asyncio.Event | None = None) -> None:
+        """Process until cancelled; start only once ``ready`` (the catalog) is set."""
+        if ready is not None:
+            await ready.wait()
+        consumer = AIOKafkaConsumer(
+            self.statements_topic,
+            bootstrap_servers=self.bootstrap,
+            group_id=self.group_id,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            max_poll_records=self.max_records,
+            fetch_max_bytes=64 * 1024 * 1024,
+            max_partition_fetch_bytes=8 * 1024 * 1024,
+        )
+        producer = AIOKafkaProducer(
+            bootstrap_servers=self.bootstrap,
+            acks="all",
+            linger_ms=5,
+            max_batch_size=1024 * 1024,
+            max_request_size=16 * 1024 * 1024,
+        )
+        await consumer.start()
+        await producer.start()
+        try:
+            while True:
+                batch = await consumer.getmany(timeout_ms=200, max_records=self.max_records)
+                if batch:
+                    await self.process(batch, consumer, producer)
+        finally:
+            await producer.stop()
+            await consumer.stop()
+
+    async def process(
+        self,
+        batch: dict[TopicPartition, list],  # type: ignore[type-arg]
+        consumer: AIOKafkaConsumer,
+        producer: AIOKafkaProducer,
+    ) -> None:
+        started = time.perf_counter()
+        ingest = self.ingest
+        send = producer.send
+        pending = []
+        per_learner: dict[str, list[LearningEvent]] = {}
+        arrival: dict[str, int] = {}
+        offsets: dict[TopicPartition, int] = {}
+        records = rejected = 0
+        for tp, messages in batch.items():
+            for m in messages:
+                records += 1
+                version = header_version(m.headers)
+                raw = m.value if m.value is not None else b""
+                outcome = ingest.record(
+                    raw, version, datetime.fromtimestamp(m.timestamp / 1000, UTC)
+                )
+                if isinstance(outcome, tuple):
+                    for event in outcome:
+                        bucket = per_learner.get(event.learner)
+                        if bucket is None:
+                            per_learner[event.learner] = [event]
+                            arrival[event.learner] = m.timestamp
+                        else:
+                            bucket.append(event)
+                elif isinstance(outcome, Rejected):
+                    rejected += 1
+                    if self.on_rejected is not None:
+                        self.on_rejected(outcome)
+                    letter = dead_letter(
+                        raw,
+                        outcome,
+                        SourcePosition(
+                            topic=tp.topic,
+                            partition=tp.partition,
+                            offset=m.offset,
+                            timestamp_ms=m.timestamp,
+                        ),
+                        version,
+                    )
+                    pending.append(
+                        await send(self.dlq_topic, letter.model_dump_json().encode(), key=m.key)
+                    )
+                else:
+                    assert isinstance(outcome, Ignored)
+            offsets[tp] = messages[-1].offset + 1
+        for learner, events in per_learner.items():
+            pending.append(
+                await send(
+                    self.events_topic,
+                    encode_learner_events(learner, events),
+                    key=learner.encode(),
+                    headers=[(ARRIVAL_HEADER, str(arrival[learner]).encode())],
+                )
+            )
+        if pending:
+            await asyncio.gather(*pending)
+        try:
+            await consumer.commit(offsets)
+        except CommitFailedError as exc:
+            # The group rebalanced under us: the new owner re-reads these records,
+            # and the profile stage skips the statements it has already applied.
+            log.warning("ingest commit refused after a rebalance (%s); batch will be re-read", exc)
+        self.batches += 1
+        self.busy_s += time.perf_counter() - started
+        if self.on_batch is not None:
+            self.on_batch(records, rejected, len(per_learner))

@@ -1,0 +1,426 @@
+"""The profile stage: ``learning.events`` → profile state → milestones and snapshots.
+
+It runs in bulk on aiokafka with its own state store rather than as a faust
+agent over a faust table: faust spends on the order of 150 µs per record in
+its consumer hand-off and restores a changelog at a few thousand records a
+second (both measured; see the README's "Performance"), while this stage has
+to keep up with every statement and restore a million learners quickly.
+It keeps the same guarantees a faust table gives, written out here:
+
+* **Partitions.** The stage's consumer group (``SKILLSTREAM_GROUP_ID``) owns
+  ``learning.events`` partitions; each partition has its own RocksDB
+  database (``streams.state_store``) and the same partition of the compacted
+  changelog topic ``<group>-profiles-changelog``.
+* **Restore.** When a partition is assigned, its database is brought up to
+  the end of its changelog partition, reading from the database's checkpoint
+  (nothing to read when the state never left this worker), before any record
+  of it is processed.
+* **Commit order**, per batch of ``learning.events`` records:
+
+  1. fold each learner's events into the learner's state (one read and one
+     write per learner per batch, whatever the number of events);
+  2. produce the milestones, one snapshot per learner to ``learner.profiles``
+     and the new states to the changelog; wait for the broker to acknowledge
+     all of them (``acks=all``);
+  3. write the states and the changelog checkpoint to the local database in
+     one atomic batch;
+  4. commit the ``learning.events`` offsets.
+
+  A milestone is durable before the state that remembers it fired: a crash
+  can repeat a milestone (same id — sinks keep one record per id), never lose
+  one. A crash before 4 re-reads the batch and the core skips what it already
+  applied; the state and the snapshot are written again.
+* **Rebalances.** A revoked partition is handed over only after the batch in
+  progress has finished (the listener waits for it), so the new owner never
+  restores a changelog that is still being written.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.errors import CommitFailedError
+
+from schemas.events import LearningEvent, decode_learner_events
+from streams.core import ProfileState, decode_state, encode_state
+from streams.ingest_loop import ARRIVAL_HEADER
+from streams.pipeline import Profiles
+from streams.state_store import EPOCH_KEY, StateStore
+
+log = logging.getLogger(__name__)
+
+ERASE = "erase"
+"""A control record on ``learning.events``: ``{"version": 1, "learner": k, "control": "erase"}``."""
+
+
+def changelog_topic(group_id: str) -> str:
+    return f"{group_id}-profiles-changelog"
+
+
+def erase_record(learner: str) -> bytes:
+    return orjson.dumps({"version": 1, "learner": learner, "control": ERASE})
+
+
+@dataclass
+class StageStats:
+    records: int = 0
+    events: int = 0
+    milestones: int = 0
+    snapshots: int = 0
+    erased: int = 0
+    bad_records: int = 0
+    busy_s: float = 0.0
+    restored: int = 0
+    restore_s: float = 0.0
+    milestones_by_kind: dict[str, int] = field(default_factory=dict)
+    latencies_ms: list[float] = field(default_factory=list)
+
+
+@dataclass
+class _Learner:
+    key: bytes
+    partition: int
+    events: list[LearningEvent]
+    arrival: int
+    erase: bool = False
+
+
+class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(self, stage: ProfileStage) -> None:
+        self.stage = stage
+
+    async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
+        async with self.stage.lock:  # let the batch in progress finish first
+            for tp in revoked:
+                self.stage.drop_cache(tp.partition)
+
+    async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
+        await self.stage.restore([tp.partition for tp in assigned])
+
+
+class ProfileStage:
+    def __init__(
+        self,
+        profiles: Profiles,
+        *,
+        bootstrap: str,
+        group_id: str,
+        events_topic: str,
+        milestones_topic: str,
+        profiles_topic: str,
+        store: StateStore,
+        max_records: int = 20_000,
+        cache_per_partition: int = 50_000,
+        on_milestone: Callable[[str, float | None], None] | None = None,
+    ) -> None:
+        self.profiles = profiles
+        self.bootstrap = bootstrap
+        self.group_id = group_id
+        self.events_topic = events_topic
+        self.milestones_topic = milestones_topic
+        self.profiles_topic = profiles_topic
+        self.changelog = changelog_topic(group_id)
+        self.store = store
+        self.max_records = max_records
+        self.cache_per_partition = cache_per_partition
+        self.on_milestone = on_milestone
+        self.lock = asyncio.Lock()
+        self.stats = StageStats()
+        self.assigned: set[int] = set()
+        self._cache: dict[int, OrderedDict[bytes, ProfileState]] = {}
+        self._producer: AIOKafkaProducer | None = None
+
+    # --- lifecycle -----------------------------------------------------------------------
+
+    async def run(self, ready: asyncio.Event | None = None) -> None:
+        if ready is not None:
+            await ready.wait()
+        producer = AIOKafkaProducer(
+            bootstrap_servers=self.bootstrap,
+            acks="all",
+            linger_ms=5,
+            max_batch_size=1024 * 1024,
+            max_request_size=16 * 1024 * 1024,
+        )
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=self.bootstrap,
+            group_id=self.group_id,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            max_poll_records=self.max_records,
+            fetch_max_bytes=64 * 1024 * 1024,
+            max_partition_fetch_bytes=16 * 1024 * 1024,
+        )
+        await producer.start()
+        self._producer = producer
+        await consumer.start()
+        try:
+            consumer.subscribe([self.events_topic], listener=_Listener(self))
+            while True:
+                batch = await consumer.getmany(timeout_ms=200, max_records=self.max_records)
+                if batch:
+                    await self.process(batch, consumer, producer)
+        finally:
+            await consumer.stop()
+            await producer.stop()
+            self.store.close()
+
+    # --- restore ---------------------------------------------------------------------------
+
+    async def restore(self, partitions: list[int]) -> None:
+        """Bring each partition's database up to the end of its changelog partition."""
+        started = time.perf_counter()
+        self.assigned = set(partitions)
+        if not partitions:
+            return
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=self.bootstrap,
+            group_id=None,
+            enable_auto_commit=False,
+            max_partition_fetch_bytes=32 * 1024 * 1024,
+            fetch_max_bytes=128 * 1024 * 1024,
+        )
+        await consumer.start()
+        restored = 0
+        try:
+            tps = [TopicPartition(self.changelog, p) for p in partitions]
+            consumer.assign(tps)
+            beginning = await consumer.beginning_offsets(tps)
+            end = await consumer.end_offsets(tps)
+            todo = {}
+            for tp in tps:
+                if end[tp] == 0:
+                    end[tp] = await self._write_epoch(tp.partition)
+                epoch = await self._changelog_epoch(consumer, tp, beginning[tp])
+                start = self.store.checkpoint(tp.partition)
+                if self.store.epoch(tp.partition) != epoch or start > end[tp]:
+                    # New changelog (first start, or a rebuild): local state is not its history.
+                    if start:
+                        log.warning(
+                            "local state of partition %d belongs to another changelog; "
+                            "restoring it whole",
+                            tp.partition,
+                        )
+                    self.store.wipe(tp.partition)
+                    self.drop_cache(tp.partition)
+                    start = beginning[tp]
+                if start < end[tp]:
+                    consumer.seek(tp, max(start, beginning[tp]))
+                    todo[tp] = end[tp]
+            while todo:
+                batch = await consumer.getmany(*todo, timeout_ms=1000, max_records=50_000)
+                for tp, records in batch.items():
+                    records = [r for r in records if r.offset < todo[tp]]
+                    if not records:
+                        continue
+                    next_offset = records[-1].offset + 1
+                    restored += self.store.write_records(
+                        tp.partition, ((r.key, r.value) for r in records), next_offset
+                    )
+                    self.drop_cache(tp.partition)
+                    if next_offset >= todo[tp]:
+                        del todo[tp]
+                for tp in list(todo):
+                    if await consumer.position(tp) >= todo[tp]:
+                        self.store.write(tp.partition, {}, todo[tp])
+                        del todo[tp]
+        finally:
+            await consumer.stop()
+        elapsed = time.perf_counter() - started
+        self.stats.restored += restored
+        self.stats.restore_s += elapsed
+        if restored:
+            log.info(
+                "restored %d profile states for partitions %s in %.1fs (%.0f/s)",
+                restored,
+                sorted(partitions),
+                elapsed,
+                restored / max(elapsed, 1e-9),
+            )
+
+    async def _write_epoch(self, partition: int) -> int:
+        """Mark a new, empty changelog partition with an epoch; return its end offset."""
+        assert self._producer is not None
+        meta = await (
+            await self._producer.send(
+                self.changelog, uuid.uuid4().hex.encode(), key=EPOCH_KEY, partition=partition
+            )
+        )
+        return int(meta.offset) + 1
+
+    @staticmethod
+    async def _changelog_epoch(
+        consumer: AIOKafkaConsumer, tp: TopicPartition, first: int
+    ) -> bytes | None:
+        consumer.seek(tp, first)
+        batch = await consumer.getmany(tp, timeout_ms=5000, max_records=1)
+        for record in batch.get(tp, []):
+            return record.value if record.key == EPOCH_KEY else None
+        return None
+
+    # --- processing ------------------------------------------------------------------------
+
+    def drop_cache(self, partition: int) -> None:
+        self._cache.pop(partition, None)
+
+    def _state(self, partition: int, key: bytes) -> ProfileState | None:
+        cache = self._cache.setdefault(partition, OrderedDict())
+        state = cache.get(key)
+        if state is not None:
+            cache.move_to_end(key)
+            return state
+        raw = self.store.get(partition, key)
+        return decode_state(raw) if raw is not None else None
+
+    def _remember(self, partition: int, key: bytes, state: ProfileState) -> None:
+        cache = self._cache.setdefault(partition, OrderedDict())
+        cache[key] = state
+        cache.move_to_end(key)
+        while len(cache) > self.cache_per_partition:
+            cache.popitem(last=False)
+
+    def _group(self, batch: dict[TopicPartition, list[Any]]) -> dict[bytes, _Learner]:
+        learners: dict[bytes, _Learner] = {}
+        stats = self.stats
+        for tp, records in batch.items():
+            for record in records:
+                stats.records += 1
+                key = record.key
+                try:
+                    if key is None:
+                        raise ValueError("record has no key")
+                    try:
+                        _, events = decode_learner_events(record.value)
+                    except ValueError:
+                        if _is_erase(record.value):
+                            learners[key] = _Learner(key, tp.partition, [], 0, erase=True)
+                            continue
+                        raise
+                except ValueError as exc:
+                    stats.bad_records += 1
+                    log.error(
+                        "unreadable learning.events record %s[%d]@%d skipped: %s",
+                        tp.topic,
+                        tp.partition,
+                        record.offset,
+                        exc,
+                    )
+                    continue
+                arrival = _arrival_ms(record.headers)
+                entry = learners.get(key)
+                if entry is None or entry.erase:
+                    learners[key] = _Learner(key, tp.partition, list(events), arrival)
+                else:
+                    entry.events.extend(events)
+                    entry.arrival = min(entry.arrival, arrival) if entry.arrival else arrival
+        return learners
+
+    async def process(
+        self,
+        batch: dict[TopicPartition, list[Any]],
+        consumer: AIOKafkaConsumer,
+        producer: AIOKafkaProducer,
+    ) -> None:
+        async with self.lock:
+            started = time.perf_counter()
+            try:
+                await self._process(batch, producer)
+            except BaseException:
+                for tp in batch:
+                    self.drop_cache(tp.partition)
+                raise
+            offsets = {tp: records[-1].offset + 1 for tp, records in batch.items() if records}
+            try:
+                await consumer.commit(offsets)
+            except CommitFailedError as exc:
+                log.warning("profile commit refused after a rebalance (%s); batch will be re-read", exc)
+            self.stats.busy_s += time.perf_counter() - started
+
+    async def _process(
+        self, batch: dict[TopicPartition, list[Any]], producer: AIOKafkaProducer
+    ) -> None:
+        stats = self.stats
+        learners = self._group(batch)
+        send = producer.send
+        pending: list[Any] = []
+        changelog: list[tuple[int, bytes, bytes | None, Any]] = []
+        now_ms = time.time() * 1000
+        for learner in learners.values():
+            key, partition = learner.key, learner.partition
+            if learner.erase:
+                pending.append(await send(self.profiles_topic, None, key=key))
+                fut = await send(self.changelog, None, key=key, partition=partition)
+                changelog.append((partition, key, None, fut))
+                stats.erased += 1
+                continue
+            outcome = self.profiles.apply_batch(self._state(partition, key), learner.events)
+            stats.events += len(learner.events)
+            headers = (
+                [(ARRIVAL_HEADER, str(learner.arrival).encode())] if learner.arrival else None
+            )
+            for milestone in outcome.milestones:
+                pending.append(
+                    await send(
+                        self.milestones_topic,
+                        milestone.model_dump_json().encode(),
+                        key=key,
+                        headers=headers,
+                    )
+                )
+                kind = milestone.data.kind.value
+                stats.milestones += 1
+                stats.milestones_by_kind[kind] = stats.milestones_by_kind.get(kind, 0) + 1
+                latency = (now_ms - learner.arrival) if learner.arrival else None
+                if latency is not None:
+                    stats.latencies_ms.append(latency)
+                    if len(stats.latencies_ms) > 100_000:
+                        del stats.latencies_ms[:50_000]
+                if self.on_milestone is not None:
+                    self.on_milestone(kind, None if latency is None else latency / 1000)
+            if outcome.snapshot is not None:
+                pending.append(
+                    await send(
+                        self.profiles_topic, outcome.snapshot.model_dump_json().encode(), key=key
+                    )
+                )
+                stats.snapshots += 1
+            encoded = encode_state(outcome.state)
+            fut = await send(self.changelog, encoded, key=key, partition=partition)
+            changelog.append((partition, key, encoded, fut))
+            self._remember(partition, key, outcome.state)
+        if pending:
+            await asyncio.gather(*pending)
+        per_partition: dict[int, tuple[dict[bytes, bytes | None], int]] = {}
+        for partition, key, value, fut in changelog:
+            meta = await fut
+            changes, next_offset = per_partition.get(partition, ({}, 0))
+            changes[key] = value
+            per_partition[partition] = (changes, max(next_offset, meta.offset + 1))
+            if value is None:
+                self._cache.get(partition, OrderedDict()).pop(key, None)
+        for partition, (changes, next_offset) in per_partition.items():
+            self.store.write(partition, changes, next_offset)
+
+
+def _is_erase(value: bytes | None) -> bool:
+    try:
+        doc = orjson.loads(value or b"")
+    except orjson.JSONDecodeError:
+        return False
+    return isinstance(doc, dict) and doc.get("control") == ERASE
+
+
+def _arrival_ms(headers: Any) -> int:
+    for name, value in headers or ():
+        if name == ARRIVAL_HEADER and value:
+            return int(value)
+    return 0

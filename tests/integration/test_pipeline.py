@@ -1,0 +1,97 @@
+"""The stream agrees with the offline reference — plain, after SIGKILLs, and with two workers."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+from pathlib import Path
+
+
+from pipeline_support import (
+    offline_profiles,
+    offline_reference,
+    prepare,
+    publish,
+    read_results,
+    simulated,
+    start_worker,
+    wait_caught_up,
+)
+
+from skillstream.settings import Settings
+
+
+def _assert_matches_offline(stream, reference, records: list[bytes]) -> None:  # type: ignore[no-untyped-def]
+    offline_ids = {m.id for m in reference.milestones}
+    assert offline_ids, "the workload should produce milestones"
+    assert stream.milestone_ids == offline_ids
+    assert stream.profiles == offline_profiles(reference)
+    # Every invalid record is dead-lettered, byte for byte, with its errors.
+    offline_bad = sorted(d.original_b64 for d in reference.dead_letters)
+    stream_bad = sorted(str(d["original_b64"]) for d in stream.dead_letters)
+    assert stream_bad == offline_bad
+    assert all(d["errors"] for d in stream.dead_letters)
+    assert len(offline_bad) == reference.counts.dead_lettered > 0
+    raw_bad = {base64.b64decode(b) for b in offline_bad}
+    assert raw_bad <= set(records)
+
+
+async def test_stream_equals_offline(settings: Settings, tmp_path: Path) -> None:
+    records = simulated(learners=150, days=120, seed=11)
+    reference = offline_reference(settings, records)
+    await prepare(settings)
+    worker = start_worker(settings, tmp_path)
+    try:
+        await publish(settings, records)
+        await wait_caught_up(settings, len(records), [worker])
+        stream = await read_results(settings)
+    finally:
+        worker.stop()
+    _assert_matches_offline(stream, reference, records)
+    # No crash, no rebalance: each milestone was produced exactly once.
+    assert stream.milestone_records == len(stream.milestone_ids)
+
+
+async def test_sigkill_mid_stream_loses_nothing(settings: Settings, tmp_path: Path) -> None:
+    records = simulated(learners=150, days=120, seed=12)
+    reference = offline_reference(settings, records)
+    await prepare(settings)
+    worker = start_worker(settings, tmp_path)
+    third = len(records) // 3
+    try:
+        await publish(settings, records[:third])
+        await asyncio.sleep(3)
+        worker.kill()
+        worker = start_worker(settings, tmp_path)
+        await publish(settings, records[third : 2 * third])
+        await asyncio.sleep(2)
+        worker.kill()
+        worker = start_worker(settings, tmp_path)
+        await publish(settings, records[2 * third :])
+        await wait_caught_up(settings, len(records), [worker])
+        stream = await read_results(settings)
+    finally:
+        worker.stop()
+    _assert_matches_offline(stream, reference, records)
+
+
+async def test_two_workers_agree_with_one(settings: Settings, tmp_path: Path) -> None:
+    records = simulated(learners=150, days=120, seed=13)
+    reference = offline_reference(settings, records)
+    await prepare(settings)
+    first = start_worker(settings, tmp_path, "worker-a")
+    second = start_worker(settings, tmp_path, "worker-b")
+    half = len(records) // 2
+    try:
+        await publish(settings, records[:half])
+        await asyncio.sleep(3)
+        second.stop()  # one leaves mid-stream ...
+        await publish(settings, records[half:])
+        await asyncio.sleep(2)
+        second = start_worker(settings, tmp_path, "worker-b")  # ... and rejoins
+        await wait_caught_up(settings, len(records), [first, second])
+        stream = await read_results(settings)
+    finally:
+        first.stop()
+        second.stop()
+    _assert_matches_offline(stream, reference, records)

@@ -1,0 +1,504 @@
+"""The profile reducer: proficiency and decay, streaks, windows, order, voiding, duplicates,
+the evidence cap and the state codec."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import orjson
+import pytest
+from core_helpers import LEARNER, T0, at, catalog, event, run, voiding
+
+from schemas.events import EventKind, LearningEvent
+from schemas.profiles import ProfileSnapshot
+from streams.core import (
+    STATE_FORMAT_VERSION,
+    ProfileState,
+    Rules,
+    apply,
+    decode_state,
+    encode_state,
+    snapshot,
+)
+
+RULES = Rules()
+
+
+def snap(state: ProfileState, rules: Rules = RULES) -> ProfileSnapshot:
+    return snapshot(state, catalog(), rules)
+
+
+def skill(s: ProfileSnapshot, skill_id: str) -> dict[str, Any]:
+    found = [k for k in s.skills if k.skill == skill_id]
+    assert found, f"{skill_id} not in the snapshot"
+    return found[0].model_dump()
+
+
+# --- proficiency -------------------------------------------------------------
+
+
+def test_one_score_is_weighed_against_the_prior() -> None:
+    state, _ = run([event("a", score=0.8)])
+    assert skill(snap(state), "python")["proficiency"] == 0.4
+
+
+def test_scores_at_the_same_time_average_with_the_prior() -> None:
+    state, _ = run([event("a", score=0.8), event("b", score=0.6)])
+    assert skill(snap(state), "python")["proficiency"] == 0.4667
+
+
+def test_prior_weight_is_a_knob() -> None:
+    rules = Rules(prior_weight=0.25)
+    state, _ = run([event("a", score=0.8)], rules)
+    assert skill(snap(state, rules), "python")["proficiency"] == 0.64
+
+
+@pytest.mark.parametrize(("days", "expected"), [(0, 0.5), (180, 0.3333), (360, 0.2)])
+def test_evidence_halves_every_half_life_of_event_time(days: int, expected: float) -> None:
+    events = [event("a", score=1.0)]
+    if days:
+        events.append(event("later", EventKind.OTHER, days=days, skills=()))
+    state, _ = run(events)
+    assert skill(snap(state), "python")["proficiency"] == expected
+
+
+def test_a_new_score_outweighs_an_old_one_by_its_decay() -> None:
+    state, _ = run([event("a", score=1.0), event("b", days=180, score=0.0)])
+    assert skill(snap(state), "python")["proficiency"] == 0.2
+
+
+def test_half_life_is_a_knob() -> None:
+    events = [event("a", score=1.0), event("b", EventKind.OTHER, days=30, skills=())]
+    state, _ = run(events, Rules(half_life_days=30))
+    assert skill(snap(state, Rules(half_life_days=30)), "python")["proficiency"] == 0.3333
+
+
+def test_decay_spans_bucket_boundaries_smoothly() -> None:
+    # 8 half-lives of 1 day: buckets end every 8 days; cross several of them.
+    rules = Rules(half_life_days=1)
+    events = [event(f"s{i}", days=i * 0.7, score=1.0) for i in range(40)]
+    state, _ = run(events, rules)
+    s_total = sum(2 ** (-(27.3 - i * 0.7)) for i in range(40))
+    expected = round(s_total / (s_total + 1.0), 4)
+    assert abs(skill(snap(state, rules), "python")["proficiency"] - expected) <= 0.0001
+
+
+def test_negative_scores_count_as_zero() -> None:
+    state, _ = run([event("a", score=-0.5)])
+    python = skill(snap(state), "python")
+    assert python["proficiency"] == 0.0
+    assert python["latest_score"] == 0.0
+    assert python["assessments"] == 1
+
+
+def test_certification_without_score_counts_as_its_implied_score() -> None:
+    state, _ = run([event("a", EventKind.CERTIFICATION_EARNED)])
+    s = snap(state)
+    assert skill(s, "python")["proficiency"] == 0.45
+    assert s.certifications == 1
+    assert s.assessments == 1
+    state, _ = run([event("a", EventKind.CERTIFICATION_EARNED)], Rules(certification_score=None))
+    assert skill(snap(state), "python")["proficiency"] == 0.0
+
+
+def test_passed_course_without_score_is_exposure_unless_configured() -> None:
+    state, _ = run([event("a", EventKind.COURSE_PASSED)])
+    s = snap(state)
+    assert skill(s, "python")["proficiency"] == 0.0
+    assert skill(s, "python")["courses_completed"] == 1
+    assert s.assessments == 0
+    rules = Rules(course_passed_score=0.6)
+    state, _ = run([event("a", EventKind.COURSE_PASSED)], rules)
+    assert skill(snap(state, rules), "python")["proficiency"] == 0.3
+
+
+def test_a_score_without_skills_is_no_evidence() -> None:
+    state, _ = run([event("a", skills=(), score=0.9)])
+    s = snap(state)
+    assert s.skills == ()
+    assert s.assessments == 0
+    assert s.statements == 1
+
+
+def test_counters_and_per_skill_exposure() -> None:
+    state, _ = run(
+        [
+            event("c1", EventKind.COURSE_COMPLETED, 0, skills=("python", "sql")),
+            event("c2", EventKind.COURSE_PASSED, 1, skills=("python",), score=0.9),
+            event("f1", EventKind.COURSE_FAILED, 2, skills=("python",), score=0.2),
+            event("e1", EventKind.EVENT_ATTENDED, 3, skills=("meetups",)),
+            event("m1", EventKind.COLLABORATION, 4, skills=("mentoring",)),
+            event("o1", EventKind.OTHER, 5, skills=()),
+            event("dup-skill", EventKind.SKILL_ASSESSED, 6, skills=("sql", "sql"), score=0.5),
+        ]
+    )
+    s = snap(state)
+    assert (
+        s.statements,
+        s.courses_completed,
+        s.events_attended,
+        s.assessments,
+        s.collaborations,
+        s.certifications,
+    ) == (7, 2, 1, 3, 1, 0)
+    python = skill(s, "python")
+    assert python["courses_completed"] == 2
+    assert python["assessments"] == 2
+    assert python["latest_score"] == 0.2
+    assert python["best_score"] == 0.9
+    assert python["last_activity"] == at(2)
+    assert skill(s, "sql")["assessments"] == 1
+    assert skill(s, "meetups")["events_attended"] == 1
+    assert skill(s, "meetups")["category"] == "networking"
+    assert s.first_activity == at(0)
+    assert s.as_of == at(6)
+    assert [k.skill for k in s.skills] == sorted(k.skill for k in s.skills)
+    assert ProfileSnapshot.model_validate_json(s.model_dump_json()) == s
+
+
+def test_a_skill_unknown_to_the_catalog_has_no_category() -> None:
+    state, _ = run([event("a", skills=("cobol",), score=0.5)])
+    assert skill(snap(state), "cobol")["category"] is None
+
+
+# --- weekly streaks ----------------------------------------------------------
+
+
+def weekly(days: list[float]) -> ProfileSnapshot:
+    state, _ = run([event(f"w{i}", EventKind.OTHER, d, skills=()) for i, d in enumerate(days)])
+    return snap(state)
+
+
+def test_streak_counts_consecutive_iso_weeks() -> None:
+    s = weekly([0, 7, 14, 15, 16])
+    assert (s.weekly_streak, s.longest_streak) == (3, 3)
+
+
+def test_a_week_without_activity_breaks_the_streak() -> None:
+    s = weekly([0, 7, 14, 28, 35])
+    assert (s.weekly_streak, s.longest_streak) == (2, 3)
+
+
+def test_weeks_start_on_monday() -> None:
+    sunday = 6.5  # T0 is a Monday morning
+    assert weekly([0, sunday]).weekly_streak == 1
+    assert weekly([sunday, 7]).weekly_streak == 2
+
+
+def test_streak_runs_across_a_53_week_year() -> None:
+    days = [
+        datetime(2020, 12, 21, tzinfo=UTC),
+        datetime(2020, 12, 31, tzinfo=UTC),
+        datetime(2021, 1, 4, tzinfo=UTC),
+    ]
+    assert [d.isocalendar().week for d in days] == [52, 53, 1]
+    events = [event(f"w{i}", EventKind.OTHER, skills=(), when=d) for i, d in enumerate(days)]
+    state, _ = run(events)
+    assert snap(state).weekly_streak == 3
+
+
+def test_a_late_statement_can_join_two_runs() -> None:
+    state, _ = run(
+        [
+            event(f"w{i}", EventKind.OTHER, d, skills=())
+            for i, d in enumerate([0, 7, 21, 28, 35, 14])
+        ]
+    )
+    s = snap(state)
+    assert (s.weekly_streak, s.longest_streak) == (6, 6)
+
+
+def test_the_streak_ends_at_the_newest_week_not_the_clock() -> None:
+    s = weekly([0, 7, 14])
+    assert s.as_of == at(14)
+    assert s.weekly_streak == 3
+
+
+# --- windows -----------------------------------------------------------------
+
+
+def test_window_counts_are_relative_to_the_newest_event() -> None:
+    # The window is the 90 UTC days ending on the newest event's day.
+    events = [
+        event("old", EventKind.EVENT_ATTENDED, 0, skills=()),
+        event("edge-out", EventKind.EVENT_ATTENDED, 10, skills=()),
+        event("edge-in", EventKind.EVENT_ATTENDED, 11, skills=()),
+        event("new", EventKind.EVENT_ATTENDED, 100, skills=()),
+        event("course", EventKind.COURSE_COMPLETED, 50, skills=()),
+    ]
+    s = snap(run(events)[0])
+    assert s.window_days == 90
+    assert s.events_in_window == 2
+    assert s.activity_in_window == 3
+    assert s.events_attended == 4
+
+
+def test_a_backfill_of_last_year_gives_last_years_answers() -> None:
+    base = datetime(2019, 3, 4, tzinfo=UTC)
+    events = [
+        event(f"b{i}", EventKind.EVENT_ATTENDED, skills=(), when=base + timedelta(days=i))
+        for i in range(5)
+    ]
+    s = snap(run(events)[0])
+    assert s.as_of == base + timedelta(days=4)
+    assert s.events_in_window == 5
+    assert s.activity_in_window == 5
+
+
+def test_window_days_is_a_knob() -> None:
+    rules = Rules(window_days=7)
+    events = [event(f"e{i}", EventKind.EVENT_ATTENDED, i * 3, skills=()) for i in range(5)]
+    s = snap(run(events, rules)[0], rules)
+    assert (s.window_days, s.events_in_window, s.activity_in_window) == (7, 3, 3)
+
+
+# --- arrival order -----------------------------------------------------------
+
+
+def mixed_events() -> list[LearningEvent]:
+    return [
+        event("a", EventKind.SKILL_ASSESSED, 0, ("python",), 0.6),
+        event("b", EventKind.COURSE_COMPLETED, 3, ("python", "sql")),
+        event("c", EventKind.EVENT_ATTENDED, 9, ("meetups",)),
+        event("d", EventKind.SKILL_ASSESSED, 40, ("sql",), 0.9),
+        event("e", EventKind.SKILL_ASSESSED, 41, ("python",), 0.75),
+        event("f", EventKind.COLLABORATION, 70, ("mentoring",)),
+        event("g", EventKind.OTHER, 120, ()),
+        event("h", EventKind.SKILL_ASSESSED, 121, ("python",), 0.95),
+    ]
+
+
+@pytest.mark.parametrize(
+    "order", [[7, 6, 5, 4, 3, 2, 1, 0], [3, 0, 7, 1, 6, 2, 5, 4], [0, 1, 2, 3, 4, 5, 7, 6]]
+)
+def test_out_of_order_statements_fold_in_exactly(order: list[int]) -> None:
+    events = mixed_events()
+    in_order = snap(run(events)[0])
+    shuffled = snap(run([events[i] for i in order])[0])
+    assert shuffled == in_order
+
+
+def test_statements_older_than_everything_kept_fold_straight_into_aggregates() -> None:
+    rules = Rules(evidence_cap=2)
+    events = mixed_events()
+    late_first = snap(run(events[3:] + events[:3], rules)[0], rules)
+    assert late_first == snap(run(events, rules)[0], rules)
+    assert late_first == snap(run(events)[0], rules)
+
+
+# --- duplicates --------------------------------------------------------------
+
+
+def test_a_statement_applied_twice_counts_once() -> None:
+    events = mixed_events()
+    once = snap(run(events)[0])
+    assert snap(run([*events, events[0], events[4], events[-1]])[0]) == once
+
+
+def test_a_redelivery_with_another_time_is_still_a_duplicate() -> None:
+    first = event("x", days=5, score=0.8)
+    again = event("x", days=9, score=0.8)
+    assert snap(run([first, again])[0]) == snap(run([first])[0])
+
+
+def test_duplicates_of_folded_statements_are_caught_within_the_memory() -> None:
+    rules = Rules(evidence_cap=2, dedupe_memory=100)
+    events = mixed_events()
+    once = snap(run(events, rules)[0], rules)
+    assert snap(run([*events, events[0], events[1]], rules)[0], rules) == once
+
+
+def test_the_memory_of_seen_ids_is_bounded() -> None:
+    # Documented bound: kept statements plus `dedupe_memory` other ids. Beyond
+    # that a very old redelivery is applied again.
+    rules = Rules(evidence_cap=1, dedupe_memory=1)
+    events = mixed_events()
+    state, _ = run([*events, events[0]], rules)
+    assert len(state.seen) <= 1
+    assert len(state.records) <= 1
+    assert snap(state, rules).statements == len(events) + 1
+
+
+# --- voiding -----------------------------------------------------------------
+
+
+def test_voiding_withdraws_a_statement_in_either_order() -> None:
+    events = mixed_events()
+    target = events[4]
+    without = snap(run([e for e in events if e is not target])[0])
+    void = voiding("v1", target.statement_id, days=200)
+    after = snap(run([*events, void])[0])
+    before = snap(run([void, *events])[0])
+    assert after == without
+    assert before == without
+
+
+def test_voiding_the_newest_statement_moves_the_clock_back() -> None:
+    events = mixed_events()
+    s = snap(run([*events, voiding("v", "h", days=300)])[0])
+    assert s.as_of == at(120)
+    assert skill(s, "python")["latest_score"] == 0.75
+
+
+def test_voiding_restores_maxima_from_what_is_left() -> None:
+    events = [
+        event("a", days=0, score=0.5),
+        event("b", days=1, score=0.9),
+        event("c", days=2, score=0.7),
+    ]
+    s = snap(run([*events, voiding("v", "b")])[0])
+    assert skill(s, "python")["best_score"] == 0.7
+    assert skill(s, "python")["assessments"] == 2
+    s = snap(run([*events, voiding("v", "c")])[0])
+    assert skill(s, "python")["latest_score"] == 0.9
+    assert skill(s, "python")["last_activity"] == at(1)
+
+
+def test_voiding_the_only_statement_of_a_skill_removes_the_skill() -> None:
+    events = [event("a", skills=("sql",), score=0.5), event("b", days=1, score=0.9)]
+    s = snap(run([*events, voiding("v", "a")])[0])
+    assert [k.skill for k in s.skills] == ["python"]
+
+
+def test_a_voided_statement_stays_out_when_redelivered() -> None:
+    events = mixed_events()
+    void = voiding("v1", "e")
+    once = snap(run([*events, void])[0])
+    assert snap(run([*events, void, events[4], void])[0]) == once
+
+
+def test_a_voiding_alone_leaves_no_profile_but_is_remembered() -> None:
+    state, _ = run([voiding("v1", "a")])
+    assert not state.active
+    with pytest.raises(ValueError, match="no statement"):
+        snap(state)
+    state, _ = run([event("a", score=0.9)], state=decode_state(encode_state(state)))
+    assert not state.active
+
+
+def test_voiding_cannot_reach_a_statement_already_folded() -> None:
+    # Documented limit: once more than `evidence_cap` newer statements are kept,
+    # a statement lives on only in aggregates and a voiding no longer removes it.
+    rules = Rules(evidence_cap=2)
+    events = mixed_events()
+    state, _ = run([*events, voiding("v", "a", days=300)], rules)
+    assert snap(state, rules).statements == len(events)
+
+
+def test_voiding_a_voiding_or_an_unknown_id_changes_nothing() -> None:
+    events = mixed_events()
+    plain = snap(run(events)[0])
+    assert snap(run([*events, voiding("v", "nothing")])[0]) == plain
+    assert snap(run([*events, voiding("v", "v")])[0]) == plain
+
+
+# --- evidence cap ------------------------------------------------------------
+
+
+def long_history(n: int) -> list[LearningEvent]:
+    kinds = [
+        EventKind.SKILL_ASSESSED,
+        EventKind.COURSE_COMPLETED,
+        EventKind.EVENT_ATTENDED,
+        EventKind.OTHER,
+        EventKind.COLLABORATION,
+    ]
+    skills = ["python", "sql", "communication", "meetups"]
+    return [
+        event(
+            f"s{i:05d}",
+            kinds[i % 5],
+            i * 0.37,
+            (skills[i % 4],),
+            score=round((i * 7919 % 1000) / 1000, 3) if i % 5 == 0 else None,
+        )
+        for i in range(n)
+    ]
+
+
+def test_the_evidence_cap_keeps_state_flat() -> None:
+    rules = Rules(evidence_cap=32, dedupe_memory=64)
+    sizes = []
+    state = None
+    for chunk in range(4):
+        state, _ = run(long_history(2000)[chunk * 500 : (chunk + 1) * 500], rules, state=state)
+        assert len(state.records) <= 32
+        assert len(state.seen) <= 64
+        sizes.append(len(encode_state(state)))
+    assert max(sizes) < 1.2 * min(sizes)
+
+
+def test_results_do_not_depend_on_the_cap() -> None:
+    events = long_history(600)
+    small = Rules(evidence_cap=8)
+    big = Rules(evidence_cap=10_000)
+    assert snap(run(events, small)[0], small) == snap(run(events, big)[0], big)
+    reversed_small = snap(run(events[::-1], small)[0], small)
+    assert reversed_small == snap(run(events, big)[0], big)
+
+
+# --- codec and contract ------------------------------------------------------
+
+
+def test_encode_decode_round_trip() -> None:
+    rules = Rules(evidence_cap=16)
+    events = long_history(300)
+    state, _ = run(events[:200], rules)
+    data = encode_state(state)
+    copy = decode_state(data)
+    assert encode_state(copy) == data
+    assert snap(copy, rules) == snap(state, rules)
+    assert orjson.loads(data)[0] == STATE_FORMAT_VERSION
+    continued, _ = run(events[200:], rules, state=copy)
+    straight, _ = run(events, rules)
+    assert encode_state(continued) == encode_state(straight)
+
+
+def test_decode_refuses_other_formats() -> None:
+    state, _ = run(mixed_events())
+    raw = orjson.loads(encode_state(state))
+    raw[0] = STATE_FORMAT_VERSION + 1
+    with pytest.raises(ValueError, match="format"):
+        decode_state(orjson.dumps(raw))
+    with pytest.raises(ValueError, match="not an encoded profile state"):
+        decode_state(b"\x00garbage")
+    with pytest.raises(ValueError, match="wrong shape"):
+        decode_state(orjson.dumps([STATE_FORMAT_VERSION, "x"]))
+
+
+def test_a_state_keeps_its_half_life() -> None:
+    state, _ = run([event("a", score=1.0)], Rules(half_life_days=30))
+    assert decode_state(encode_state(state)).half_life_days == 30
+
+
+def test_apply_refuses_another_learners_state() -> None:
+    state, _ = run([event("a", score=0.5)])
+    with pytest.raises(ValueError, match="applied to the profile of"):
+        apply(state, event("b", learner="someone-else"), catalog(), RULES)
+
+
+def test_apply_mutates_and_returns_the_same_state() -> None:
+    state, _ = run([event("a", score=0.5)])
+    again, _ = apply(state, event("b", days=1, score=0.6), catalog(), RULES)
+    assert again is state
+    assert state.learner == LEARNER
+
+
+def test_microsecond_times_order_statements() -> None:
+    first = event("z", when=T0 + timedelta(microseconds=1), score=0.1)
+    second = event("a", when=T0 + timedelta(microseconds=2), score=0.9)
+    s = snap(run([second, first])[0])
+    assert skill(s, "python")["latest_score"] == 0.9
+    assert s.as_of == T0 + timedelta(microseconds=2)
+
+
+def test_voiding_after_a_round_trip_takes_back_exactly_what_was_added() -> None:
+    rules = Rules(half_life_days=0.1)
+    events = [event(f"s{i}", days=i * 0.013, score=(i % 7) / 7) for i in range(20)]
+    state, _ = run(events, rules)
+    state, _ = run([voiding("v", "s5", days=1)], rules, state=decode_state(encode_state(state)))
+    without, _ = run([e for e in events if e.statement_id != "s5"], rules)
+    assert snap(state, rules) == snap(without, rules)
+    assert state.skills["python"].buckets == without.skills["python"].buckets
+    assert encode_state(state).count(b'"s5"') == 1  # remembered as voided, nothing else
