@@ -19,7 +19,9 @@ async def _create(bootstrap: str, *names: str, partitions: int = 2) -> None:
         await admin.close()
 
 
-async def _read(bootstrap: str, topic: str, count: int, timeout: float = 30.0) -> list[tuple[bytes, bytes]]:
+async def _read(
+    bootstrap: str, topic: str, count: int, timeout: float = 30.0
+) -> list[tuple[bytes, bytes]]:
     consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest")
     await consumer.start()
     out: list[tuple[bytes, bytes]] = []
