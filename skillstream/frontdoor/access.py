@@ -1,0 +1,102 @@
+"""One log line and two metrics per request, and the xAPI version header on every xAPI answer.
+
+A plain ASGI middleware (no per-request task or body buffering, unlike
+Starlette's ``BaseHTTPMiddleware``), so it costs microseconds on the hot POST.
+
+The line goes to the ``skillstream.frontdoor.access`` logger at INFO with the
+fields ``method``, ``path``, ``status``, ``statements`` (how many the body
+held; absent for requests without statements) and ``duration_ms`` as
+``extra``, so the JSON formatter of ``skillstream.logs`` writes them as keys;
+the human format shows the same in the message. Paths hold no secrets: learner
+keys are pseudonymous and query strings are left out.
+
+Every response under ``/xapi/`` carries ``X-Experience-API-Version``: the
+version the request asked for when it is supported (``1.0.3`` or ``2.0.0``),
+else the configured default, as the Statement API asks of a receiver.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any, Final
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from schemas.xapi import resolve_version
+from skillstream import metrics
+from skillstream.frontdoor.statements import RESPONSE_VERSION
+
+logger: Final = logging.getLogger("skillstream.frontdoor.access")
+
+_VERSION_HEADER_LOWER: Final = b"x-experience-api-version"
+
+
+def _response_version(scope: Scope, default: str) -> bytes:
+    for name, value in scope.get("headers", ()):
+        if name == _VERSION_HEADER_LOWER:
+            rules, _ = resolve_version({}, value.decode("latin-1").strip())
+            if rules is not None:
+                return RESPONSE_VERSION[rules].encode()
+            break
+    return default.encode()
+
+
+class AccessMiddleware:
+    """Logs and measures each HTTP request; adds the xAPI version header under /xapi/."""
+
+    def __init__(self, app: ASGIApp, default_version: str) -> None:
+        self.app = app
+        rules, _ = resolve_version({}, default_version)
+        self.default_version = RESPONSE_VERSION[rules] if rules is not None else "2.0.0"
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        state: dict[str, Any] = scope.setdefault("state", {})
+        path: str = scope["path"]
+        version = (
+            _response_version(scope, self.default_version) if path.startswith("/xapi/") else None
+        )
+        status = 500
+
+        async def send_wrapper(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                if version is not None:
+                    headers = list(message.get("headers", ()))
+                    headers.append((b"x-experience-api-version", version))
+                    message = {**message, "headers": headers}
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        finally:
+            duration = time.perf_counter() - started
+            route = scope.get("route")
+            template = getattr(route, "path", None) or "unmatched"
+            method: str = scope["method"]
+            metrics.record_http_request(method, template, status, duration)
+            statements = state.get("statements")
+            extra: dict[str, Any] = {
+                "method": method,
+                "path": path,
+                "status": status,
+                "duration_ms": round(duration * 1000, 2),
+            }
+            shown = ""
+            if statements is not None:
+                extra["statements"] = statements
+                shown = f" statements={statements}"
+            logger.info(
+                "%s %s %d%s %.1fms",
+                method,
+                path,
+                status,
+                shown,
+                duration * 1000,
+                extra=extra,
+            )
