@@ -9,7 +9,7 @@ still takes ISO 8601 strings for datetimes and arrays for tuples.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict
@@ -22,7 +22,7 @@ class Contract(BaseModel):
 def _aware_utc(value: datetime) -> datetime:
     if value.tzinfo is None or value.utcoffset() is None:
         raise ValueError("a time needs a timezone (for example 2026-01-31T09:00:00Z)")
-    return value.astimezone(timezone.utc)
+    return value.astimezone(UTC)
 
 
 UtcDatetime = Annotated[datetime, AfterValidator(_aware_utc)]

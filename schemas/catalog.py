@@ -201,7 +201,9 @@ class Catalog:
         return cls(CatalogFile.load(path).items())
 
     @classmethod
-    def from_mapping(cls, items: Mapping[str, Skill | ActivityMapping | Ladder | CompetencyTypes]) -> Catalog:
+    def from_mapping(
+        cls, items: Mapping[str, Skill | ActivityMapping | Ladder | CompetencyTypes]
+    ) -> Catalog:
         return cls(items.values())
 
     def put(self, item: Skill | ActivityMapping | Ladder | CompetencyTypes) -> None:

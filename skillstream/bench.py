@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from skillstream.broker import ensure_broker, wait_for_metadata
 from skillstream.cli.catalog_cmd import publish_catalog
@@ -51,9 +51,9 @@ from skillstream.settings import Settings, Topics, load_settings
 from skillstream.simulate import Simulation
 from skillstream.topics import create_topics
 from streams.app import pipeline_groups
-from streams.profile_stage import changelog_topic
 from streams.ingest_loop import ARRIVAL_HEADER
 from streams.offline import run_offline
+from streams.profile_stage import changelog_topic
 
 TARGETS = {
     "offline_statements_per_s": 150_000,
@@ -197,7 +197,7 @@ async def bench_raw(bootstrap: str, records: list[bytes], work: Path) -> float:
     s = run_settings(bootstrap, work, "raw")
     await create_topics(bootstrap, s.topics)
     await produce_all(bootstrap, s.topics.statements, records, s.learner_secret_bytes)
-    started = subprocess.Popen(  # noqa: S603 - this module, with our own arguments
+    started = subprocess.Popen(
         [
             sys.executable,
             "-m",
@@ -289,7 +289,11 @@ async def bench_recovery(bootstrap: str, learners: int, work: Path) -> tuple[flo
     await admin.start()
     try:
         await admin.create_topics(
-            [NewTopic(changelog, s.topics.partitions, 1, topic_configs={"cleanup.policy": "compact"})]
+            [
+                NewTopic(
+                    changelog, s.topics.partitions, 1, topic_configs={"cleanup.policy": "compact"}
+                )
+            ]
         )
     finally:
         await admin.close()
@@ -304,7 +308,9 @@ async def bench_recovery(bootstrap: str, learners: int, work: Path) -> tuple[flo
         futures = []
         for i in range(learners):
             futures.append(
-                await producer.send(changelog, templates[i % len(templates)], key=f"lrn_bench{i:012d}".encode())
+                await producer.send(
+                    changelog, templates[i % len(templates)], key=f"lrn_bench{i:012d}".encode()
+                )
             )
             if len(futures) >= 50_000:
                 await asyncio.gather(*futures)
@@ -319,7 +325,9 @@ async def bench_recovery(bootstrap: str, learners: int, work: Path) -> tuple[flo
         deadline = time.monotonic() + 3600
         while time.monotonic() < deadline:
             text = log_path.read_text(errors="replace") if log_path.exists() else ""
-            match = re.search(r"restored (\d+) profile states for partitions .* in ([0-9.]+)s", text)
+            match = re.search(
+                r"restored (\d+) profile states for partitions .* in ([0-9.]+)s", text
+            )
             if match:
                 count, seconds = int(match.group(1)), float(match.group(2))
                 return count / max(seconds, 1e-3), count, size
@@ -376,10 +384,9 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     if not args.skip_broker and args.recovery_learners > 0:
         for rep in range(args.recovery_repeat):
             log(f"recovery {rep + 1}/{args.recovery_repeat}")
-            rate_r, _, size = await bench_recovery(broker.bootstrap, args.recovery_learners, work)
+            rate_r, _, _size = await bench_recovery(broker.bootstrap, args.recovery_learners, work)
             figures.recovery.append(rate_r)
             log(f"  recovery {rate_r:,.0f} records/s")
-    med = lambda xs: statistics.median(xs) if xs else None  # noqa: E731
     result: dict[str, Any] = {
         "when": datetime.now(UTC).isoformat(),
         "machine": {
@@ -398,7 +405,9 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
         "pipeline_statements_per_s": med(figures.pipeline),
         "raw_loop_statements_per_s": med(figures.raw),
         "pipeline_to_raw_ratio": (
-            med(figures.pipeline) / med(figures.raw) if figures.pipeline and figures.raw else None
+            statistics.median(figures.pipeline) / statistics.median(figures.raw)
+            if figures.pipeline and figures.raw
+            else None
         ),
         "latency_p50_ms": med(figures.latency_p50),
         "latency_p99_ms": med(figures.latency_p99),
@@ -408,6 +417,10 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
         "targets": TARGETS,
     }
     return result
+
+
+def med(values: list[float]) -> float | None:
+    return statistics.median(values) if values else None
 
 
 def render(result: dict[str, Any]) -> str:
@@ -442,7 +455,9 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         prog="make bench", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--learners", type=int, default=2000, help="simulated learners (default 2000)")
+    parser.add_argument(
+        "--learners", type=int, default=2000, help="simulated learners (default 2000)"
+    )
     parser.add_argument("--days", type=int, default=120, help="simulated days (default 120)")
     parser.add_argument("--repeat", type=int, default=3, help="repetitions; medians reported")
     parser.add_argument("--latency-seconds", type=float, default=30.0, help="paced run length")

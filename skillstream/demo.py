@@ -53,9 +53,12 @@ DEMO_PREFIX = "demo-"
 def local_broker_running() -> bool:
     if not KAFKA_SCRIPT.exists():
         return False
-    return subprocess.run(  # noqa: S603 - our own script
-        ["bash", str(KAFKA_SCRIPT), "status"], capture_output=True, check=False
-    ).returncode == 0
+    return (
+        subprocess.run(
+            ["bash", str(KAFKA_SCRIPT), "status"], capture_output=True, check=False
+        ).returncode
+        == 0
+    )
 
 
 async def drop_old_demo_topics(bootstrap: str) -> int:
@@ -117,7 +120,11 @@ class Watch:
             ("ingest", *pipeline_groups(self.settings)[0]),
             ("profiles", *pipeline_groups(self.settings)[1]),
             ("sql sink", f"{self.settings.group_id}-sink-sql", self.settings.topics.milestones),
-            ("sql sink (profiles)", f"{self.settings.group_id}-sink-sql", self.settings.topics.profiles),
+            (
+                "sql sink (profiles)",
+                f"{self.settings.group_id}-sink-sql",
+                self.settings.topics.profiles,
+            ),
         ]
         for label, group, topic in groups:
             parts = await group_lag(bootstrap, group, topic)
@@ -155,12 +162,16 @@ async def run_pipeline(settings: Settings, out: Path, records: list[bytes]) -> W
         {**env, "SKILLSTREAM_WORKER_WEB_PORT": str(free_port())},
         out / "logs" / "worker.log",
     ).start()
-    sink = ManagedProcess("sql sink", ["sink", "sql", "--upgrade"], env, out / "logs" / "sink-sql.log").start()
+    sink = ManagedProcess(
+        "sql sink", ["sink", "sql", "--upgrade"], env, out / "logs" / "sink-sql.log"
+    ).start()
     watch = Watch(settings, len(records))
     follower = asyncio.create_task(watch.follow_milestones())
     started = time.monotonic()
     try:
-        with console.status(f"publishing {len(records):,} statements to {settings.topics.statements}"):
+        with console.status(
+            f"publishing {len(records):,} statements to {settings.topics.statements}"
+        ):
             await publish_records(settings, records)
         with Live(watch.render(0), console=console, refresh_per_second=4) as live:
             settled_since: float | None = None
@@ -199,7 +210,9 @@ def summarize(settings: Settings, out: Path, sim: Simulation, elapsed: float) ->
             )
         ]
         snapshots = {
-            r.learner: orjson.loads(r.snapshot) if isinstance(r.snapshot, (str, bytes)) else r.snapshot
+            r.learner: orjson.loads(r.snapshot)
+            if isinstance(r.snapshot, (str, bytes))
+            else r.snapshot
             for r in conn.execute(text("select learner, snapshot from learner_profiles"))
         }
     engine.dispose()
@@ -268,7 +281,8 @@ async def main_async(args: argparse.Namespace) -> None:
         dropped = await drop_old_demo_topics(broker.bootstrap)
         console.print(
             f"[bold]skillstream demo[/] — broker {broker.bootstrap} ({broker.origin}); "
-            f"output in {out}" + (f"; removed {dropped} topics of earlier demo runs" if dropped else "")
+            f"output in {out}"
+            + (f"; removed {dropped} topics of earlier demo runs" if dropped else "")
         )
         with console.status(f"simulating {args.learners} learners over {args.days} days"):
             sim = Simulation(args.learners, args.days, args.seed)
@@ -281,11 +295,13 @@ async def main_async(args: argparse.Namespace) -> None:
     finally:
         broker.stop()
         if started_broker:
-            subprocess.run(["bash", str(KAFKA_SCRIPT), "down"], check=False)  # noqa: S603
+            subprocess.run(["bash", str(KAFKA_SCRIPT), "down"], check=False)
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="make demo", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="make demo", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--learners", type=int, default=500)
     parser.add_argument("--days", type=int, default=182)
     parser.add_argument("--seed", type=int, default=2026)

@@ -43,7 +43,7 @@ async def producer(bootstrap: str, **options: Any) -> AsyncIterator[AIOKafkaProd
         await p.stop()
 
 
-async def read_to_end(bootstrap: str, topic: str) -> AsyncIterator[ConsumerRecord]:  # type: ignore[type-arg]
+async def read_to_end(bootstrap: str, topic: str) -> AsyncIterator[ConsumerRecord]:
     """Every record of ``topic`` from the beginning up to the end offsets seen at start."""
     consumer = AIOKafkaConsumer(
         bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None
@@ -56,7 +56,7 @@ async def read_to_end(bootstrap: str, topic: str) -> AsyncIterator[ConsumerRecor
     try:
         partitions = consumer.partitions_for_topic(topic)
         if partitions is None:
-            await consumer._client.force_metadata_update()  # noqa: SLF001 - first lookup may be empty
+            await consumer._client.force_metadata_update()
             partitions = consumer.partitions_for_topic(topic)
         if not partitions:
             return

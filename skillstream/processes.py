@@ -72,7 +72,7 @@ class ManagedProcess:
         full_env.pop("KAFKA_BOOTSTRAP_SERVERS", None)
         full_env.update(self.env)
         log = self.log_path.open("ab")
-        self.proc = subprocess.Popen(  # noqa: S603 - our own CLI with our own arguments
+        self.proc = subprocess.Popen(
             [sys.executable, "-m", "skillstream", *self.args],
             env=full_env,
             stdout=log,

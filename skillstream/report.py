@@ -66,11 +66,17 @@ def milestones_over_time(rows: Sequence[MilestoneRow], width: int = 900, height:
     left, bottom, right, top_pad = 50, 40, 170, 10
     plot_w, plot_h = width - left - right, height - bottom - top_pad
     bar_w = plot_w / len(span)
-    parts = [f'<svg viewBox="0 0 {width} {height}" role="img" aria-label="Milestones per week by kind">']
+    parts = [
+        f'<svg viewBox="0 0 {width} {height}" role="img" aria-label="Milestones per week by kind">'
+    ]
     for i in range(5):
         y = top_pad + plot_h - plot_h * i / 4
-        parts.append(f'<line x1="{left}" x2="{left + plot_w}" y1="{y:.1f}" y2="{y:.1f}" class="grid"/>')
-        parts.append(f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end">{round(top * i / 4)}</text>')
+        parts.append(
+            f'<line x1="{left}" x2="{left + plot_w}" y1="{y:.1f}" y2="{y:.1f}" class="grid"/>'
+        )
+        parts.append(
+            f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end">{round(top * i / 4)}</text>'
+        )
     for i, week in enumerate(span):
         x = left + i * bar_w
         y = top_pad + plot_h
@@ -93,28 +99,47 @@ def milestones_over_time(rows: Sequence[MilestoneRow], width: int = 900, height:
     for j, kind in enumerate(kinds):
         y = top_pad + 14 + j * 20
         color = PALETTE.get(kind, "#999")
-        parts.append(f'<rect x="{width - right + 16}" y="{y - 10}" width="12" height="12" fill="{color}"/>')
-        parts.append(f'<text x="{width - right + 34}" y="{y}">{_esc(kind.replace("_", " "))}</text>')
+        parts.append(
+            f'<rect x="{width - right + 16}" y="{y - 10}" width="12" height="12" fill="{color}"/>'
+        )
+        parts.append(
+            f'<text x="{width - right + 34}" y="{y}">{_esc(kind.replace("_", " "))}</text>'
+        )
     parts.append("</svg>")
     return "".join(parts)
 
 
 def skill_bars(snapshot: dict[str, Any], width: int = 560) -> str:
     """One bar per skill: proficiency in [0, 1], coloured by category."""
-    skills = sorted(snapshot.get("skills", []), key=lambda s: -float(s["proficiency"]))[:14]
+    skills = [s for s in snapshot.get("skills", []) if float(s["proficiency"]) > 0]
+    skills = sorted(skills, key=lambda s: -float(s["proficiency"]))[:14]
     if not skills:
-        return "<p>No skills yet.</p>"
+        return "<p>No assessed skills yet.</p>"
     row, left = 24, 170
     height = row * len(skills) + 30
-    colors = {"technical": "#4e79a7", "soft": "#76b7b2", "networking": "#e15759", "leadership": "#f28e2b"}
-    parts = [f'<svg viewBox="0 0 {width} {height}" role="img" aria-label="Skill proficiency">']
+    colors = {
+        "technical": "#4e79a7",
+        "soft": "#76b7b2",
+        "networking": "#e15759",
+        "leadership": "#f28e2b",
+    }
+    parts = [
+        f'<svg viewBox="0 0 {width} {height}" class="narrow" role="img" '
+        'aria-label="Skill proficiency">'
+    ]
     for i, s in enumerate(skills):
         y = 10 + i * row
         w = (width - left - 60) * float(s["proficiency"])
         color = colors.get(str(s.get("category")), "#59a14f")
-        parts.append(f'<text x="{left - 8}" y="{y + 14}" text-anchor="end">{_esc(s["skill"])}</text>')
-        parts.append(f'<rect x="{left}" y="{y}" width="{w:.1f}" height="{row - 6}" fill="{color}"/>')
-        parts.append(f'<text x="{left + w + 6:.1f}" y="{y + 14}">{float(s["proficiency"]):.2f}</text>')
+        parts.append(
+            f'<text x="{left - 8}" y="{y + 14}" text-anchor="end">{_esc(s["skill"])}</text>'
+        )
+        parts.append(
+            f'<rect x="{left}" y="{y}" width="{w:.1f}" height="{row - 6}" fill="{color}"/>'
+        )
+        parts.append(
+            f'<text x="{left + w + 6:.1f}" y="{y + 14}">{float(s["proficiency"]):.2f}</text>'
+        )
     parts.append("</svg>")
     return "".join(parts)
 
@@ -130,9 +155,13 @@ def timeline(rows: Sequence[MilestoneRow], width: int = 900) -> str:
     height = 40 + row * len(rows)
     axis_y = 20
     parts = [f'<svg viewBox="0 0 {width} {height}" role="img" aria-label="Milestone timeline">']
-    parts.append(f'<line x1="{left}" x2="{width - right}" y1="{axis_y}" y2="{axis_y}" class="axis"/>')
+    parts.append(
+        f'<line x1="{left}" x2="{width - right}" y1="{axis_y}" y2="{axis_y}" class="axis"/>'
+    )
     parts.append(f'<text x="{left}" y="{axis_y - 6}">{t0:%d %b %Y}</text>')
-    parts.append(f'<text x="{width - right}" y="{axis_y - 6}" text-anchor="end">{t1:%d %b %Y}</text>')
+    parts.append(
+        f'<text x="{width - right}" y="{axis_y - 6}" text-anchor="end">{t1:%d %b %Y}</text>'
+    )
     for i, r in enumerate(rows):
         x = left + (width - left - right) * (r.achieved_at - t0).total_seconds() / span
         y = axis_y + 18 + i * row
@@ -149,7 +178,7 @@ def timeline(rows: Sequence[MilestoneRow], width: int = 900) -> str:
 CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem auto;max-width:980px;color:#222}
 h1{margin-bottom:.2rem} .sub{color:#666;margin-top:0}
-section{margin:2rem 0} svg{width:100%;height:auto;font-size:11px}
+section{margin:2rem 0} svg{width:100%;height:auto;font-size:11px} svg.narrow{max-width:600px}
 svg text{fill:#333} .grid{stroke:#eee} .axis{stroke:#888} .tick{stroke:#ccc}
 table{border-collapse:collapse} td,th{padding:.25rem .8rem;border-bottom:1px solid #eee;text-align:left}
 td.n{text-align:right;font-variant-numeric:tabular-nums}
@@ -175,7 +204,7 @@ def render_report(
         f"<tr><td><code>{_esc(j.learner)}</code></td><td>{_esc(j.persona)}</td>"
         f'<td class="n">{len(j.milestones)}</td>'
         f"<td>{_esc(j.milestones[0].achieved_at.date()) if j.milestones else ''}</td>"
-        f"<td>{_esc(next((m.title for m in j.milestones if m.kind == 'role_ready'), ''))}</td></tr>"
+        f"<td>{_esc(next((m.title for m in reversed(j.milestones) if m.kind == 'role_ready'), ''))}</td></tr>"
         for j in journeys
     )
     featured_html = ""
@@ -192,5 +221,5 @@ def render_report(
 <table><tr><th>kind</th><th>milestones</th></tr>{kind_rows}</table></section>
 {featured_html}
 <section><h2>Journeys to a role</h2><table><tr><th>learner</th><th>persona</th><th>milestones</th>
-<th>first milestone</th><th>role ready</th></tr>{journey_rows}</table></section>
+<th>first milestone</th><th>highest role ready</th></tr>{journey_rows}</table></section>
 </body></html>"""

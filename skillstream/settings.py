@@ -150,7 +150,7 @@ class Settings(BaseSettings):
     @field_validator("xapi_version")
     @classmethod
     def _known_version(cls, value: str) -> str:
-        if not (value.startswith("1.0.") or value.startswith("2.0.")):
+        if not (value.startswith(("1.0.", "2.0."))):
             raise ValueError("xapi_version must be 1.0.x or 2.0.x")
         return value
 

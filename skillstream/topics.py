@@ -16,6 +16,9 @@ from skillstream.errors import ServiceUnavailable
 from skillstream.settings import Topics
 
 COMPACTED = {"cleanup.policy": "compact", "min.cleanable.dirty.ratio": "0.1"}
+DEAD_LETTERS = {"max.message.bytes": str(8 * 1024 * 1024)}
+"""A dead letter carries the original record base64-encoded (4/3 of its size)
+plus every error: its topic takes records larger than the input topic's."""
 
 
 @dataclass(frozen=True)
@@ -32,7 +35,10 @@ def plan(topics: Topics) -> list[TopicPlan]:
     for name in topics.all_names():
         # The catalog is read whole by every worker (a global table): one partition is enough.
         partitions = 1 if name == topics.catalog else topics.partitions
-        out.append(TopicPlan(name, partitions, dict(COMPACTED) if name in compacted else {}))
+        config = dict(COMPACTED) if name in compacted else {}
+        if name == topics.statements_dlq:
+            config.update(DEAD_LETTERS)
+        out.append(TopicPlan(name, partitions, config))
     return out
 
 

@@ -18,11 +18,14 @@ catalog is loaded.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import faust
+from aiokafka.errors import KafkaError
 
 from schemas.catalog import Catalog
 from schemas.vocabulary import Vocabulary
@@ -104,7 +107,33 @@ class Runtime:
                 100 * (stats.busy_s - profile0) / span,
                 stats.milestones,
             )
-        self._last_report = (now, self.ingest.counts.records, loop.busy_s, stats.events, stats.busy_s)
+        self._last_report = (
+            now,
+            self.ingest.counts.records,
+            loop.busy_s,
+            stats.events,
+            stats.busy_s,
+        )
+
+
+async def supervise(name: str, run: Callable[[], Awaitable[None]]) -> None:
+    """Run a stage; when it loses Kafka, start it again with backoff instead of dying.
+
+    Each stage commits only what is durable, so a restart re-reads from the
+    last commit and loses nothing; a broker restart needs no operator.
+    """
+    delay = 1.0
+    while True:
+        began = time.monotonic()
+        try:
+            await run()
+            return
+        except (KafkaError, OSError) as exc:
+            if time.monotonic() - began > 60:
+                delay = 1.0
+            log.warning("%s lost Kafka (%r); starting it again in %.0fs", name, exc, delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 30.0)
 
 
 def _count_rejected(rejected: Rejected) -> None:
@@ -131,19 +160,21 @@ def create_app(runtime: Runtime) -> faust.App:
         web_in_thread=False,
     )
 
-    @app.task
+    @app.task  # type: ignore[untyped-decorator]
     async def follow_catalog() -> None:
-        await runtime.follower.run()
+        await supervise("catalog follower", runtime.follower.run)
 
-    @app.task
+    @app.task  # type: ignore[untyped-decorator]
     async def ingest() -> None:
-        await runtime.ingest_loop.run(runtime.follower.ready)
+        await runtime.follower.ready.wait()
+        await supervise("ingest", runtime.ingest_loop.run)
 
-    @app.task
+    @app.task  # type: ignore[untyped-decorator]
     async def profiles() -> None:
-        await runtime.profile_stage.run(runtime.follower.ready)
+        await runtime.follower.ready.wait()
+        await supervise("profile stage", runtime.profile_stage.run)
 
-    @app.timer(interval=10.0)
+    @app.timer(interval=10.0)  # type: ignore[untyped-decorator]
     async def progress() -> None:
         runtime.report_progress()
 
@@ -156,7 +187,10 @@ def create_app(runtime: Runtime) -> faust.App:
     async def healthz(web: Any, request: Any) -> Any:
         ready = runtime.follower.ready.is_set()
         return web.json(
-            {"catalog_loaded": ready, "assigned_partitions": sorted(runtime.profile_stage.assigned)},
+            {
+                "catalog_loaded": ready,
+                "assigned_partitions": sorted(runtime.profile_stage.assigned),
+            },
             status=200 if ready else 503,
         )
 

@@ -62,11 +62,11 @@ class CatalogFollower:
             group_id=None,
         )
         self._consumer = consumer
-        await consumer.start()
         try:
+            await consumer.start()
             partitions = consumer.partitions_for_topic(self.topic)
             if not partitions:
-                await consumer._client.force_metadata_update()  # noqa: SLF001 - first lookup may be empty
+                await consumer._client.force_metadata_update()
                 partitions = consumer.partitions_for_topic(self.topic) or {0}
             tps = [TopicPartition(self.topic, p) for p in sorted(partitions)]
             consumer.assign(tps)

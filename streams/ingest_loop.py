@@ -101,9 +101,9 @@ class IngestLoop:
             max_batch_size=1024 * 1024,
             max_request_size=16 * 1024 * 1024,
         )
-        await consumer.start()
-        await producer.start()
         try:
+            await consumer.start()
+            await producer.start()
             while True:
                 batch = await consumer.getmany(timeout_ms=200, max_records=self.max_records)
                 if batch:

@@ -160,10 +160,11 @@ class ProfileStage:
             fetch_max_bytes=64 * 1024 * 1024,
             max_partition_fetch_bytes=16 * 1024 * 1024,
         )
-        await producer.start()
+        self._cache.clear()
         self._producer = producer
-        await consumer.start()
         try:
+            await producer.start()
+            await consumer.start()
             consumer.subscribe([self.events_topic], listener=_Listener(self))
             while True:
                 batch = await consumer.getmany(timeout_ms=200, max_records=self.max_records)
@@ -342,7 +343,9 @@ class ProfileStage:
             try:
                 await consumer.commit(offsets)
             except CommitFailedError as exc:
-                log.warning("profile commit refused after a rebalance (%s); batch will be re-read", exc)
+                log.warning(
+                    "profile commit refused after a rebalance (%s); batch will be re-read", exc
+                )
             self.stats.busy_s += time.perf_counter() - started
 
     async def _process(
@@ -364,9 +367,7 @@ class ProfileStage:
                 continue
             outcome = self.profiles.apply_batch(self._state(partition, key), learner.events)
             stats.events += len(learner.events)
-            headers = (
-                [(ARRIVAL_HEADER, str(learner.arrival).encode())] if learner.arrival else None
-            )
+            headers = [(ARRIVAL_HEADER, str(learner.arrival).encode())] if learner.arrival else None
             for milestone in outcome.milestones:
                 pending.append(
                     await send(

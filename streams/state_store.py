@@ -82,8 +82,8 @@ class StateStore:
         return n
 
     def keys(self, partition: int) -> Iterable[bytes]:
-        for key in self.open(partition).keys():
-            if key not in (CHECKPOINT_KEY, EPOCH_KEY):
+        for key in self.open(partition).keys():  # noqa: SIM118 - an Rdict, not a dict
+            if isinstance(key, bytes) and key not in (CHECKPOINT_KEY, EPOCH_KEY):
                 yield key
 
     def wipe(self, partition: int) -> None:

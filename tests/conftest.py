@@ -59,7 +59,7 @@ def topics(run_id: str) -> Topics:
 @pytest.fixture
 async def created_topics(bootstrap: str, topics: Topics) -> AsyncIterator[Topics]:
     await create_topics(bootstrap, topics)
-    yield topics
+    return topics
 
 
 @pytest.fixture
@@ -86,7 +86,9 @@ def postgres_server_url() -> str:
     url = _postgres_base_url()
     if url is None:
         if os.environ.get("SKILLSTREAM_REQUIRE_POSTGRES") == "1":
-            pytest.fail("SKILLSTREAM_REQUIRE_POSTGRES=1 but SKILLSTREAM_TEST_DATABASE_URL is not set")
+            pytest.fail(
+                "SKILLSTREAM_REQUIRE_POSTGRES=1 but SKILLSTREAM_TEST_DATABASE_URL is not set"
+            )
         pytest.skip(
             "PostgreSQL not configured: set SKILLSTREAM_TEST_DATABASE_URL "
             "(bash .ci/run starts one and sets it)"
@@ -121,3 +123,16 @@ def database_url(request: pytest.FixtureRequest) -> str:
     if request.param == "sqlite":
         return str(request.getfixturevalue("sqlite_url"))
     return str(request.getfixturevalue("postgres_url"))
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--run-slow",
+        action="store_true",
+        help="also run the long fault-injection runs (make chaos)",
+    )
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    if "slow" in item.keywords and not item.config.getoption("--run-slow"):
+        pytest.skip("long fault-injection run: `make chaos` runs it")

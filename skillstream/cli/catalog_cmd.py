@@ -6,9 +6,9 @@ import asyncio
 from pathlib import Path
 
 import typer
-from skillstream.cli import err
 
 from skillstream.broker import check_reachable
+from skillstream.cli import err
 from skillstream.config import SAMPLE_CATALOG, load_catalog_file
 from skillstream.kafka_io import producer, read_to_end
 from skillstream.settings import Settings, load_settings

@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from skillstream.cli import err
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
 
+from skillstream.cli import err
 from skillstream.config import load_catalog, load_rules, load_vocabulary, read_statements
 from skillstream.errors import UsageError
 from skillstream.settings import load_settings
@@ -47,7 +47,7 @@ def register(app: typer.Typer) -> None:
 
         settings = load_settings()
         version = xapi_version or settings.xapi_version
-        if not (version.startswith("1.0.") or version.startswith("2.0.")):
+        if not (version.startswith(("1.0.", "2.0."))):
             raise UsageError(f"--xapi-version must be 1.0.x or 2.0.x, not {version!r}")
         if out.exists() and not out.is_dir():
             raise UsageError(f"--out {out} exists and is not a folder")

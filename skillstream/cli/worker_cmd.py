@@ -51,9 +51,7 @@ def register(app: typer.Typer) -> None:
         rules_model = load_rules(rules or settings.rules_file)
         vocab = load_vocabulary(vocabulary or settings.vocabulary_file)
         changelog = changelog_plan(changelog_topic(settings.group_id), settings.topics)
-        asyncio.run(
-            create_topics(settings.kafka.bootstrap_servers, settings.topics, (changelog,))
-        )
+        asyncio.run(create_topics(settings.kafka.bootstrap_servers, settings.topics, (changelog,)))
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         runtime = Runtime(settings, rules_model, vocab)
         faust_app = create_app(runtime)

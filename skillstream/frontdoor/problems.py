@@ -36,7 +36,7 @@ class Problem:
         return {"index": self.index, "path": self.path, "message": self.message, "code": self.code}
 
 
-class Rejected(Exception):  # noqa: N818 - a request outcome, named for what the client sees
+class Rejected(Exception):
     """The request is refused with ``status`` (400 unless said); ``problems`` say why."""
 
     def __init__(

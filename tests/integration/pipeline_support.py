@@ -10,11 +10,11 @@ from pathlib import Path
 import orjson
 
 from skillstream.cli.catalog_cmd import publish_catalog
-from skillstream.publishing import publish_records
 from skillstream.config import SAMPLE_CATALOG, load_catalog, load_rules, load_vocabulary
 from skillstream.kafka_io import read_to_end
 from skillstream.lag import total_lag
 from skillstream.processes import ManagedProcess, free_port, settings_env
+from skillstream.publishing import publish_records
 from skillstream.settings import Settings
 from skillstream.simulate import Simulation
 from streams.app import pipeline_groups

@@ -6,7 +6,6 @@ import asyncio
 import base64
 from pathlib import Path
 
-
 from pipeline_support import (
     offline_profiles,
     offline_reference,
