@@ -30,8 +30,15 @@ app = typer.Typer(
 err = Console(stderr=True, soft_wrap=True)
 
 
+_registered = False
+
+
 def _register() -> None:
     """Each ``skillstream/cli/*_cmd.py`` module adds its commands through ``register(app)``."""
+    global _registered  # noqa: PLW0603 - registration happens once per process
+    if _registered:
+        return
+    _registered = True
     import importlib
     import pkgutil
 
