@@ -1,7 +1,8 @@
 """The worker: a faust app that runs skillstream's three stages side by side.
 
-* the **catalog follower** (``streams.catalog_follower``): the whole
-  ``skills.catalog`` topic as a global, live-updated ``Catalog``;
+* two **global tables** (``streams.followers``): the whole ``skills.catalog``
+  topic as a live-updated ``Catalog``, and the erased learners from
+  ``learner.erased``;
 * the **ingest loop** (``streams.ingest_loop``): ``xapi.statements`` →
   ``learning.events`` / ``xapi.statements.dlq``;
 * the **profile stage** (``streams.profile_stage``): ``learning.events`` →
@@ -31,8 +32,8 @@ from schemas.catalog import Catalog
 from schemas.vocabulary import Vocabulary
 from skillstream import metrics
 from skillstream.settings import Settings
-from streams.catalog_follower import CatalogFollower
 from streams.core import Rules
+from streams.followers import ErasedLearners, catalog_follower, erased_follower
 from streams.ingest_loop import IngestLoop
 from streams.pipeline import Ingest, Profiles, Rejected
 from streams.profile_stage import ProfileStage, changelog_topic
@@ -56,7 +57,11 @@ class Runtime:
         self.catalog = catalog if catalog is not None else Catalog()
         bootstrap = settings.kafka.bootstrap_servers
         topics = settings.topics
-        self.follower = CatalogFollower(bootstrap, topics.catalog, self.catalog)
+        self.erased = ErasedLearners()
+        self.followers = (
+            catalog_follower(bootstrap, topics.catalog, self.catalog),
+            erased_follower(bootstrap, topics.erased, self.erased),
+        )
         self.ingest = Ingest(
             self.catalog, vocabulary, settings.learner_secret_bytes, settings.xapi_version
         )
@@ -68,6 +73,7 @@ class Runtime:
             events_topic=topics.events,
             dlq_topic=topics.statements_dlq,
             max_records=settings.ingest_batch,
+            erased=self.erased,
             on_batch=lambda records, _rejected, _learners: metrics.record_statements_received(
                 "kafka", records
             ),
@@ -85,6 +91,11 @@ class Runtime:
             on_milestone=metrics.record_milestone,
         )
         self._last_report = (time.monotonic(), 0, 0.0, 0, 0.0)
+
+    async def wait_ready(self) -> None:
+        """Until every global table has been read to its end."""
+        for follower in self.followers:
+            await follower.ready.wait()
 
     def report_progress(self) -> None:
         """One log line: what each stage did since the last line, and how busy it was."""
@@ -148,7 +159,7 @@ def create_app(runtime: Runtime) -> faust.App:
     """The faust app of one worker (finalized)."""
     s = runtime.settings
     app = faust.App(
-        f"{s.group_id}-worker",
+        worker_group(s),
         broker=_broker_urls(s.kafka.bootstrap_servers),
         store="memory://",
         datadir=str(s.data_dir / "faust"),
@@ -161,17 +172,19 @@ def create_app(runtime: Runtime) -> faust.App:
     )
 
     @app.task  # type: ignore[untyped-decorator]
-    async def follow_catalog() -> None:
-        await supervise("catalog follower", runtime.follower.run)
+    async def follow_global_tables() -> None:
+        await asyncio.gather(
+            *(supervise(f"{f.topic} follower", f.run) for f in runtime.followers)
+        )
 
     @app.task  # type: ignore[untyped-decorator]
     async def ingest() -> None:
-        await runtime.follower.ready.wait()
+        await runtime.wait_ready()
         await supervise("ingest", runtime.ingest_loop.run)
 
     @app.task  # type: ignore[untyped-decorator]
     async def profiles() -> None:
-        await runtime.follower.ready.wait()
+        await runtime.wait_ready()
         await supervise("profile stage", runtime.profile_stage.run)
 
     @app.timer(interval=10.0)  # type: ignore[untyped-decorator]
@@ -185,10 +198,10 @@ def create_app(runtime: Runtime) -> faust.App:
 
     @app.page("/healthz")
     async def healthz(web: Any, request: Any) -> Any:
-        ready = runtime.follower.ready.is_set()
+        ready = all(f.ready.is_set() for f in runtime.followers)
         return web.json(
             {
-                "catalog_loaded": ready,
+                "tables_loaded": ready,
                 "assigned_partitions": sorted(runtime.profile_stage.assigned),
             },
             status=200 if ready else 503,
@@ -196,6 +209,11 @@ def create_app(runtime: Runtime) -> faust.App:
 
     app.finalize()
     return app
+
+
+def worker_group(settings: Settings) -> str:
+    """The faust app's own consumer group (it reads no topic; its members are the workers)."""
+    return f"{settings.group_id}-worker"
 
 
 def pipeline_groups(settings: Settings) -> list[tuple[str, str]]:
@@ -206,4 +224,4 @@ def pipeline_groups(settings: Settings) -> list[tuple[str, str]]:
     ]
 
 
-__all__ = ["Runtime", "changelog_topic", "create_app", "pipeline_groups"]
+__all__ = ["Runtime", "changelog_topic", "create_app", "pipeline_groups", "worker_group"]

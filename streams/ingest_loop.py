@@ -35,6 +35,7 @@ from aiokafka.errors import CommitFailedError
 from schemas.deadletter import SourcePosition
 from schemas.events import LearningEvent, encode_learner_events
 from schemas.normalize import Ignored
+from streams.followers import ErasedLearners
 from streams.pipeline import Ingest, Rejected, dead_letter
 
 log = logging.getLogger(__name__)
@@ -64,6 +65,7 @@ class IngestLoop:
         events_topic: str,
         dlq_topic: str,
         max_records: int = 5000,
+        erased: ErasedLearners | None = None,
         on_batch: Callable[[int, int, int], None] | None = None,
         on_rejected: Callable[[Rejected], None] | None = None,
     ) -> None:
@@ -74,6 +76,8 @@ class IngestLoop:
         self.events_topic = events_topic
         self.dlq_topic = dlq_topic
         self.max_records = max_records
+        self.erased = erased
+        self.dropped_erased = 0
         self.on_batch = on_batch
         self.on_rejected = on_rejected
         self.batches = 0
@@ -120,6 +124,7 @@ class IngestLoop:
     ) -> None:
         started = time.perf_counter()
         ingest = self.ingest
+        erased = self.erased if self.erased is not None and self.erased.erased_ms else None
         send = producer.send
         pending = []
         per_learner: dict[str, list[LearningEvent]] = {}
@@ -136,6 +141,9 @@ class IngestLoop:
                 )
                 if isinstance(outcome, tuple):
                     for event in outcome:
+                        if erased is not None and erased.covers(event.learner, m.timestamp):
+                            self.dropped_erased += 1
+                            continue
                         bucket = per_learner.get(event.learner)
                         if bucket is None:
                             per_learner[event.learner] = [event]

@@ -90,8 +90,10 @@ class _Learner:
     key: bytes
     partition: int
     events: list[LearningEvent]
+    """The learner's events after the last erasure in the batch, in order."""
     arrival: int
     erase: bool = False
+    """An erasure came first: start from no state (and delete it if no events follow)."""
 
 
 class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -102,9 +104,15 @@ class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
         async with self.stage.lock:  # let the batch in progress finish first
             for tp in revoked:
                 self.stage.drop_cache(tp.partition)
+                self.stage.restored.discard(tp.partition)
 
     async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
-        await self.stage.restore([tp.partition for tp in assigned])
+        # aiokafka may already fetch the new partitions while this runs: holding
+        # the lock keeps ``process`` out until the state is restored.
+        async with self.stage.lock:
+            partitions = [tp.partition for tp in assigned]
+            await self.stage.restore(partitions)
+            self.stage.restored = set(partitions)
 
 
 class ProfileStage:
@@ -136,6 +144,8 @@ class ProfileStage:
         self.lock = asyncio.Lock()
         self.stats = StageStats()
         self.assigned: set[int] = set()
+        self.restored: set[int] = set()
+        """Partitions whose state is restored; records of any other are fetched again."""
         self._cache: dict[int, OrderedDict[bytes, ProfileState]] = {}
         self._producer: AIOKafkaProducer | None = None
 
@@ -304,6 +314,7 @@ class ProfileStage:
                     except ValueError:
                         if _is_erase(record.value):
                             learners[key] = _Learner(key, tp.partition, [], 0, erase=True)
+                            stats.erased += 1
                             continue
                         raise
                 except ValueError as exc:
@@ -318,7 +329,7 @@ class ProfileStage:
                     continue
                 arrival = _arrival_ms(record.headers)
                 entry = learners.get(key)
-                if entry is None or entry.erase:
+                if entry is None:
                     learners[key] = _Learner(key, tp.partition, list(events), arrival)
                 else:
                     entry.events.extend(events)
@@ -332,6 +343,13 @@ class ProfileStage:
         producer: AIOKafkaProducer,
     ) -> None:
         async with self.lock:
+            assignment = consumer.assignment()
+            for tp, records in batch.items():
+                if tp.partition not in self.restored and records and tp in assignment:
+                    consumer.seek(tp, records[0].offset)  # fetched before its restore: again later
+            batch = {tp: r for tp, r in batch.items() if tp.partition in self.restored}
+            if not batch:
+                return
             started = time.perf_counter()
             try:
                 await self._process(batch, producer)
@@ -360,12 +378,14 @@ class ProfileStage:
         for learner in learners.values():
             key, partition = learner.key, learner.partition
             if learner.erase:
-                pending.append(await send(self.profiles_topic, None, key=key))
-                fut = await send(self.changelog, None, key=key, partition=partition)
-                changelog.append((partition, key, None, fut))
-                stats.erased += 1
-                continue
-            outcome = self.profiles.apply_batch(self._state(partition, key), learner.events)
+                self._cache.get(partition, OrderedDict()).pop(key, None)
+                if not learner.events:
+                    pending.append(await send(self.profiles_topic, None, key=key))
+                    fut = await send(self.changelog, None, key=key, partition=partition)
+                    changelog.append((partition, key, None, fut))
+                    continue
+            state = None if learner.erase else self._state(partition, key)
+            outcome = self.profiles.apply_batch(state, learner.events)
             stats.events += len(learner.events)
             headers = [(ARRIVAL_HEADER, str(learner.arrival).encode())] if learner.arrival else None
             for milestone in outcome.milestones:
