@@ -51,9 +51,24 @@ def run_id() -> str:
 
 
 @pytest.fixture
-def topics(run_id: str) -> Topics:
-    """A full set of topic names unique to this test."""
-    return Topics(partitions=4).prefixed(f"t{run_id}.")
+def topics(run_id: str, broker: Broker) -> Iterator[Topics]:
+    """A full set of topic names unique to this test; deleted afterwards with every
+    other topic the test made under its run id (changelogs, sink topics)."""
+    yield Topics(partitions=4).prefixed(f"t{run_id}.")
+    asyncio.run(_delete_topics_of(broker.bootstrap, run_id))
+
+
+async def _delete_topics_of(bootstrap: str, run_id: str) -> None:
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        mine = [t for t in await admin.list_topics() if run_id in t]
+        if mine:
+            await admin.delete_topics(mine)
+    finally:
+        await admin.close()
 
 
 @pytest.fixture

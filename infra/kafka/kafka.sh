@@ -85,11 +85,17 @@ log.cleaner.backoff.ms=2000
 EOF
   cat >"$home/log4j2.properties" <<EOF
 status = warn
-appender.file.type = File
+appender.file.type = RollingFile
 appender.file.name = FILE
 appender.file.fileName = $logs/server.log
+appender.file.filePattern = $logs/server.log.%i
 appender.file.layout.type = PatternLayout
 appender.file.layout.pattern = [%d] %p %m (%c)%n
+appender.file.policies.type = Policies
+appender.file.policies.size.type = SizeBasedTriggeringPolicy
+appender.file.policies.size.size = 50MB
+appender.file.strategy.type = DefaultRolloverStrategy
+appender.file.strategy.max = 3
 rootLogger.level = INFO
 rootLogger.appenderRef.file.ref = FILE
 logger.kafka.name = kafka
@@ -134,6 +140,9 @@ up() {
       || die "formatting KRaft storage failed; see $logs/format.log"
   fi
   local t0=$SECONDS
+  # Each start gets a fresh log (the previous one is kept as server.log.previous),
+  # so an earlier run's "started" line cannot answer for this one.
+  [ -f "$logs/server.log" ] && mv -f "$logs/server.log" "$logs/server.log.previous"
   # setsid: the broker outlives the shell (and make) that started it.
   setsid java -Xms256m -Xmx"$heap" -XX:+UseG1GC \
     -Dlog4j2.configurationFile="$home/log4j2.properties" \
