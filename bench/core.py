@@ -11,7 +11,9 @@ redelivered and a few voided. Events are built before timing starts; the
 Prints events/s of ``apply`` (states kept in memory, the offline mode), of
 the same stream processed the way a stream worker holds state (per batch and
 learner: decode the stored state, apply, snapshot, encode), and snapshots,
-encodes and decodes per second. Rates are per CPU-second of this process.
+encodes and decodes per second: over every state in turn (states cold in the
+CPU caches) and right after applying each learner's batch (warm, as the
+stream does it). Rates are per CPU-second of this process.
 """
 
 from __future__ import annotations
@@ -213,6 +215,23 @@ def main() -> None:
         f"median {rate(len(events), statistics.median(runs)).strip()}; {fired:,} milestones)"
     )
 
+    by_learner: dict[str, list[LearningEvent]] = {}
+    for event in events:
+        by_learner.setdefault(event.learner, []).append(event)
+    grouped = [e for batch in by_learner.values() for e in batch]
+    runs = []
+    for _ in range(args.repeat):
+        held: dict[str, ProfileState] = {}
+        t0 = time.process_time()
+        for event in grouped:
+            state, _ = apply(held.get(event.learner), event, catalog, rules)
+            held[event.learner] = state
+        runs.append(time.process_time() - t0)
+    print(
+        f"apply, by learner:  {rate(len(events), min(runs))}  "
+        "(each learner's statements together, in arrival order: warm states)"
+    )
+
     raw = [e.model_dump_json().encode() for e in events]
     states2: dict[str, ProfileState] = {}
     t0 = time.process_time()
@@ -223,41 +242,66 @@ def main() -> None:
     print(f"parse + apply:      {rate(len(raw), time.process_time() - t0)}")
 
     stored: dict[str, bytes] = {}
+    warm = {"snapshot": 0.0, "encode": 0.0, "decode": 0.0}
+    calls = 0
+    clock = time.perf_counter
     t0 = time.process_time()
     for start in range(0, len(events), args.batch):
-        by_learner: dict[str, list[LearningEvent]] = {}
+        batches: dict[str, list[LearningEvent]] = {}
         for event in events[start : start + args.batch]:
-            by_learner.setdefault(event.learner, []).append(event)
-        for learner, batch in by_learner.items():
+            batches.setdefault(event.learner, []).append(event)
+        for learner, batch in batches.items():
             blob = stored.get(learner)
-            held = None if blob is None else decode_state(blob)
+            c0 = clock()
+            loaded = None if blob is None else decode_state(blob)
+            c1 = clock()
             for event in batch:
-                held, _ = apply(held, event, catalog, rules)
-            assert held is not None
-            if held.active:
-                snapshot(held, catalog, rules)
-            stored[learner] = encode_state(held)
+                loaded, _ = apply(loaded, event, catalog, rules)
+            assert loaded is not None
+            c2 = clock()
+            if loaded.active:
+                snapshot(loaded, catalog, rules)
+            c3 = clock()
+            stored[learner] = encode_state(loaded)
+            c4 = clock()
+            if blob is not None:
+                warm["decode"] += c1 - c0
+                warm["snapshot"] += c3 - c2
+                warm["encode"] += c4 - c3
+                calls += 1
     print(
         f"batches of {args.batch}:  {rate(len(events), time.process_time() - t0)}  "
         "(per learner per batch: decode, apply, snapshot, encode)"
+    )
+    print(
+        "  warm, per learner per batch: "
+        + ", ".join(f"{k} {v / calls * 1e6:.1f} µs" for k, v in warm.items())
+        + f" (mean of {calls:,}, wall clock)"
     )
 
     active = [s for s in states.values() if s.active]
     t0 = time.process_time()
     for state in active:
         snapshot(state, catalog, rules)
-    print(f"snapshot:           {rate(len(active), time.process_time() - t0)}")
+    elapsed = time.process_time() - t0
+    print(
+        f"snapshot:           {rate(len(active), elapsed)}  ({elapsed / len(active) * 1e6:.1f} µs)"
+    )
 
     t0 = time.process_time()
     blobs = [encode_state(s) for s in active]
+    elapsed = time.process_time() - t0
+    sizes = sorted(map(len, blobs))
     print(
-        f"encode_state:       {rate(len(active), time.process_time() - t0)}  "
-        f"(mean {sum(map(len, blobs)) / len(blobs):,.0f} bytes, max {max(map(len, blobs)):,})"
+        f"encode_state:       {rate(len(active), elapsed)}  ({elapsed / len(active) * 1e6:.1f} µs; "
+        f"mean {sum(sizes) / len(sizes):,.0f} bytes, median {sizes[len(sizes) // 2]:,}, "
+        f"max {sizes[-1]:,})"
     )
     t0 = time.process_time()
     for blob in blobs:
         decode_state(blob)
-    print(f"decode_state:       {rate(len(blobs), time.process_time() - t0)}")
+    elapsed = time.process_time() - t0
+    print(f"decode_state:       {rate(len(blobs), elapsed)}  ({elapsed / len(blobs) * 1e6:.1f} µs)")
 
 
 if __name__ == "__main__":

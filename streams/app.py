@@ -173,9 +173,7 @@ def create_app(runtime: Runtime) -> faust.App:
 
     @app.task  # type: ignore[untyped-decorator]
     async def follow_global_tables() -> None:
-        await asyncio.gather(
-            *(supervise(f"{f.topic} follower", f.run) for f in runtime.followers)
-        )
+        await asyncio.gather(*(supervise(f"{f.topic} follower", f.run) for f in runtime.followers))
 
     @app.task  # type: ignore[untyped-decorator]
     async def ingest() -> None:

@@ -39,7 +39,9 @@ Apply = Callable[[bytes | None, bytes | None], bool]
 
 
 class TopicFollower:
-    def __init__(self, bootstrap: str, topic: str, apply: Apply, describe: Callable[[], str]) -> None:
+    def __init__(
+        self, bootstrap: str, topic: str, apply: Apply, describe: Callable[[], str]
+    ) -> None:
         self.bootstrap = bootstrap
         self.topic = topic
         self.apply = apply

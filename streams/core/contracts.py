@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel
 
 _M = TypeVar("_M", bound=BaseModel)
+_set = object.__setattr__
 
 
 def trusted(cls: type[_M], values: dict[str, Any]) -> _M:
@@ -23,8 +24,8 @@ def trusted(cls: type[_M], values: dict[str, Any]) -> _M:
     every field, defaults included.
     """
     obj = cls.__new__(cls)
-    object.__setattr__(obj, "__dict__", values)
-    object.__setattr__(obj, "__pydantic_fields_set__", set(values))
-    object.__setattr__(obj, "__pydantic_extra__", None)
-    object.__setattr__(obj, "__pydantic_private__", None)
+    _set(obj, "__dict__", values)
+    _set(obj, "__pydantic_fields_set__", set(values))
+    _set(obj, "__pydantic_extra__", None)
+    _set(obj, "__pydantic_private__", None)
     return obj

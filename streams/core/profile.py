@@ -1,23 +1,26 @@
 """The profile reducer: fold one learning event into a learner's profile state.
 
-``apply`` is the hot path of the pipeline. It is incremental for every
-arrival order: a statement newer than all kept ones is appended, an older one
-is inserted (or folded straight into the aggregates when it is older than
-everything kept), and the aggregates it touches are updated by exact integer
-arithmetic, so no arrival order ever needs a recompute from the records. Only
-voiding looks back at the kept records, to rebuild the few per-skill maxima
-the withdrawn statement may have held.
+``apply`` is the hot path of the pipeline. Every arrival order is handled
+incrementally: a statement newer than all kept ones is appended, an older one
+is inserted among them (or folded straight into the aggregates when it is
+older than everything folded already), and the aggregates it touches are
+updated by exact integer arithmetic, so no arrival order needs a recompute.
+Milestones are then evaluated where the statement can have changed them: at
+the newest statement for an in-order arrival, at the kept statements from
+the late one on for an out-of-order one (``streams.core.milestones``).
 """
 
 from __future__ import annotations
 
-from bisect import bisect_left, insort
+from bisect import bisect_left, bisect_right
+from datetime import timedelta
+from operator import xor
 from typing import Any
 
 from schemas.catalog import Catalog
 from schemas.events import EventKind, LearningEvent
 from schemas.milestones import MilestoneEvent
-from streams.core.milestones import evaluate
+from streams.core.milestones import evaluate_last, reevaluate
 from streams.core.rules import Plan, Rules
 from streams.core.state import (
     ATTENDED,
@@ -25,7 +28,10 @@ from streams.core.state import (
     COLLABORATED,
     COMPLETED,
     DAY_US,
+    EPOCH,
+    EVIDENCE,
     KEEP_BUCKETS,
+    KIND_BITS,
     KIND_CODE,
     N_ASSESSMENTS,
     N_CERTIFICATIONS,
@@ -33,18 +39,15 @@ from streams.core.state import (
     N_COURSES,
     N_EVENTS,
     N_STATEMENTS,
+    NO_SCORE,
     PASSED,
-    R_ID,
-    R_SCORE,
-    R_SKILLS,
-    R_TIME,
-    Base,
+    SKILL_SHIFT,
     ProfileState,
-    Record,
-    SkillAgg,
+    statement_key,
 )
 
 _VOIDING = EventKind.VOIDING
+_US = timedelta(microseconds=1)
 
 
 def apply(
@@ -65,6 +68,9 @@ def apply(
     - A voiding event withdraws the voided statement if it is still kept, or
       makes the statement be ignored when it arrives later; it never fires
       and never retracts a milestone.
+    - Milestones are judged as of event time: a statement older than the
+      newest one applied may fire milestones achieved in the past (see
+      docs/profiles-and-milestones.md, "Order and determinism").
     - Raises ``ValueError`` when ``state`` belongs to another learner.
     """
     plan = rules.plan
@@ -75,358 +81,524 @@ def apply(
             f"event for learner {event.learner!r} applied to the profile of {state.learner!r}"
         )
     sid = event.statement_id
-    if sid in state.rids or sid in state.seen:
+    hi, lo, odd = statement_key(sid)
+    h = hi ^ lo
+    rids = state._rids
+    if rids is None:
+        rids = state.rids()
+    if h in rids:
+        return state, []
+    seen = state._seen
+    if seen is None:
+        seen = state.seen_set()
+    if h in seen:
         return state, []
     kind = event.kind
     if kind is _VOIDING:
-        _void(state, sid, event.voided_statement_id, plan)
+        _void(state, h, event.voided_statement_id, plan)
         return state, []
 
-    t = round(event.time.timestamp() * 1e6)
-    code = KIND_CODE[kind]
+    t: int = (event.time - EPOCH) // _US
+    c = KIND_CODE[kind]
+    ev = NO_SCORE
+    idxs: list[int] = []
     skills = event.skills
-    ev: float | None = None
-    quant: tuple[int, int, int] | None = None
     if skills:
-        if len(skills) > 1 and len(set(skills)) != len(skills):
-            skills = tuple(dict.fromkeys(skills))
+        index = state._index
+        if index is None:
+            index = state.index()
+        mask = 0
+        for k in skills:
+            i = index.get(k)
+            if i is None:
+                i = state.skill(k)
+            bit = 1 << i
+            if not mask & bit:
+                mask |= bit
+                idxs.append(i)
         score = event.score
         if score is not None:
             ev = score if score > 0.0 else 0.0
-        elif code == CERTIFIED:
-            ev = plan.certification_score
-        elif code == PASSED:
-            ev = plan.course_passed_score
-        if ev is not None:
-            quant = state.decay.quantize(t, ev)
-    rec: Record = [t, sid, code, skills, ev]
+        elif c == CERTIFIED:
+            implied = plan.certification_score
+            ev = NO_SCORE if implied is None else implied
+        elif c == PASSED:
+            implied = plan.course_passed_score
+            ev = NO_SCORE if implied is None else implied
+        c |= mask << SKILL_SHIFT
+        if ev >= 0.0:
+            c |= EVIDENCE
 
-    records = state.records
-    base = state.base
-    if records:
-        last = records[-1]
-        in_order = t > last[0] or (t == last[0] and sid > last[1])
-    elif base is not None:
-        in_order = t > base.horizon_t or (t == base.horizon_t and sid > base.horizon_id)
-    else:
-        in_order = True
-    if in_order:
-        records.append(rec)
-        state.rids[sid] = t
-    elif base is not None and (
-        t < base.horizon_t or (t == base.horizon_t and sid < base.horizon_id)
-    ):
-        _remember(state, sid, plan.dedupe)
-        _fold_into_base(state, base, (rec,), plan)
-    else:
-        insort(records, rec)
-        state.rids[sid] = t
-    run = _add(state, rec, quant, plan)
-    if len(records) > plan.cap:
+    rt = state.rt
+    if len(rt) >= plan.cap:
         _fold(state, plan)
-
-    if (
-        (quant is not None and plan.on_evidence)
-        or (run and plan.continuous)
-        or (code == ATTENDED and plan.networker)
-        or (plan.exposures and _exposure_reached(state, skills, plan.exposures))
-    ):
-        out: list[MilestoneEvent] = []
-        evaluate(state, plan, catalog, rec, event.time, run, in_order, quant, out)
+    elif not rt and state.horizon is None:  # the learner's first statement
+        state.day0 = t // DAY_US
+    rh = state.rh
+    rl = state.rl
+    n = len(rt)
+    if n:
+        last = rt[-1]
+        in_order = t > last or (t == last and (hi > rh[-1] or (hi == rh[-1] and lo > rl[-1])))
+    else:
+        in_order = state.horizon is None or (t, hi, lo) > state.horizon
+    out: list[MilestoneEvent] = []
+    if in_order:
+        rt.append(t)
+        rh.append(hi)
+        rl.append(lo)
+        state.rc.append(c)
+        state.rv.append(ev)
+        rids[h] = t
+        if odd:
+            state.odd[(hi, lo)] = sid
+        quant = state.decay.quantize(t, ev) if c & EVIDENCE else None
+        week_new = _add(state, t, c, ev, idxs, quant, plan)
+        if plan.has_rules:
+            if (
+                quant is not None
+                or week_new
+                or c & KIND_BITS == ATTENDED
+                or (idxs and plan.exposures and _exposed(state, plan.exposures, idxs))
+            ):
+                evaluate_last(state, plan, catalog, n, idxs, quant, week_new, out)
+        elif quant is not None:
+            state._hist = None
         return state, out
-    return state, []
+
+    horizon = state.horizon
+    if horizon is None or (t, hi, lo) > horizon:
+        j = bisect_left(rt, t)
+        while j < n and rt[j] == t and (rh[j] < hi or (rh[j] == hi and rl[j] < lo)):
+            j += 1
+        rt.insert(j, t)
+        rh.insert(j, hi)
+        rl.insert(j, lo)
+        state.rc.insert(j, c)
+        state.rv.insert(j, ev)
+        rids[h] = t
+        if odd:
+            state.odd[(hi, lo)] = sid
+        state._hist = None
+        week_new = _add(state, t, c, ev, idxs, None, plan)
+        folded = False
+    else:
+        j = 0
+        week_new = _add(state, t, c, ev, idxs, None, plan)
+        state.remember((h,), plan.dedupe)
+        _fold_late(state, t, c, ev, plan)
+        folded = True
+    if plan.has_rules:
+        reevaluate(state, plan, catalog, j, t, c, week_new, folded, out)
+    return state, out
 
 
-def _exposure_reached(state: ProfileState, skills: Any, exposures: frozenset[int]) -> bool:
-    """Whether a skill of the statement just reached an exposure a rule counts."""
-    aggs = state.skills
-    return any(aggs[k].touches in exposures for k in skills)
+def _exposed(state: ProfileState, exposures: frozenset[int], idxs: list[int]) -> bool:
+    """Whether a skill of the statement just reached a count a soft-skills rule holds at."""
+    touches = state.touches
+    return any(touches[i] in exposures for i in idxs)
 
 
-def _add(state: ProfileState, rec: Record, quant: tuple[int, int, int] | None, plan: Plan) -> int:
-    """Add one statement to the aggregates; return the length of its week's run
-    when the statement made its week active (0 when the week already was).
+def _add(
+    state: ProfileState,
+    t: int,
+    c: int,
+    ev: float,
+    idxs: list[int],
+    quant: tuple[int, int, int] | None,
+    plan: Plan,
+) -> bool:
+    """Add one statement to the aggregates; return whether it made its week active.
 
-    ``quant`` is the statement's evidence in fixed point (``Decay.quantize``).
-    A skill keeps only the decay buckets less than ``KEEP_BUCKETS`` buckets
-    (64 half-lives) older than its newest one: older evidence weighs < 2**-56.
-    """
-    t, _, code, skills, ev = rec
+    ``quant``: its evidence in fixed point, when already worked out."""
     counts = state.counts
     counts[N_STATEMENTS] += 1
-    course = code in (COMPLETED, PASSED)
-    attended = code == ATTENDED
+    kind = c & KIND_BITS
+    course = kind in (COMPLETED, PASSED)
+    attended = kind == ATTENDED
     if course:
         counts[N_COURSES] += 1
     elif attended:
         counts[N_EVENTS] += 1
         day = t // DAY_US
-        base = state.base
-        if base is None or day > base.horizon_t // DAY_US - plan.window_max_days:
-            _bump(state.attended, day, 1)
-    elif code == CERTIFIED:
+        horizon = state.horizon
+        if horizon is None or day > horizon[0] // DAY_US - plan.window_max_days:
+            state.bump_attended(day, 1)
+    elif kind == CERTIFIED:
         counts[N_CERTIFICATIONS] += 1
-    elif code == COLLABORATED:
+    elif kind == COLLABORATED:
         counts[N_COLLABORATIONS] += 1
 
-    if skills:
-        aggs = state.skills
-        bucket = qs = qe = 0
-        entry: list[Any] = []
-        if quant is not None:
+    if idxs:
+        touches = state.touches
+        for i in idxs:
+            touches[i] += 1
+        newest = state._newest
+        if newest is not None:
+            _note_newest(newest, idxs, t, ev)
+        if course:
+            for i in idxs:
+                state.courses[i] += 1
+        elif attended:
+            for i in idxs:
+                state.events[i] += 1
+        if ev >= 0.0:
             counts[N_ASSESSMENTS] += 1
-            bucket, qs, qe = quant
-            entry = [t, ev]
-        for k in skills:
-            agg = aggs.get(k)
-            if agg is None:
-                agg = aggs[k] = SkillAgg()
-            agg.touches += 1
-            if t > agg.last:  # noqa: PLR1730 - a branch is cheaper than max() here
-                agg.last = t
-            if course:
-                agg.courses += 1
-            elif attended:
-                agg.events += 1
-            if quant is None:
-                continue
-            agg.assessed += 1
-            buckets = agg.buckets
-            bk = buckets.get(bucket)
-            if bk is not None:
-                bk[0] += qs
-                bk[1] += qe
-            elif not buckets or bucket > max(buckets) - KEEP_BUCKETS:
-                buckets[bucket] = [qs, qe]
-                for old in [b for b in buckets if b <= bucket - KEEP_BUCKETS]:
-                    del buckets[old]
-            best = agg.best
-            if best is None or ev > best:
-                agg.best = ev
-            recent = agg.recent
-            if not recent or entry >= recent[-1]:
-                recent.append(entry)
-            else:
-                insort(recent, entry)
-            if len(recent) > plan.history:
-                del recent[0]
-
-    weeks = state.weeks
-    week = (t // DAY_US + 3) // 7
-    if weeks:
-        top = weeks[-1]
-        if top[0] == week:
-            top[1] += 1
-            return 0
-        if week > top[0]:
-            streak = state.streak = state.streak + 1 if week == top[0] + 1 else 1
-            weeks.append([week, 1])
-            state.longest = max(state.longest, streak)
-            return streak
-        i = bisect_left(weeks, [week])
-        if weeks[i][0] == week:
-            weeks[i][1] += 1
-            return 0
-        weeks.insert(i, [week, 1])
-        lo = hi = i
-        while lo > 0 and weeks[lo - 1][0] == weeks[lo][0] - 1:
-            lo -= 1
-        while hi + 1 < len(weeks) and weeks[hi + 1][0] == weeks[hi][0] + 1:
-            hi += 1
-        run = hi - lo + 1
-        if hi == len(weeks) - 1:
-            state.streak = run
-        state.longest = max(state.longest, run)
-        return run
-    weeks.append([week, 1])
-    state.streak = state.longest = 1
-    return 1
+            bucket, qs, qe = quant if quant is not None else state.decay.quantize(t, ev)
+            span = state.decay.span
+            assessed = state.assessed
+            best = state.best
+            floors = state.folded_latest_t
+            for i in idxs:
+                assessed[i] += 1
+                if ev > best[i]:  # noqa: PLR1730 - a branch is cheaper than max() here
+                    best[i] = ev
+                floor = floors[i]
+                if not floor or bucket > floor // span - KEEP_BUCKETS:
+                    add_mass(state.buckets[i], bucket, qs, qe)
+    return _activate(state, (t // DAY_US + 3) // 7)
 
 
-def _bump(pairs: list[list[int]], key: int, by: int) -> None:
-    """Add ``by`` to the count of ``key`` in a sorted ``[key, count]`` list (0 removes it)."""
-    if pairs and pairs[-1][0] == key:
-        i = len(pairs) - 1
-    elif not pairs or key > pairs[-1][0]:
-        if by > 0:
-            pairs.append([key, by])
+def _note_newest(
+    newest: tuple[list[int], list[int], list[float]], idxs: list[int], t: int, ev: float
+) -> None:
+    last, latest_t, latest = newest
+    for i in idxs:
+        last[i] = max(last[i], t)
+        if ev >= 0.0:
+            if t > latest_t[i]:
+                latest_t[i] = t
+                latest[i] = ev
+            elif t == latest_t[i] and ev > latest[i]:
+                latest[i] = ev
+
+
+def add_mass(flat: list[int], b: int, qs: int, qe: int) -> None:
+    """Add to bucket ``b`` of a ``[bucket, mass, weight, ...]`` list kept in bucket order."""
+    n = len(flat)
+    if n and flat[n - 3] == b:
+        flat[n - 2] += qs
+        flat[n - 1] += qe
         return
+    if not n or b > flat[n - 3]:
+        flat += (b, qs, qe)
+        return
+    k = 0
+    while k < n and flat[k] < b:
+        k += 3
+    if k < n and flat[k] == b:
+        flat[k + 1] += qs
+        flat[k + 2] += qe
     else:
-        i = bisect_left(pairs, [key])
-        if i == len(pairs) or pairs[i][0] != key:
-            if by > 0:
-                pairs.insert(i, [key, by])
+        flat[k:k] = (b, qs, qe)
+
+
+def sub_mass(flat: list[int], b: int, qs: int, qe: int) -> None:
+    """Take back what ``add_mass`` added (a bucket left without weight goes)."""
+    for k in range(0, len(flat), 3):
+        if flat[k] == b:
+            flat[k + 1] -= qs
+            flat[k + 2] -= qe
+            if flat[k + 2] <= 0:
+                del flat[k : k + 3]
             return
-    pairs[i][1] += by
-    if pairs[i][1] <= 0:
-        del pairs[i]
 
 
-def _remember(state: ProfileState, sid: str, bound: int) -> None:
-    seen = state.seen
-    seen[sid] = None
-    if len(seen) > bound:
-        for old in list(seen)[: len(seen) - bound]:
-            del seen[old]
+def _activate(state: ProfileState, week: int) -> bool:
+    runs = state.runs
+    if runs:
+        end = runs[-1]
+        if week == end:
+            return False
+        if week == end + 1:
+            runs[-1] = week
+            state.longest = max(state.longest, week - runs[-2] + 1)
+            return True
+        if week > end:
+            runs += (week, week)
+            state.longest = max(state.longest, 1)
+            return True
+        i = bisect_right(runs, week)
+        if i % 2 or runs[i - 1] == week:
+            return False
+        left = i > 0 and runs[i - 1] == week - 1
+        right = runs[i] == week + 1
+        if left and right:
+            del runs[i - 1 : i + 1]
+            i -= 2
+        elif left:
+            runs[i - 1] = week
+            i -= 2
+        elif right:
+            runs[i] = week
+        else:
+            runs[i:i] = (week, week)
+        state.longest = max(state.longest, runs[i + 1] - runs[i] + 1)
+        return True
+    runs += (week, week)
+    state.longest = 1
+    return True
+
+
+def _deactivate(state: ProfileState, week: int) -> None:
+    runs = state.runs
+    i = bisect_right(runs, week)
+    k = i - 1 if i % 2 else i - 2
+    first, last = runs[k], runs[k + 1]
+    if first == last:
+        del runs[k : k + 2]
+    elif week == first:
+        runs[k] = week + 1
+    elif week == last:
+        runs[k + 1] = week - 1
+    else:
+        runs[k + 1 : k + 1] = (week - 1, week + 1)
+    state.longest = max((runs[m + 1] - runs[m] + 1 for m in range(0, len(runs), 2)), default=0)
 
 
 def _fold(state: ProfileState, plan: Plan) -> None:
-    """The evidence cap is exceeded: fold the oldest kept records into the base.
+    """The evidence cap is reached: fold the oldest kept statements into the aggregates.
 
     Folds down to 7/8 of the cap at once, so the per-fold work is shared by
-    ``cap / 8`` records."""
-    records = state.records
-    n = len(records) - (plan.cap - plan.cap // 8)
-    batch = records[:n]
-    del records[:n]
-    rids = state.rids
-    seen = state.seen
-    for rec in batch:
-        sid = rec[R_ID]
-        del rids[sid]
-        seen[sid] = None
-    if len(seen) > plan.dedupe:
-        for old in list(seen)[: len(seen) - plan.dedupe]:
-            del seen[old]
-    base = state.base
-    newest = batch[-1]
-    if base is None:
-        base = state.base = Base(batch[0][R_TIME])
-        old_day = None
-    else:
-        old_day = base.horizon_t // DAY_US
-    base.horizon_t = newest[R_TIME]
-    base.horizon_id = newest[R_ID]
-    day = base.horizon_t // DAY_US
-    if old_day is None or day > old_day:
-        keep = day - plan.window_max_days
-        for pairs in (base.days, state.attended):
-            if pairs and pairs[0][0] <= keep:
-                i = 1
-                while i < len(pairs) and pairs[i][0] <= keep:
-                    i += 1
-                del pairs[:i]
-    _fold_into_base(state, base, batch, plan)
-
-
-def _fold_into_base(state: ProfileState, base: Base, batch: Any, plan: Plan) -> None:
-    """Add folded records (already out of ``records``) to the base's days and maxima."""
-    oldest = base.horizon_t // DAY_US - plan.window_max_days
-    folded_skills = base.skills
-    for t, _, _, skills, ev in batch:
-        base.first = min(base.first, t)
+    ``cap / 8`` statements."""
+    rt = state.rt
+    m = len(rt) - plan.keep
+    if m <= 0:
+        return
+    rh, rl, rc, rv = state.rh, state.rl, state.rc, state.rv
+    previous = state.horizon
+    if previous is None:
+        state.first_t = rt[0]
+    horizon = state.horizon = (rt[m - 1], rh[m - 1], rl[m - 1])
+    hashes = list(map(xor, rh[:m], rl[:m]))
+    rids = state.rids()
+    for h in hashes:
+        del rids[h]
+    state.remember(hashes, plan.dedupe)
+    odd = state.odd
+    if odd:
+        for i in range(m):
+            odd.pop((rh[i], rl[i]), None)
+    day_floor = horizon[0] // DAY_US - plan.window_max_days
+    run_day = day_floor
+    run = 0
+    for t in rt[:m]:
         day = t // DAY_US
-        if day > oldest:
-            _bump(base.days, day, 1)
-        for k in skills:
-            folded = folded_skills.get(k)
-            if folded is None:
-                folded = folded_skills[k] = [t, None, None, None]
-            elif t > folded[0]:
-                folded[0] = t
-            if ev is not None:
-                if folded[1] is None or t > folded[1] or (t == folded[1] and ev > folded[2]):
-                    folded[1] = t
-                    folded[2] = ev
-                if folded[3] is None or ev > folded[3]:
-                    folded[3] = ev
+        if day == run_day:
+            run += 1
+        elif day > day_floor:
+            if run:
+                state.bump_day(run_day, run)
+            run_day = day
+            run = 1
+    if run:
+        state.bump_day(run_day, run)
+    depth = plan.history - 1
+    day0 = state.day0
+    last = state.folded_last
+    latest_t = state.folded_latest_t
+    latest = state.folded_latest
+    best = state.folded_best
+    tails = state.tails
+    for i in range(m):
+        mask = rc[i] >> SKILL_SHIFT
+        if not mask:
+            continue
+        t = rt[i]
+        ev = rv[i]
+        while mask:
+            low = mask & -mask
+            k = low.bit_length() - 1
+            mask ^= low
+            if t > last[k]:  # noqa: PLR1730 - a branch is cheaper than max() here
+                last[k] = t
+            if ev >= 0.0:
+                if ev > best[k]:  # noqa: PLR1730
+                    best[k] = ev
+                if t > latest_t[k]:
+                    latest_t[k] = t
+                    latest[k] = ev
+                elif ev > latest[k]:  # at one time, the higher score
+                    latest[k] = ev
+                push_tail(tails[k], t // DAY_US - day0, ev, depth)
+    del rt[:m], rh[:m], rl[:m], rc[:m], rv[:m]
+    state._folds += m
+    if previous is None or horizon[0] // DAY_US > previous[0] // DAY_US:
+        keep = day_floor + 1
+        state.forget_attended(keep)
+        if state.fold_days and state.fold_day0 < keep:
+            del state.fold_days[: keep - state.fold_day0]
+            state.fold_day0 = keep
+        span = state.decay.span
+        for k, flat in enumerate(state.buckets):
+            if len(flat) > 3 and latest_t[k]:
+                floor = latest_t[k] // span - KEEP_BUCKETS
+                while flat and flat[0] <= floor:
+                    del flat[:3]
 
 
-def _void(state: ProfileState, sid: str, target: str | None, plan: Plan) -> None:
-    _remember(state, sid, plan.dedupe)
-    if target is None or target == sid:
+def _fold_late(state: ProfileState, t: int, c: int, ev: float, plan: Plan) -> None:
+    """Fold a late statement, older than every folded one, straight into the aggregates."""
+    horizon = state.horizon
+    assert horizon is not None
+    state.first_t = min(state.first_t, t)
+    day = t // DAY_US
+    if day > horizon[0] // DAY_US - plan.window_max_days:
+        state.bump_day(day, 1)
+    mask = c >> SKILL_SHIFT
+    depth = plan.history - 1
+    while mask:
+        low = mask & -mask
+        k = low.bit_length() - 1
+        mask ^= low
+        state.folded_last[k] = max(state.folded_last[k], t)
+        if ev < 0.0:
+            continue
+        state.folded_best[k] = max(state.folded_best[k], ev)
+        latest_t = state.folded_latest_t[k]
+        if t > latest_t or not latest_t:
+            state.folded_latest_t[k] = t
+            state.folded_latest[k] = ev
+            push_tail(state.tails[k], day - state.day0, ev, depth)
+        else:
+            if t == latest_t and ev > state.folded_latest[k]:
+                state.folded_latest[k] = ev
+            insert_tail(state.tails[k], day - state.day0, ev, depth)
+
+
+def push_tail(tail: list[Any], day: int, score: float, depth: int) -> None:
+    """Add the newest folded evidence score to a skill's folded score history.
+
+    The history answers one question: the lowest of the last ``depth``
+    scores on or after a given day. ``tail`` is ``[count, index, day, score,
+    ...]``: how many scores were folded, then, oldest first, only the scores
+    lower than every newer one (no other can be that lowest), each with its
+    index in folding order (position from the newest: ``count - 1 - index``).
+    """
+    if not tail:
+        tail.append(0)
+    count = tail[0]
+    k = len(tail)
+    while k > 1 and tail[k - 1] >= score:
+        k -= 3
+    del tail[k:]
+    tail += (count, day, score)
+    tail[0] = count + 1
+    while len(tail) > 1 and tail[1] <= count - depth:
+        del tail[1:4]
+
+
+def insert_tail(tail: list[Any], day: int, score: float, depth: int) -> None:
+    """Add a folded score older than the newest one (a statement older than every
+    kept one). Scores dropped from the history are no longer known, so its place is
+    estimated from the days of those kept: just before the oldest on a later day."""
+    if len(tail) < 4:
+        push_tail(tail, day, score, depth)
         return
-    t = state.rids.get(target)
+    count = tail[0]
+    first_newer = len(tail)
+    newer_low = None
+    k = len(tail) - 3
+    while k >= 1 and tail[k + 1] > day:
+        if newer_low is None or tail[k + 2] < newer_low:
+            newer_low = tail[k + 2]
+        first_newer = k
+        k -= 3
+    if first_newer == len(tail):
+        push_tail(tail, day, score, depth)
+        return
+    index = tail[first_newer]
+    for m in range(first_newer, len(tail), 3):
+        tail[m] += 1
+    older = tail[1:first_newer]
+    while older and older[-1] >= score:
+        del older[-3:]
+    mine = [index, day, score] if newer_low is None or score < newer_low else []
+    tail[1:] = older + mine + tail[first_newer:]
+    tail[0] = count + 1
+    while len(tail) > 1 and tail[1] <= count - depth:
+        del tail[1:4]
+
+
+def _void(state: ProfileState, h: int, target: str | None, plan: Plan) -> None:
+    state.remember((h,), plan.dedupe)
+    if target is None:
+        return
+    hi, lo, _ = statement_key(target)
+    th = hi ^ lo
+    if th == h:
+        return
+    rids = state.rids()
+    t = rids.get(th)
     if t is None:
-        if target not in state.seen:
-            _remember(state, target, plan.dedupe)
+        if th not in state.seen_set():
+            state.remember((th,), plan.dedupe)
         return
-    records = state.records
-    i = bisect_left(records, [t, target])
-    rec = records.pop(i)
-    del state.rids[target]
-    _remember(state, target, plan.dedupe)
-    _subtract(state, rec, plan)
+    rt, rh, rl = state.rt, state.rh, state.rl
+    i = bisect_left(rt, t)
+    while rh[i] != hi or rl[i] != lo:
+        i += 1
+    del rt[i], rh[i], rl[i]
+    c = state.rc.pop(i)
+    ev = state.rv.pop(i)
+    del rids[th]
+    if state.odd:
+        state.odd.pop((hi, lo), None)
+    state.remember((th,), plan.dedupe)
+    state._hist = None
+    state._newest = None
+    _subtract(state, i, t, c, ev)
 
 
-def _subtract(state: ProfileState, rec: Record, plan: Plan) -> None:
-    """Withdraw a kept record from the aggregates (it is already out of ``records``)."""
-    t, _, code, skills, ev = rec
+def _subtract(state: ProfileState, i: int, t: int, c: int, ev: float) -> None:
+    """Withdraw a kept statement (just taken out at position ``i``) from the aggregates."""
     counts = state.counts
     counts[N_STATEMENTS] -= 1
-    if code in (COMPLETED, PASSED):
+    kind = c & KIND_BITS
+    course = kind in (COMPLETED, PASSED)
+    attended = kind == ATTENDED
+    if course:
         counts[N_COURSES] -= 1
-    elif code == ATTENDED:
+    elif attended:
         counts[N_EVENTS] -= 1
-        _bump(state.attended, t // DAY_US, -1)
-    elif code == CERTIFIED:
+        state.bump_attended(t // DAY_US, -1)
+    elif kind == CERTIFIED:
         counts[N_CERTIFICATIONS] -= 1
-    elif code == COLLABORATED:
+    elif kind == COLLABORATED:
         counts[N_COLLABORATIONS] -= 1
-    if ev is not None and skills:
+    evidence = c & EVIDENCE
+    if evidence:
         counts[N_ASSESSMENTS] -= 1
 
     week = (t // DAY_US + 3) // 7
-    weeks = state.weeks
-    i = bisect_left(weeks, [week])
-    weeks[i][1] -= 1
-    if weeks[i][1] == 0:
-        del weeks[i]
-        state.streak, state.longest = streaks(weeks)
+    rt = state.rt
+    horizon = state.horizon
+    if not (
+        (i > 0 and (rt[i - 1] // DAY_US + 3) // 7 == week)
+        or (i < len(rt) and (rt[i] // DAY_US + 3) // 7 == week)
+        or (horizon is not None and (horizon[0] // DAY_US + 3) // 7 == week)
+    ):
+        _deactivate(state, week)
 
-    base = state.base
-    for k in skills:
-        agg = state.skills[k]
-        agg.touches -= 1
-        if agg.touches == 0:
-            del state.skills[k]
+    mask = c >> SKILL_SHIFT
+    quant = state.decay.quantize(t, ev) if evidence else None
+    while mask:
+        low = mask & -mask
+        k = low.bit_length() - 1
+        mask ^= low
+        state.touches[k] -= 1
+        if course:
+            state.courses[k] -= 1
+        elif attended:
+            state.events[k] -= 1
+        if quant is None:
             continue
-        if code in (COMPLETED, PASSED):
-            agg.courses -= 1
-        elif code == ATTENDED:
-            agg.events -= 1
-        folded = base.skills.get(k) if base is not None else None
-        if t == agg.last:
-            times = [r[R_TIME] for r in _kept_with(state, k, 1, evidence=False)]
-            agg.last = max(times + ([folded[0]] if folded else []))
-        if ev is None:
-            continue
-        agg.assessed -= 1
-        bucket, qs, qe = state.decay.quantize(t, ev)
-        bk = agg.buckets.get(bucket)
-        if bk is not None:
-            bk[0] -= qs
-            bk[1] -= qe
-            if bk[1] <= 0:
-                del agg.buckets[bucket]
-        if [t, ev] in agg.recent:
-            agg.recent = sorted(
-                [r[R_TIME], r[R_SCORE]] for r in _kept_with(state, k, plan.history, evidence=True)
-            )
-        if agg.best == ev:
-            scores = [r[R_SCORE] for r in _kept_with(state, k, len(state.records), evidence=True)]
-            if folded and folded[3] is not None:
-                scores.append(folded[3])
-            agg.best = max(scores) if scores else None
-
-
-def _kept_with(state: ProfileState, skill: str, limit: int, *, evidence: bool) -> list[Record]:
-    """The newest kept records naming ``skill`` (with evidence only, if asked), newest first."""
-    out: list[Record] = []
-    for r in reversed(state.records):
-        if skill in r[R_SKILLS] and (not evidence or r[R_SCORE] is not None):
-            out.append(r)
-            if len(out) >= limit:
-                break
-    return out
-
-
-def streaks(weeks: list[list[int]]) -> tuple[int, int]:
-    """(run ending with the last active week, longest run) of a sorted ``[week, n]`` list."""
-    run = longest = 0
-    prev = None
-    for week, _ in weeks:
-        run = run + 1 if prev is not None and week == prev + 1 else 1
-        longest = max(longest, run)
-        prev = week
-    return run, longest
+        state.assessed[k] -= 1
+        sub_mass(state.buckets[k], *quant)
+        if ev == state.best[k]:
+            bit = low << SKILL_SHIFT
+            best = state.folded_best[k]
+            for code, score in zip(state.rc, state.rv, strict=True):
+                if code & bit and score > best:
+                    best = score
+            state.best[k] = best

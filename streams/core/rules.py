@@ -197,9 +197,9 @@ class Rules(_Model):
     """Weight of the implicit zero score every skill starts with."""
     window_days: int = Field(default=90, ge=1, le=3_660)
     """The rolling window of the snapshot (and of rules that set none)."""
-    evidence_cap: int = Field(default=64, ge=1, le=100_000)
+    evidence_cap: int = Field(default=48, ge=1, le=100_000)
     """Statements kept whole per learner; older ones live on only in aggregates."""
-    dedupe_memory: int = Field(default=128, ge=0, le=1_000_000)
+    dedupe_memory: int = Field(default=64, ge=0, le=1_000_000)
     """Ids remembered per learner beyond the kept statements (folded, voided, voiding)."""
     score_history: int = Field(default=8, ge=1, le=1_000)
     """Newest evidence scores kept per skill (latest score, performance boost)."""
@@ -375,19 +375,22 @@ class Plan:
         "continuous",
         "course_passed_score",
         "dedupe",
+        "evidence_window",
         "exposures",
         "half_life_days",
         "has_rules",
         "history",
+        "keep",
         "max_evidence",
         "multi_skill",
         "networker",
-        "on_evidence",
         "prior_weight",
         "role_ready",
         "skill_level",
+        "soft_categories",
         "soft_skills",
         "trend",
+        "uses_levels",
         "versatile",
         "window_days",
         "window_max_days",
@@ -398,6 +401,11 @@ class Plan:
         self.prior_weight = rules.prior_weight
         self.window_days = rules.window_days
         self.cap = rules.evidence_cap
+        self.keep = min(self.cap - self.cap // 8, self.cap - 1)
+        """Statements kept after a fold (which makes room for one more)."""
+        self.evidence_window = max(1, self.cap // 2)
+        """A milestone cites statements among the newest this many up to the one that
+        crossed its threshold (see ``milestones``)."""
         self.dedupe = rules.dedupe_memory
         self.history = rules.score_history
         self.certification_score = rules.certification_score
@@ -436,21 +444,14 @@ class Plan:
             else:
                 self.role_ready.append((rule_id, rule))
         self.window_max_days = max(windows)
-        self.on_evidence = any(
-            (
-                self.skill_level,
-                self.trend,
-                self.boost,
-                self.versatile,
-                self.role_ready,
-                self.soft_skills,
-            )
-        )
+        self.soft_categories = frozenset(c for _, rule in self.soft_skills for c in rule.categories)
         self.exposures = frozenset(
             rule.min_exposure for _, rule in self.soft_skills if rule.min_exposure is not None
         )
         """Statement counts per skill at which a soft-skills rule may newly count the skill."""
         self.multi_skill = bool(self.versatile or self.role_ready or self.soft_skills)
+        self.uses_levels = bool(self.skill_level or self.trend or self.multi_skill)
+        """Rules that look at a skill's proficiency after each assessment of it."""
         """Rules that need a skill's proficiency just before a statement, to see crossings."""
         self.has_rules = any(
             (

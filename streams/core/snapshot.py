@@ -1,34 +1,35 @@
 """The published view of a profile state: ``ProfileSnapshot``.
 
 Every figure is read from the exact aggregates (integer counts, fixed-point
-decayed sums, maxima), never from a running float, so the snapshot of the
-same set of statements is the same whatever order they arrived in.
-Proficiency and scores are rounded to 4 places.
+decayed sums, maxima) and the kept statements, never from a running float,
+so the snapshot of the same set of statements is the same whatever order
+they arrived in. Proficiency and scores are rounded to 4 places.
 """
 
 from __future__ import annotations
 
 from bisect import bisect_left
-from operator import itemgetter
+from typing import Any
 
 from schemas.catalog import Catalog
 from schemas.profiles import PROFILE_SNAPSHOT_VERSION, ProfileSnapshot, SkillSnapshot
 from streams.core.contracts import trusted
-from streams.core.milestones import proficiency, round4
+from streams.core.milestones import level_of
 from streams.core.rules import Rules
 from streams.core.state import (
     DAY_US,
+    EVIDENCE,
     N_ASSESSMENTS,
     N_CERTIFICATIONS,
     N_COLLABORATIONS,
     N_COURSES,
     N_EVENTS,
     N_STATEMENTS,
+    SCALE,
+    SKILL_SHIFT,
     ProfileState,
     from_micros,
 )
-
-_COUNT = itemgetter(1)
 
 
 def snapshot(state: ProfileState, catalog: Catalog, rules: Rules) -> ProfileSnapshot:
@@ -42,40 +43,59 @@ def snapshot(state: ProfileState, catalog: Catalog, rules: Rules) -> ProfileSnap
     plan = rules.plan
     window = plan.window_days
     cut = now // DAY_US - window + 1
-    attended = state.attended
-    events_in_window = sum(map(_COUNT, attended[bisect_left(attended, [cut]) :]))
-    records = state.records
-    activity_in_window = len(records) - bisect_left(records, [cut * DAY_US])
-    base = state.base
-    if base is not None:
-        days = base.days
-        activity_in_window += sum(map(_COUNT, days[bisect_left(days, [cut]) :]))
+    events_in_window = state.attended_since(cut)
+    rt = state.rt
+    activity_in_window = len(rt) - bisect_left(rt, cut * DAY_US)
+    days = state.fold_days
+    if days:
+        start = cut - state.fold_day0
+        activity_in_window += sum(days[start:] if start > 0 else days)
 
+    newest = state._newest
+    if newest is None:
+        newest = state._newest = (
+            state.folded_last[:],
+            state.folded_latest_t[:],
+            state.folded_latest[:],
+        )
+        _scan_kept(state, *newest)
+    last, _, latest = newest
+
+    decay = state.decay
+    prior_q = plan.prior_weight * SCALE
+    names = state.names
+    known = catalog.skills
+    touches = state.touches
+    assessed = state.assessed
+    courses = state.courses
+    events = state.events
+    buckets = state.buckets
+    best_of = state.best
     skills = []
-    for k in sorted(state.skills):
-        agg = state.skills[k]
-        if agg.recent:
-            latest: float | None = agg.recent[-1][1]
-        else:
-            folded = base.skills.get(k) if base is not None else None
-            latest = folded[2] if folded is not None else None
+    for i in sorted(range(len(names)), key=names.__getitem__):
+        if touches[i] <= 0:
+            continue
+        name = names[i]
+        score = latest[i]
+        best = best_of[i]
+        entry = known.get(name)
         skills.append(
-            trusted(
-                SkillSnapshot,
+            _skill_view(
                 {
-                    "skill": k,
-                    "category": catalog.category(k),
-                    "proficiency": proficiency(state, agg, now, plan.prior_weight),
-                    "assessments": agg.assessed,
-                    "latest_score": None if latest is None else round4(latest),
-                    "best_score": None if agg.best is None else round4(agg.best),
-                    "courses_completed": agg.courses,
-                    "events_attended": agg.events,
-                    "last_activity": from_micros(agg.last),
-                },
+                    "skill": name,
+                    "category": None if entry is None else entry.category,
+                    "proficiency": level_of(decay, buckets[i], now, prior_q),
+                    "assessments": assessed[i],
+                    "latest_score": None if score < 0.0 else int(score * 10000.0 + 0.5) / 10000.0,
+                    "best_score": None if best < 0.0 else int(best * 10000.0 + 0.5) / 10000.0,
+                    "courses_completed": courses[i],
+                    "events_attended": events[i],
+                    "last_activity": from_micros(last[i]),
+                }
             )
         )
     counts = state.counts
+    runs = state.runs
     return trusted(
         ProfileSnapshot,
         {
@@ -89,12 +109,64 @@ def snapshot(state: ProfileState, catalog: Catalog, rules: Rules) -> ProfileSnap
             "assessments": counts[N_ASSESSMENTS],
             "certifications": counts[N_CERTIFICATIONS],
             "collaborations": counts[N_COLLABORATIONS],
-            "weekly_streak": state.streak,
+            "weekly_streak": runs[-1] - runs[-2] + 1 if runs else 0,
             "longest_streak": state.longest,
             "window_days": window,
             "events_in_window": events_in_window,
             "activity_in_window": activity_in_window,
             "skills": tuple(skills),
-            "milestones": tuple(sorted(state.fired.values())),
+            "milestones": state.achieved,
         },
     )
+
+
+def _skill_view(values: dict[str, Any]) -> SkillSnapshot:
+    return trusted(SkillSnapshot, values)
+
+
+def _scan_kept(
+    state: ProfileState, last: list[int], latest_t: list[int], latest: list[float]
+) -> None:
+    """Newest first through the kept statements: each skill's newest statement, and
+    its newest evidence (at one time, the highest score). Stops once all are found."""
+    rt, rc, rv = state.rt, state.rc, state.rv
+    want_last = 0
+    want_score = 0
+    for i, (touches, assessed) in enumerate(zip(state.touches, state.assessed, strict=True)):
+        if touches > 0:
+            want_last |= 1 << i
+        if assessed > 0:
+            want_score |= 1 << i
+    ties = 0
+    tie_t = -1
+    i = len(rt) - 1
+    while i >= 0 and (want_last or want_score or ties):
+        c = rc[i]
+        t = rt[i]
+        mask = c >> SKILL_SHIFT
+        if t != tie_t:
+            ties = 0
+            tie_t = t
+        hit = mask & want_last
+        if hit:
+            want_last &= ~hit
+            while hit:
+                low = hit & -hit
+                hit ^= low
+                last[low.bit_length() - 1] = t
+        if c & EVIDENCE and mask & (want_score | ties):
+            score = rv[i]
+            hit = mask & want_score
+            want_score &= ~hit
+            ties |= hit
+            hit = mask & ties
+            while hit:
+                low = hit & -hit
+                hit ^= low
+                k = low.bit_length() - 1
+                if t > latest_t[k]:
+                    latest_t[k] = t
+                    latest[k] = score
+                elif t == latest_t[k] and score > latest[k]:
+                    latest[k] = score
+        i -= 1

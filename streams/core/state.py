@@ -1,44 +1,63 @@
-"""The profile state of one learner, and its compact byte encoding.
+"""The profile state of one learner, and its compact binary encoding.
 
-The state is built for a hot path and a small table value, not for reading:
-plain lists, ints and a few slotted objects, encoded with orjson. It holds
+The state is laid out for a hot path and a small table value, not for
+reading. Numbers that come in quantity live in typed arrays (``array``), in
+memory as on the wire, so the codec copies buffers instead of visiting
+thousands of Python objects. It holds
 
-- ``records``: the newest statements applied (at most ``evidence_cap``),
-  whole, sorted by (event time, statement id). They are what voiding can withdraw and what
-  milestones cite as evidence. A record is the list
-  ``[time_us, statement_id, kind_code, skills, evidence_score]``.
+- the **kept statements** (the newest applied, at most ``evidence_cap``),
+  whole, as five parallel columns sorted by the statement key (event time,
+  statement id): ``rt`` event time (µs), ``rh``/``rl`` the statement id as
+  two 64-bit halves, ``rc`` a code (kind, evidence flag, one bit per skill
+  of the state's skill table) and ``rv`` the evidence score (``-1.0``:
+  none). They are what voiding can withdraw, what milestones cite as
+  evidence and what a late statement is re-evaluated against.
 - exact aggregates over *every* statement applied (kept or folded): integer
-  counters, per-week and per-day counts, and per-skill decayed assessment
-  mass as fixed-point integers per time bucket (see ``Decay``). Integer sums
-  do not depend on the order they were added in, which is what makes a
-  snapshot identical for any arrival order of the same statements.
-- ``base``: what is left of statements folded out of ``records`` (the oldest
-  first): the newest folded key (the *horizon*), the first activity, per-skill
-  maxima and per-day activity inside the longest window.
-- ``seen``: ids that must not be applied again beyond the kept records
-  (folded statements, voided targets, voiding statements), first in first
-  out, at most ``dedupe_memory`` of them; ``rids`` indexes the kept records.
-- ``fired``: every milestone the learner achieved (key -> milestone id). It
-  is never trimmed: a milestone must not fire twice.
+  counters, the runs of active ISO weeks, attendances per day, and per
+  skill (columns indexed by the skill's place in ``names``) counters and
+  the decayed assessment mass as fixed-point integers per time bucket (see
+  ``Decay``). Integer sums do not depend on the order they were added in,
+  which is what makes a snapshot identical for any arrival order.
+- what remains of statements **folded** out of the kept ones: the horizon
+  (key of the newest folded statement), the first activity, folded
+  statements per day inside the longest window, and per skill the newest
+  folded time, the newest folded evidence, the best folded score and the
+  folded part of the performance-boost history (``tails``).
+- ``seen``: 64-bit hashes of ids that must not be applied again beyond the
+  kept statements (folded statements, voided targets, voiding statements),
+  first in first out, at most ``dedupe_memory`` of them.
+- the ids of the milestones achieved. Never trimmed: a milestone must not
+  fire twice.
 
-Times are integer microseconds since the Unix epoch (UTC, taken as
-``round(time.timestamp() * 1e6)``, exact for any aware datetime); days and ISO weeks
-are counted from it (``day = t // DAY_US``, ``week = (day + 3) // 7``, weeks
-starting on Monday).
+A statement id that is a canonical (lower-case) UUID is kept as its 128
+bits; any other id as a 128-bit BLAKE2b hash, with its text kept beside it
+while the statement is kept whole. Ties in event time are broken by these
+128 bits, which for UUIDs is the order of the ids as text.
+
+Times are integer microseconds since the Unix epoch (UTC); days and ISO
+weeks are counted from it (``day = t // DAY_US``, ``week = (day + 3) // 7``,
+weeks starting on Monday).
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
+import re
+import struct
+import sys
+from array import array
+from bisect import bisect_left, insort
 from datetime import UTC, datetime, timedelta
-from operator import itemgetter
+from itertools import compress, repeat
+from operator import and_, xor
 from typing import Any
 
 import orjson
 
 from schemas.events import EventKind
 
-STATE_FORMAT_VERSION = 1
+STATE_FORMAT_VERSION = 2
 """Bumped on any change to the encoding; ``decode_state`` refuses others."""
 
 DAY_US = 86_400_000_000
@@ -49,7 +68,7 @@ SCALE = float(1 << 40)
 BUCKET_HALF_LIVES = 8
 """A decay bucket spans this many half-lives."""
 KEEP_BUCKETS = 8
-"""A skill keeps its decay buckets less than this many buckets older than its newest."""
+"""Buckets this many or more older than a skill's newest weigh < 2**-56 of it."""
 
 KINDS: tuple[EventKind, ...] = tuple(EventKind)
 KIND_CODE: dict[EventKind, int] = {k: i for i, k in enumerate(KINDS)}
@@ -59,21 +78,49 @@ ATTENDED = KIND_CODE[EventKind.EVENT_ATTENDED]
 CERTIFIED = KIND_CODE[EventKind.CERTIFICATION_EARNED]
 COLLABORATED = KIND_CODE[EventKind.COLLABORATION]
 
+KIND_BITS = 0xF
+"""A kept statement's code: its kind in the low four bits ..."""
+EVIDENCE = 0x10
+"""... this bit when it is assessment evidence (``rv`` holds its score) ..."""
+SKILL_SHIFT = 5
+"""... and from this bit on, one bit per skill it names (its index in ``names``)."""
+
 # Positions in ProfileState.counts.
 N_STATEMENTS, N_COURSES, N_EVENTS, N_ASSESSMENTS, N_CERTIFICATIONS, N_COLLABORATIONS = range(6)
 
-# Positions in a record.
-R_TIME, R_ID, R_KIND, R_SKILLS, R_SCORE = range(5)
+NO_SCORE = -1.0
+MASK64 = (1 << 64) - 1
 
-_ID = itemgetter(1)
-_TIME = itemgetter(0)
 
-Record = list[Any]
-"""``[time_us, statement_id, kind_code, skills, evidence_score | None]``"""
+_CANONICAL = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}").fullmatch
+
+
+def statement_key(sid: str) -> tuple[int, int, bool]:
+    """(high, low, odd): the id's 128 bits; ``odd`` when it is not a canonical UUID
+    (then the bits are a BLAKE2b hash of it and the text must be kept to cite it)."""
+    if len(sid) == 36 and _CANONICAL(sid):
+        v = int(sid.replace("-", ""), 16)
+        return v >> 64, v & MASK64, False
+    digest = hashlib.blake2b(sid.encode(), digest_size=16).digest()
+    return int.from_bytes(digest[:8], "big"), int.from_bytes(digest[8:], "big"), True
+
+
+_ID_BYTES = struct.Struct(">QQ")
+
+
+def uuid_text(hi: int, lo: int) -> str:
+    h = _ID_BYTES.pack(hi, lo).hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 def from_micros(t: int) -> datetime:
-    return EPOCH + timedelta(microseconds=t)
+    """The UTC datetime of a time in microseconds. Seconds as a float are exact to a
+    quarter of a microsecond until 2106 (2**32 s), so the fast conversion rounds back
+    to ``t``; later times take the exact integer path."""
+    return datetime.fromtimestamp(t / 1e6, UTC) if 0 <= t < _EXACT else EPOCH + timedelta(0, 0, t)
+
+
+_EXACT = (1 << 32) * 1_000_000
 
 
 def week_of(t: int) -> int:
@@ -107,93 +154,14 @@ class Decay:
         return bucket, round(score * w), round(w)
 
 
-class SkillAgg:
-    """Aggregates of one skill over every statement applied that named it."""
-
-    __slots__ = (
-        "assessed",
-        "best",
-        "boost_goal",
-        "buckets",
-        "courses",
-        "events",
-        "goal",
-        "goal_plan",
-        "last",
-        "recent",
-        "touches",
-    )
-
-    def __init__(self) -> None:
-        self.buckets: dict[int, list[int]] = {}
-        self.assessed = 0
-        self.courses = 0
-        self.events = 0
-        self.touches = 0
-        self.last = 0
-        self.best: float | None = None
-        self.recent: list[list[Any]] = []
-        """The newest ``score_history`` evidence entries ``[t, score]``, sorted (oldest first;
-        at one time, the higher score counts as the newer)."""
-        self.goal_plan: object = None
-        """The rules ``goal`` and ``boost_goal`` were worked out for (a cache, not encoded)."""
-        self.goal = 0.0
-        """Lowest proficiency threshold of this skill's level rules not fired yet."""
-        self.boost_goal = 0.0
-        """Lowest performance-boost margin of this skill not fired yet."""
-
-    def dump(self) -> list[Any]:
-        flat: list[int] = []
-        for b, (qs, qe) in self.buckets.items():
-            flat += (b, qs, qe)
-        return [
-            flat,
-            self.assessed,
-            self.courses,
-            self.events,
-            self.touches,
-            self.last,
-            self.best,
-            self.recent,
-        ]
-
-    @classmethod
-    def load(cls, raw: list[Any]) -> SkillAgg:
-        agg = cls.__new__(cls)
-        flat = raw[0]
-        agg.buckets = {flat[i]: [flat[i + 1], flat[i + 2]] for i in range(0, len(flat), 3)}
-        (_, agg.assessed, agg.courses, agg.events, agg.touches, agg.last, agg.best, agg.recent) = (
-            raw
-        )
-        agg.goal_plan = None
-        agg.goal = agg.boost_goal = 0.0
-        return agg
+_DECAYS: dict[float, Decay] = {}
 
 
-class Base:
-    """What remains of the statements folded out of ``records``."""
-
-    __slots__ = ("days", "first", "horizon_id", "horizon_t", "skills")
-
-    def __init__(self, first: int) -> None:
-        self.horizon_t = first
-        """Event time of the newest folded statement (with ``horizon_id``, its key)."""
-        self.horizon_id = ""
-        self.first = first
-        self.days: list[list[int]] = []
-        """``[day, statements]`` of folded statements inside the longest window, by day."""
-        self.skills: dict[str, list[Any]] = {}
-        """skill -> ``[last_time, latest_time, latest_score, best_score]`` of folded
-        statements (the last three ``None`` until one carried evidence)."""
-
-    def dump(self) -> list[Any]:
-        return [self.horizon_t, self.horizon_id, self.first, self.days, self.skills]
-
-    @classmethod
-    def load(cls, raw: list[Any]) -> Base:
-        base = cls.__new__(cls)
-        base.horizon_t, base.horizon_id, base.first, base.days, base.skills = raw
-        return base
+def decay_for(half_life_days: float) -> Decay:
+    decay = _DECAYS.get(half_life_days)
+    if decay is None:
+        decay = _DECAYS[half_life_days] = Decay(half_life_days)
+    return decay
 
 
 class ProfileState:
@@ -205,38 +173,119 @@ class ProfileState:
     """
 
     __slots__ = (
-        "attended",
-        "base",
+        "_folds",
+        "_goals",
+        "_hist",
+        "_ids",
+        "_index",
+        "_keys",
+        "_newest",
+        "_rids",
+        "_seen",
+        "assessed",
+        "att_base",
+        "att_day",
+        "att_n",
+        "best",
+        "buckets",
         "counts",
+        "courses",
+        "day0",
         "decay",
-        "fired",
+        "events",
+        "fired_hi",
+        "fired_lo",
+        "first_t",
+        "fold_day0",
+        "fold_days",
+        "folded_best",
+        "folded_last",
+        "folded_latest",
+        "folded_latest_t",
+        "horizon",
         "learner",
         "longest",
-        "records",
-        "rids",
+        "names",
+        "odd",
+        "rc",
+        "rh",
+        "rl",
+        "rt",
+        "runs",
+        "rv",
         "seen",
-        "skills",
-        "streak",
-        "weeks",
+        "tails",
+        "touches",
     )
 
     def __init__(self, learner: str, half_life_days: float) -> None:
         self.learner = learner
-        self.decay = Decay(half_life_days)
-        self.records: list[Record] = []
-        self.rids: dict[str, int] = {}
+        self.decay = decay_for(half_life_days)
+        self.rt: list[int] = []
+        self.rh: list[int] = []
+        self.rl: list[int] = []
+        self.rc: list[int] = []
+        self.rv: list[float] = []
+        self.odd: dict[tuple[int, int], str] = {}
+        """Text of the kept statements' ids that are not canonical UUIDs."""
         self.counts = [0, 0, 0, 0, 0, 0]
-        self.weeks: list[list[int]] = []
-        """``[week, statements]`` of every applied statement, by week."""
-        self.streak = 0
-        """Consecutive active weeks ending with the newest active week."""
+        self.runs: list[int] = []
+        """Runs of consecutive active weeks, ``[first, last, first, last, ...]``, oldest first."""
         self.longest = 0
-        self.attended: list[list[int]] = []
-        """``[day, events attended]`` of every applied attendance inside the longest window."""
-        self.skills: dict[str, SkillAgg] = {}
-        self.base: Base | None = None
-        self.seen: dict[str, None] = {}
-        self.fired: dict[str, str] = {}
+        self.att_base = 0
+        self.att_day: list[int] = []
+        """Days with attendances (every applied one inside the longest window of the horizon),
+        counted from ``att_base``, with their attendances in ``att_n``."""
+        self.att_n: list[int] = []
+        self.names: list[str] = []
+        """The skill table: a skill's index is its bit in the codes and its place below."""
+        self.touches: list[int] = []
+        self.assessed: list[int] = []
+        self.courses: list[int] = []
+        self.events: list[int] = []
+        self.best: list[float] = []
+        """Best evidence score of all (-1.0: none)."""
+        self.buckets: list[list[int]] = []
+        """Decay buckets ``[bucket, score_mass, weight, ...]``, oldest first."""
+        self.folded_last: list[int] = []
+        """Newest folded statement naming the skill (0: none)."""
+        self.folded_latest_t: list[int] = []
+        self.folded_latest: list[float] = []
+        """Newest folded evidence (time, score; at one time the higher score; 0, -1.0: none)."""
+        self.folded_best: list[float] = []
+        self.tails: list[list[Any]] = []
+        """Folded part of each skill's score history (see ``profile.push_tail``), its days
+        counted from ``day0``: the day of the first statement applied."""
+        self.day0 = 0
+        self.horizon: tuple[int, int, int] | None = None
+        """Key (time, id halves) of the newest folded statement; None until one is folded."""
+        self.first_t = 0
+        """Event time of the first statement, once one is folded."""
+        self.fold_day0 = 0
+        self.fold_days: list[int] = []
+        """Folded statements per day from ``fold_day0`` on (inside the longest window)."""
+        self.seen: list[int] = []
+        self.fired_hi: list[int] = []
+        """The milestones achieved, by id (halves); the high half alone identifies one."""
+        self.fired_lo: list[int] = []
+        self.clear_caches()
+
+    def clear_caches(self) -> None:
+        """Drop what is derived in memory (rebuilt on demand, never encoded)."""
+        self._rids: dict[int, int] | None = None
+        self._seen: set[int] | None = None
+        self._index: dict[str, int] | None = None
+        self._keys: set[int] | None = None
+        self._ids: list[str] | None = None
+        """The ids achieved as text, sorted (kept up to date once built)."""
+        self._goals: Any = None
+        self._hist: tuple[Any, dict[int, list[Any]]] | None = None
+        self._folds = 0
+        """Statements folded since the state was built or decoded (positions in ``_hist``)."""
+        self._newest: tuple[list[int], list[int], list[float]] | None = None
+        """Per skill: the newest statement naming it, and its newest evidence (time, score)."""
+
+    # --- public view ---------------------------------------------------------------------
 
     @property
     def half_life_days(self) -> float:
@@ -245,82 +294,401 @@ class ProfileState:
 
     @property
     def active(self) -> bool:
-        return bool(self.records) or self.base is not None
+        return bool(self.rt) or self.horizon is not None
 
     @property
     def newest(self) -> int:
         """Event time (µs) of the newest statement applied: the profile's clock."""
-        if self.records:
-            return int(self.records[-1][R_TIME])
-        if self.base is not None:
-            return self.base.horizon_t
+        if self.rt:
+            return self.rt[-1]
+        if self.horizon is not None:
+            return self.horizon[0]
         raise ValueError(f"learner {self.learner!r}: no statement applied yet")
 
     @property
     def first(self) -> int:
-        if self.base is not None:
-            return self.base.first
-        if self.records:
-            return int(self.records[0][R_TIME])
+        if self.horizon is not None:
+            return self.first_t
+        if self.rt:
+            return self.rt[0]
         raise ValueError(f"learner {self.learner!r}: no statement applied yet")
+
+    @property
+    def kept(self) -> int:
+        """How many statements are kept whole."""
+        return len(self.rt)
+
+    @property
+    def achieved(self) -> tuple[str, ...]:
+        """Ids of the milestones achieved, sorted."""
+        ids = self._ids
+        if ids is None:
+            ids = self._ids = [
+                uuid_text(hi, lo) for hi, lo in zip(self.fired_hi, self.fired_lo, strict=True)
+            ]
+            ids.sort()
+        return tuple(ids)
+
+    def add_fired(self, mid: str, value: int) -> None:
+        """Remember a milestone achieved (its id as text and as a number)."""
+        self.fired_hi.append(value >> 64)
+        self.fired_lo.append(value & MASK64)
+        self.fired_set().add(value >> 64)
+        ids = self._ids
+        if ids is None and len(self.fired_hi) == 1:
+            self._ids = [mid]
+        elif ids is not None:
+            insort(ids, mid)
+
+    # --- in-memory indexes -------------------------------------------------------------
+
+    def rids(self) -> dict[int, int]:
+        """64-bit hash of each kept statement's id -> its event time."""
+        rids = self._rids
+        if rids is None:
+            rids = self._rids = dict(zip(map(xor, self.rh, self.rl), self.rt, strict=True))
+        return rids
+
+    def seen_set(self) -> set[int]:
+        seen = self._seen
+        if seen is None:
+            seen = self._seen = set(self.seen)
+        return seen
+
+    def index(self) -> dict[str, int]:
+        index = self._index
+        if index is None:
+            index = self._index = {k: i for i, k in enumerate(self.names)}
+        return index
+
+    def skill(self, name: str) -> int:
+        """The index of a skill, added to the table if new."""
+        index = self.index()
+        i = index.get(name)
+        if i is None:
+            i = index[name] = len(self.names)
+            self.names.append(name)
+            for column in (self.touches, self.assessed, self.courses, self.events):
+                column.append(0)
+            self.folded_last.append(0)
+            self.folded_latest_t.append(0)
+            for scores in (self.best, self.folded_latest, self.folded_best):
+                scores.append(NO_SCORE)
+            newest = self._newest
+            if newest is not None:
+                newest[0].append(0)
+                newest[1].append(0)
+                newest[2].append(NO_SCORE)
+            self.buckets.append([])
+            self.tails.append([])
+        return i
+
+    def fired_set(self) -> set[int]:
+        """High halves of the ids of the milestones achieved."""
+        keys = self._keys
+        if keys is None:
+            keys = self._keys = set(self.fired_hi)
+        return keys
+
+    def remember(self, hashes: Any, bound: int) -> None:
+        """Add id hashes to the bounded first-in-first-out memory of seen ids."""
+        seen = self.seen
+        known = self.seen_set()
+        seen.extend(hashes)
+        known.update(hashes)
+        if len(seen) > bound:
+            drop = len(seen) - bound
+            known.difference_update(seen[:drop])
+            del seen[:drop]
+            if len(known) != len(seen):  # an id remembered twice
+                self._seen = None
+
+    def id_text(self, i: int) -> str:
+        """The id of kept statement ``i`` as sent."""
+        hi = self.rh[i]
+        lo = self.rl[i]
+        odd = self.odd.get((hi, lo)) if self.odd else None
+        return odd if odd is not None else uuid_text(hi, lo)
+
+    def attended_since(self, day: int) -> int:
+        """Attendances on ``day`` or later."""
+        return sum(self.att_n[bisect_left(self.att_day, day - self.att_base) :])
+
+    def bump_attended(self, day: int, by: int) -> None:
+        """Add ``by`` attendances on ``day`` (a count that reaches 0 goes)."""
+        days = self.att_day
+        counts = self.att_n
+        if not days:
+            if by > 0:
+                self.att_base = day
+                days.append(0)
+                counts.append(by)
+            return
+        offset = day - self.att_base
+        if offset < 0:
+            if by <= 0:
+                return
+            self.att_day = days = [d - offset for d in days]
+            self.att_base = day
+            offset = 0
+        i = bisect_left(days, offset)
+        if i == len(days) or days[i] != offset:
+            if by > 0:
+                days.insert(i, offset)
+                counts.insert(i, by)
+            return
+        if counts[i] + by <= 0:
+            del days[i], counts[i]
+        else:
+            counts[i] += by
+
+    def forget_attended(self, before: int) -> None:
+        """Drop the attendances on days before ``before``."""
+        days = self.att_day
+        if days and days[0] + self.att_base < before:
+            i = bisect_left(days, before - self.att_base)
+            del days[:i], self.att_n[:i]
+
+    def bump_day(self, day: int, by: int) -> None:
+        """Count ``by`` more folded statements on ``day``."""
+        days = self.fold_days
+        if not days:
+            self.fold_day0 = day
+            days.append(0)
+        elif day < self.fold_day0:
+            days[0:0] = repeat(0, self.fold_day0 - day)
+            self.fold_day0 = day
+        i = day - self.fold_day0
+        if i >= len(days):
+            days.extend(repeat(0, i - len(days) + 1))
+        days[i] += by
+
+
+# --- encoding ------------------------------------------------------------------------------
+#
+# header | JSON | arrays, little-endian. The JSON holds what is small or irregular (small
+# numbers are shorter as text); the arrays what comes in quantity. The kept statements'
+# scores are stored only for the statements that are evidence.
+
+_HEADER = struct.Struct("<BBI")
+"""Version; widths of the codes (bits 0-2) and of the folded-day counts (bits 3-5), each an
+index in ``_WIDTHS`` (4: too wide, kept as text in the JSON); JSON size."""
+_SWAP = sys.byteorder != "little"
+
+
+_WIDTHS = ("B", "H", "I", "Q")
+
+
+def _width(values: list[int]) -> int:
+    """The narrowest unsigned width (index in ``_WIDTHS``) holding every value; 4: none."""
+    top = max(values, default=0)
+    return (
+        0
+        if top < 0x100
+        else 1
+        if top < 0x10000
+        else 2
+        if top < 1 << 32
+        else 3
+        if top < 1 << 64
+        else 4
+    )
+
+
+def _pack(tc: str, values: Any) -> bytes:
+    a = array(tc, values)
+    if _SWAP:
+        a.byteswap()
+    return a.tobytes()
 
 
 def encode_state(state: ProfileState) -> bytes:
-    """The state as compact JSON bytes, led by ``STATE_FORMAT_VERSION``."""
-    base = state.base
-    return orjson.dumps(
+    """The state as compact bytes, led by ``STATE_FORMAT_VERSION``."""
+    rc = state.rc
+    bits = SKILL_SHIFT + len(state.names)
+    codes = 0 if bits <= 8 else 1 if bits <= 16 else 2 if bits <= 32 else 3 if bits <= 64 else 4
+    days = _width(state.fold_days)
+    att_day = state.att_day
+    offsets = _width(att_day[-1:])
+    attended = _width(state.att_n)
+    scores = list(compress(state.rv, map(and_, rc, repeat(EVIDENCE))))
+    horizon = state.horizon
+    doc = orjson.dumps(
         [
-            STATE_FORMAT_VERSION,
             state.learner,
-            state.half_life_days,
-            state.records,
+            state.decay.days,
             state.counts,
-            state.weeks,
-            state.streak,
+            state.runs,
             state.longest,
-            state.attended,
-            {k: agg.dump() for k, agg in state.skills.items()},
-            None if base is None else base.dump(),
-            list(state.seen),
-            state.fired,
+            state.names,
+            [state.touches, state.assessed, state.courses, state.events],
+            [state.best, state.folded_latest, state.folded_best],
+            [len(flat) for flat in state.buckets],
+            state.tails,
+            state.day0,
+            None if horizon is None else state.first_t,
+            state.fold_day0,
+            state.att_base,
+            [[hi, lo, sid] for (hi, lo), sid in state.odd.items()] if state.odd else None,
+            [f"{c:x}" for c in rc] if codes == 4 else None,
+            [len(rc), len(scores), len(state.seen), len(state.fired_hi), len(state.fold_days)],
+            [f"{d:x}" for d in state.fold_days] if days == 4 else None,
+            [len(att_day), offsets, attended]
+            if max(offsets, attended) < 4
+            else [att_day, state.att_n],
         ]
     )
+    times = state.rt + state.folded_last + state.folded_latest_t
+    for flat in state.buckets:
+        times += flat
+    ids = state.rh + state.rl + state.seen + state.fired_hi + state.fired_lo
+    if horizon is not None:
+        times.append(horizon[0])
+        ids += horizon[1:]
+    parts = [
+        _HEADER.pack(STATE_FORMAT_VERSION, codes | days << 3, len(doc)),
+        doc,
+        _pack("q", times),
+        _pack("Q", ids),
+        _pack("d", scores),
+    ]
+    if codes < 4:
+        parts.append(_pack(_WIDTHS[codes], rc))
+    if days < 4:
+        parts.append(_pack(_WIDTHS[days], state.fold_days))
+    if max(offsets, attended) < 4:
+        parts += (_pack(_WIDTHS[offsets], att_day), _pack(_WIDTHS[attended], state.att_n))
+    return b"".join(parts)
+
+
+class _Reader:
+    __slots__ = ("data", "offset")
+
+    def __init__(self, data: memoryview, offset: int) -> None:
+        self.data = data
+        self.offset = offset
+
+    def take(self, tc: str, n: int) -> list[Any]:
+        if not n:
+            return []
+        a = array(tc)
+        end = self.offset + n * a.itemsize
+        if end > len(self.data):
+            raise ValueError("profile state is truncated")
+        a.frombytes(self.data[self.offset : end])
+        self.offset = end
+        if _SWAP:
+            a.byteswap()
+        return a.tolist()
 
 
 def decode_state(data: bytes) -> ProfileState:
     """Rebuild a state from ``encode_state`` bytes; other bytes raise ``ValueError``."""
-    try:
-        raw = orjson.loads(data)
-    except orjson.JSONDecodeError as exc:
-        raise ValueError(f"not an encoded profile state: {exc}") from None
-    if not isinstance(raw, list) or not raw or raw[0] != STATE_FORMAT_VERSION:
-        found = raw[0] if isinstance(raw, list) and raw else type(raw).__name__
+    if not data or data[0] != STATE_FORMAT_VERSION:
+        found: object = None
+        if data and 2 <= data[0] < 0x20:  # a binary format, older or newer
+            found = data[0]
+        elif data[:1] == b"[":  # the first format was JSON
+            try:
+                old = orjson.loads(data)
+            except orjson.JSONDecodeError:
+                old = None
+            if isinstance(old, list) and old and isinstance(old[0], int):
+                found = old[0]
+        if found is None or found == STATE_FORMAT_VERSION:
+            raise ValueError("not an encoded profile state")
         raise ValueError(
             f"profile state format {found!r} is not {STATE_FORMAT_VERSION}; "
             "rebuild the profiles by replaying learning.events"
         )
-    if len(raw) != 13:
-        raise ValueError("profile state has the wrong shape")
     state = ProfileState.__new__(ProfileState)
-    (
-        _,
-        state.learner,
-        half_life,
-        state.records,
-        state.counts,
-        state.weeks,
-        state.streak,
-        state.longest,
-        state.attended,
-        skills,
-        base,
-        seen,
-        state.fired,
-    ) = raw
-    state.decay = Decay(half_life)
-    state.seen = dict.fromkeys(seen)
-    records = state.records
-    state.rids = dict(zip(map(_ID, records), map(_TIME, records), strict=True))
-    state.skills = {k: SkillAgg.load(v) for k, v in skills.items()}
-    state.base = None if base is None else Base.load(base)
+    try:
+        _, flags, doc_len = _HEADER.unpack_from(data)
+        codes = flags & 7
+        days = flags >> 3 & 7
+        view = memoryview(data)
+        start = _HEADER.size
+        (
+            state.learner,
+            half_life,
+            state.counts,
+            state.runs,
+            state.longest,
+            state.names,
+            (state.touches, state.assessed, state.courses, state.events),
+            (state.best, state.folded_latest, state.folded_best),
+            sizes,
+            state.tails,
+            state.day0,
+            first_t,
+            state.fold_day0,
+            state.att_base,
+            odd,
+            wide_codes,
+            (n, n_scores, n_seen, n_fired, n_days),
+            wide_days,
+            attendances,
+        ) = orjson.loads(view[start : start + doc_len])
+        n_skills = len(state.names)
+        read = _Reader(view, start + doc_len)
+        kept = first_t is not None
+        n_buckets = sum(sizes)
+        times = read.take("q", n + 2 * n_skills + n_buckets + kept)
+        ids = read.take("Q", 2 * n + n_seen + 2 * n_fired + 2 * kept)
+        scores = read.take("d", n_scores)
+        rc = [int(c, 16) for c in wide_codes] if codes == 4 else read.take(_WIDTHS[codes], n)
+        state.fold_days = (
+            [int(d, 16) for d in wide_days] if days == 4 else read.take(_WIDTHS[days], n_days)
+        )
+        if len(attendances) == 3:
+            n_att, offsets, attended = attendances
+            state.att_day = read.take(_WIDTHS[offsets], n_att)
+            state.att_n = read.take(_WIDTHS[attended], n_att)
+        else:
+            state.att_day, state.att_n = attendances
+        state.rt = times[:n]
+        state.folded_last = times[n : n + n_skills]
+        at = n + 2 * n_skills
+        state.folded_latest_t = times[n + n_skills : at]
+        buckets: list[list[int]] = []
+        for size in sizes:
+            buckets.append(times[at : at + size])
+            at += size
+        state.buckets = buckets
+        state.rh = ids[:n]
+        state.rl = ids[n : 2 * n]
+        at = 2 * n + n_seen
+        state.seen = ids[2 * n : at]
+        state.fired_hi = ids[at : at + n_fired]
+        state.fired_lo = ids[at + n_fired : at + 2 * n_fired]
+        if kept:
+            state.horizon = (times[-1], ids[-2], ids[-1])
+            state.first_t = first_t
+        else:
+            state.horizon = None
+            state.first_t = 0
+        if (
+            read.offset != len(view)
+            or len(rc) != n
+            or len(sizes) != n_skills
+            or len(state.tails) != n_skills
+            or any(
+                len(column) != n_skills
+                for column in (state.touches, state.assessed, state.best, state.folded_best)
+            )
+        ):
+            raise ValueError("profile state has the wrong shape")
+        state.decay = decay_for(half_life)
+    except (struct.error, orjson.JSONDecodeError, TypeError, ValueError, IndexError) as exc:
+        if isinstance(exc, ValueError) and str(exc).startswith("profile state"):
+            raise
+        raise ValueError("profile state has the wrong shape") from None
+    rv = [NO_SCORE] * n
+    if n_scores:
+        for i, s in zip(compress(range(n), map(and_, rc, repeat(EVIDENCE))), scores, strict=True):
+            rv[i] = s
+    state.rc = rc
+    state.rv = rv
+    state.odd = {(hi, lo): sid for hi, lo, sid in odd} if odd else {}
+    state.clear_caches()
     return state

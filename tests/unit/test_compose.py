@@ -35,7 +35,15 @@ def _skillstream_commands() -> list[list[str]]:
 
 def test_services_cover_the_stack() -> None:
     services = set(COMPOSE["services"])
-    assert {"kafka", "postgres", "worker", "sink-sql", "sink-webhook", "frontdoor", "init"} <= services
+    assert {
+        "kafka",
+        "postgres",
+        "worker",
+        "sink-sql",
+        "sink-webhook",
+        "frontdoor",
+        "init",
+    } <= services
     assert COMPOSE["services"]["kafka"]["image"].startswith("apache/kafka:")
 
 
@@ -49,10 +57,25 @@ def test_each_service_runs_a_real_command(command: list[str]) -> None:
 
 def test_docker_compose_accepts_the_file() -> None:
     docker = shutil.which("docker")
-    if docker is None or subprocess.run([docker, "compose", "version"], capture_output=True).returncode:
+    if (
+        docker is None
+        or subprocess.run(
+            [docker, "compose", "version"], check=False, capture_output=True
+        ).returncode
+    ):
         pytest.skip("the docker compose plugin is not installed here")
     result = subprocess.run(
-        [docker, "compose", "-f", str(ROOT / "docker-compose.yml"), "--profile", "webhook", "config", "-q"],
+        [
+            docker,
+            "compose",
+            "-f",
+            str(ROOT / "docker-compose.yml"),
+            "--profile",
+            "webhook",
+            "config",
+            "-q",
+        ],
+        check=False,
         capture_output=True,
         text=True,
     )
