@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
+from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
 import orjson
 
+from schemas.events import LearningEvent, decode_learner_events
 from skillstream.cli.catalog_cmd import publish_catalog
 from skillstream.config import SAMPLE_CATALOG, load_catalog, load_rules, load_vocabulary
 from skillstream.kafka_io import read_to_end
@@ -18,7 +21,9 @@ from skillstream.publishing import publish_records
 from skillstream.settings import Settings
 from skillstream.simulate import Simulation
 from streams.app import pipeline_groups
+from streams.core import apply, snapshot
 from streams.offline import OfflineResult, run_offline
+from streams.pipeline import Ingest
 
 
 def simulated(learners: int, days: int, seed: int) -> list[bytes]:
@@ -117,3 +122,124 @@ async def read_results(settings: Settings) -> StreamResult:
 
 def offline_profiles(result: OfflineResult) -> dict[str, dict[str, object]]:
     return {k: orjson.loads(v.model_dump_json()) for k, v in result.profiles.items()}
+
+
+# --- The reference for a stream run -------------------------------------------------------
+#
+# A learner's statements reach the profile stage in the order ingest produced them. For a
+# learner whose statements all came through one input partition (keyed by actor) that is
+# the file's order; a group statement is keyed by its first member, so the other members
+# see it interleaved with their own statements in an order that depends on timing. The
+# core's guarantees for arrival order are in docs/profiles-and-milestones.md ("Order and
+# determinism"): a milestone is never retracted, so a late low score can leave one fired
+# that the file order never reaches. The checks below are therefore exact twice over:
+# the stream equals the core applied in the order the stream delivered (recovery,
+# batching, restarts and rebalances change nothing), and that equals the file-order
+# offline run for every learner whose delivered order is the file's.
+
+Order = dict[str, list[str]]
+
+
+async def delivered_events(
+    settings: Settings, start: dict[int, int] | None = None
+) -> dict[str, list[LearningEvent]]:
+    """Each learner's events in the order ``learning.events`` holds them (from ``start``)."""
+    per: dict[str, list[LearningEvent]] = defaultdict(list)
+    async for r in read_to_end(settings.kafka.bootstrap_servers, settings.topics.events):
+        if start is not None and r.offset < start.get(r.partition, 0):
+            continue
+        if b'"control"' in r.value:
+            continue  # an erasure marker, not events
+        learner, events = decode_learner_events(r.value)
+        per[learner].extend(events)
+    return per
+
+
+def file_order_events(settings: Settings, records: list[bytes]) -> dict[str, list[LearningEvent]]:
+    """Each learner's events in the order offline mode applies them (the file's)."""
+    ingest = Ingest(
+        load_catalog(SAMPLE_CATALOG),
+        load_vocabulary(None),
+        settings.learner_secret_bytes,
+        settings.xapi_version,
+    )
+    per: dict[str, list[LearningEvent]] = defaultdict(list)
+    for raw in records:
+        outcome = ingest.record(raw)
+        if isinstance(outcome, tuple):
+            for event in outcome:
+                per[event.learner].append(event)
+    return per
+
+
+def _first_seen(events: list[LearningEvent]) -> list[str]:
+    seen: set[str] = set()
+    order = []
+    for e in events:
+        if e.statement_id not in seen:
+            seen.add(e.statement_id)
+            order.append(e.statement_id)
+    return order
+
+
+def core_reference(
+    settings: Settings, offline: OfflineResult, per: dict[str, list[LearningEvent]]
+) -> OfflineResult:
+    """``offline`` with profiles and milestones from the core applied in ``per``'s order."""
+    catalog = load_catalog(SAMPLE_CATALOG)
+    rules = load_rules(settings.rules_file)
+    milestones = []
+    profiles = {}
+    for learner, events in per.items():
+        state = None
+        for event in events:
+            state, fired = apply(state, event, catalog, rules)
+            milestones.extend(fired)
+        if state is not None and state.active:
+            profiles[learner] = snapshot(state, catalog, rules)
+    return dataclasses.replace(offline, profiles=profiles, milestones=milestones, states={})
+
+
+@dataclass
+class StreamReference:
+    """What the stream must produce (``delivered``), and how it relates to the file order."""
+
+    delivered: OfflineResult
+    offline: OfflineResult
+    reordered: set[str]
+
+    def check_against_file_order(self) -> None:
+        """Learners delivered in the file's order get exactly the offline result; the
+        others get the same profile figures (snapshots do not depend on arrival order),
+        and their milestones may differ only as the docs say arrival order can change them."""
+        assert set(self.delivered.profiles) == set(self.offline.profiles)
+        by_learner: dict[str, set[str]] = defaultdict(set)
+        for m in self.offline.milestones:
+            by_learner[m.data.learner].add(m.id)
+        got: dict[str, set[str]] = defaultdict(set)
+        for m in self.delivered.milestones:
+            got[m.data.learner].add(m.id)
+        for k, offline in self.offline.profiles.items():
+            delivered = self.delivered.profiles[k]
+            if k in self.reordered:
+                figures = {"milestones"}
+                assert delivered.model_dump(exclude=figures) == offline.model_dump(exclude=figures)
+            else:
+                assert got[k] == by_learner[k], k
+                assert delivered == offline, k
+
+
+async def stream_reference(
+    settings: Settings, records: list[bytes], start: dict[int, int] | None = None
+) -> StreamReference:
+    """The reference for what the stream produced from ``records`` (read after the run)."""
+    offline = offline_reference(settings, records)
+    delivered = await delivered_events(settings, start)
+    filed = file_order_events(settings, records)
+    assert {k: set(_first_seen(v)) for k, v in delivered.items()} == {
+        k: set(_first_seen(v)) for k, v in filed.items()
+    }, "ingest delivered other events than offline mode reads from the file"
+    reordered = {k for k, v in delivered.items() if _first_seen(v) != _first_seen(filed[k])}
+    reference = StreamReference(core_reference(settings, offline, delivered), offline, reordered)
+    reference.check_against_file_order()
+    return reference

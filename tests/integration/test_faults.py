@@ -18,12 +18,12 @@ from pathlib import Path
 import pytest
 from pipeline_support import (
     offline_profiles,
-    offline_reference,
     prepare,
     publish,
     read_results,
     simulated,
     start_worker,
+    stream_reference,
     wait_caught_up,
 )
 from sqlalchemy import create_engine, text
@@ -52,12 +52,13 @@ def run_sql_sink(settings: Settings, tmp: Path) -> None:
 
 
 async def verify(settings: Settings, tmp: Path, records: list[bytes], bad: list[bytes]) -> None:
-    reference = offline_reference(settings, records)
+    both = await stream_reference(settings, records)
+    reference = both.offline
     stream = await read_results(settings)
-    offline_ids = {m.id for m in reference.milestones}
+    offline_ids = {m.id for m in both.delivered.milestones}
     assert offline_ids
     assert stream.milestone_ids == offline_ids
-    assert stream.profiles == offline_profiles(reference)
+    assert stream.profiles == offline_profiles(both.delivered)
     dead = [base64.b64decode(str(d["original_b64"])) for d in stream.dead_letters]
     assert all(d["errors"] for d in stream.dead_letters)
     assert set(bad) <= set(dead), "every bad record is dead-lettered"

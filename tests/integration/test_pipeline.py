@@ -7,24 +7,27 @@ import base64
 from pathlib import Path
 
 from pipeline_support import (
+    StreamReference,
     offline_profiles,
-    offline_reference,
     prepare,
     publish,
     read_results,
     simulated,
     start_worker,
+    stream_reference,
     wait_caught_up,
 )
 
 from skillstream.settings import Settings
 
 
-def _assert_matches_offline(stream, reference, records: list[bytes]) -> None:  # type: ignore[no-untyped-def]
-    offline_ids = {m.id for m in reference.milestones}
-    assert offline_ids, "the workload should produce milestones"
-    assert stream.milestone_ids == offline_ids
-    assert stream.profiles == offline_profiles(reference)
+async def _assert_matches_offline(settings: Settings, stream, records: list[bytes]) -> None:  # type: ignore[no-untyped-def]
+    both: StreamReference = await stream_reference(settings, records)
+    expected = {m.id for m in both.delivered.milestones}
+    assert expected, "the workload should produce milestones"
+    assert stream.milestone_ids == expected
+    assert stream.profiles == offline_profiles(both.delivered)
+    reference = both.offline
     # Every invalid record is dead-lettered, byte for byte, with its errors.
     offline_bad = sorted(d.original_b64 for d in reference.dead_letters)
     stream_bad = sorted(str(d["original_b64"]) for d in stream.dead_letters)
@@ -37,7 +40,6 @@ def _assert_matches_offline(stream, reference, records: list[bytes]) -> None:  #
 
 async def test_stream_equals_offline(settings: Settings, tmp_path: Path) -> None:
     records = simulated(learners=150, days=120, seed=11)
-    reference = offline_reference(settings, records)
     await prepare(settings)
     worker = start_worker(settings, tmp_path)
     try:
@@ -46,14 +48,13 @@ async def test_stream_equals_offline(settings: Settings, tmp_path: Path) -> None
         stream = await read_results(settings)
     finally:
         worker.stop()
-    _assert_matches_offline(stream, reference, records)
+    await _assert_matches_offline(settings, stream, records)
     # No crash, no rebalance: each milestone was produced exactly once.
     assert stream.milestone_records == len(stream.milestone_ids)
 
 
 async def test_sigkill_mid_stream_loses_nothing(settings: Settings, tmp_path: Path) -> None:
     records = simulated(learners=150, days=120, seed=12)
-    reference = offline_reference(settings, records)
     await prepare(settings)
     worker = start_worker(settings, tmp_path)
     third = len(records) // 3
@@ -71,12 +72,11 @@ async def test_sigkill_mid_stream_loses_nothing(settings: Settings, tmp_path: Pa
         stream = await read_results(settings)
     finally:
         worker.stop()
-    _assert_matches_offline(stream, reference, records)
+    await _assert_matches_offline(settings, stream, records)
 
 
 async def test_two_workers_agree_with_one(settings: Settings, tmp_path: Path) -> None:
     records = simulated(learners=150, days=120, seed=13)
-    reference = offline_reference(settings, records)
     await prepare(settings)
     first = start_worker(settings, tmp_path, "worker-a")
     second = start_worker(settings, tmp_path, "worker-b")
@@ -93,4 +93,4 @@ async def test_two_workers_agree_with_one(settings: Settings, tmp_path: Path) ->
     finally:
         first.stop()
         second.stop()
-    _assert_matches_offline(stream, reference, records)
+    await _assert_matches_offline(settings, stream, records)
