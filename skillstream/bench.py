@@ -228,7 +228,7 @@ async def bench_latency(
     worker = start("worker-latency", ["worker"], s, work)
     try:
         await asyncio.sleep(8)  # start-up: group join, recovery, catalog
-        producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=0)
+        producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=2)
         await producer.start()
         try:
             began = time.monotonic()
