@@ -128,7 +128,9 @@ async def wait_lag_zero(bootstrap: str, pairs: list[tuple[str, str]], timeout: f
 def start(name: str, args: list[str], settings: Settings, work: Path) -> ManagedProcess:
     env = settings_env(settings)
     env["SKILLSTREAM_WORKER_WEB_PORT"] = str(free_port())
-    return ManagedProcess(name, args, env, work / f"{name}.log").start()
+    log_path = work / f"{name}.log"
+    log_path.unlink(missing_ok=True)  # read for figures: never an earlier run's lines
+    return ManagedProcess(name, args, env, log_path).start()
 
 
 async def bench_pipeline(bootstrap: str, records: list[bytes], work: Path) -> float:

@@ -197,8 +197,8 @@ class ProfileStage:
             bootstrap_servers=self.bootstrap,
             group_id=None,
             enable_auto_commit=False,
-            max_partition_fetch_bytes=32 * 1024 * 1024,
-            fetch_max_bytes=128 * 1024 * 1024,
+            max_partition_fetch_bytes=1024 * 1024,
+            fetch_max_bytes=8 * 1024 * 1024,
         )
         await consumer.start()
         restored = 0
@@ -246,6 +246,8 @@ class ProfileStage:
                         del todo[tp]
         finally:
             await consumer.stop()
+        for partition in partitions:
+            self.store.seal(partition)
         elapsed = time.perf_counter() - started
         self.stats.restored += restored
         self.stats.restore_s += elapsed
