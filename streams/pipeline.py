@@ -114,6 +114,8 @@ def dead_letter(
 class LearnerOutcome:
     state: ProfileState
     milestones: list[MilestoneEvent]
+    triggers: list[int]
+    """Per milestone: the index of the event that fired it."""
     snapshot: ProfileSnapshot | None
     """None while the learner has nothing applied (only a voiding seen so far)."""
 
@@ -134,13 +136,15 @@ class Profiles:
         crash the re-read batch must publish what the lost one may not have.
         """
         milestones: list[MilestoneEvent] = []
-        for event in events:
+        triggers: list[int] = []
+        for i, event in enumerate(events):
             state, fired = apply(state, event, self.catalog, self.rules)
             if fired:
                 milestones.extend(fired)
+                triggers.extend([i] * len(fired))
         assert state is not None  # events is never empty
         view = snapshot(state, self.catalog, self.rules) if state.active else None
-        return LearnerOutcome(state, milestones, view)
+        return LearnerOutcome(state, milestones, triggers, view)
 
 
 def by_learner(events: Iterable[LearningEvent]) -> dict[str, list[LearningEvent]]:

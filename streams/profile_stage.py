@@ -91,7 +91,8 @@ class _Learner:
     partition: int
     events: list[LearningEvent]
     """The learner's events after the last erasure in the batch, in order."""
-    arrival: int
+    arrivals: list[int]
+    """Per event: when its statement arrived in Kafka (ms; 0: unknown)."""
     erase: bool = False
     """An erasure came first: start from no state (and delete it if no events follow)."""
 
@@ -315,7 +316,7 @@ class ProfileStage:
                         _, events = decode_learner_events(record.value)
                     except ValueError:
                         if _is_erase(record.value):
-                            learners[key] = _Learner(key, tp.partition, [], 0, erase=True)
+                            learners[key] = _Learner(key, tp.partition, [], [], erase=True)
                             stats.erased += 1
                             continue
                         raise
@@ -332,10 +333,12 @@ class ProfileStage:
                 arrival = _arrival_ms(record.headers)
                 entry = learners.get(key)
                 if entry is None:
-                    learners[key] = _Learner(key, tp.partition, list(events), arrival)
+                    learners[key] = _Learner(
+                        key, tp.partition, list(events), [arrival] * len(events)
+                    )
                 else:
                     entry.events.extend(events)
-                    entry.arrival = min(entry.arrival, arrival) if entry.arrival else arrival
+                    entry.arrivals.extend([arrival] * len(events))
         return learners
 
     async def process(
@@ -389,8 +392,10 @@ class ProfileStage:
             state = None if learner.erase else self._state(partition, key)
             outcome = self.profiles.apply_batch(state, learner.events)
             stats.events += len(learner.events)
-            headers = [(ARRIVAL_HEADER, str(learner.arrival).encode())] if learner.arrival else None
-            for milestone in outcome.milestones:
+            for milestone, trigger in zip(outcome.milestones, outcome.triggers, strict=True):
+                # Latency is measured from the arrival of the statement that fired it.
+                arrival = learner.arrivals[trigger]
+                headers = [(ARRIVAL_HEADER, str(arrival).encode())] if arrival else None
                 pending.append(
                     await send(
                         self.milestones_topic,
@@ -402,7 +407,7 @@ class ProfileStage:
                 kind = milestone.data.kind.value
                 stats.milestones += 1
                 stats.milestones_by_kind[kind] = stats.milestones_by_kind.get(kind, 0) + 1
-                latency = (now_ms - learner.arrival) if learner.arrival else None
+                latency = (now_ms - arrival) if arrival else None
                 if latency is not None:
                     stats.latencies_ms.append(latency)
                     if len(stats.latencies_ms) > 100_000:

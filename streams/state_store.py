@@ -23,7 +23,7 @@ never be mistaken for the new changelog's."""
 
 
 _UNLOGGED = rocksdict.WriteOptions()
-_UNLOGGED.disable_wal = True
+_UNLOGGED.disable_wal = True  # type: ignore[method-assign,assignment]  # an attribute at run time
 
 
 class StateStore:
