@@ -99,6 +99,8 @@ class Persona(StrEnum):
     """Communication, feedback, negotiation and leadership courses and assessments."""
     TREND_FOLLOWER = "trend_follower"
     """Generative AI, agents, platform engineering: the catalog's emerging skills."""
+    GENERALIST = "generalist"
+    """T-shaped: deep in one technical skill, assessed across soft, leadership and domain skills."""
     STEADY = "steady"
     """One learning session every week, on the same weekday."""
     DROPOUT = "dropout"
@@ -128,6 +130,13 @@ _PERSONA_SKILLS: Final = {
         "platform-engineering",
         "responsible-ai",
     ),
+    Persona.GENERALIST: (
+        "python",
+        "communication",
+        "decision-making",
+        "product-discovery",
+        "system-design",
+    ),
     Persona.SOFT_SKILLS: (
         "communication",
         "giving-feedback",
@@ -146,6 +155,7 @@ _PERSONA_WEIGHTS: Final = (
     (Persona.NETWORKER, 12),
     (Persona.SOFT_SKILLS, 12),
     (Persona.TREND_FOLLOWER, 12),
+    (Persona.GENERALIST, 8),
     (Persona.STEADY, 12),
     (Persona.DROPOUT, 7),
 )
@@ -173,6 +183,7 @@ _SESSION_MIX: Final[dict[Persona, tuple[tuple[str, int], ...]]] = {
         ("video", 10),
         ("conference", 5),
     ),
+    Persona.GENERALIST: (("course", 35), ("assessment", 45), ("workshop", 15), ("share", 5)),
     Persona.STEADY: (("course", 50), ("assessment", 30), ("workshop", 20)),
     Persona.DROPOUT: (("course", 60), ("assessment", 25), ("video", 15)),
     Persona.ORDINARY: (
@@ -190,6 +201,7 @@ _DAILY_CHANCE: Final = {
     Persona.NETWORKER: 0.45,
     Persona.SOFT_SKILLS: 0.45,
     Persona.TREND_FOLLOWER: 0.45,
+    Persona.GENERALIST: 0.5,
     Persona.DROPOUT: 0.6,
     Persona.ORDINARY: 0.12,
 }
@@ -197,6 +209,7 @@ _ABILITY: Final = {
     Persona.SPECIALIST: (0.6, 0.06),
     Persona.TREND_FOLLOWER: (0.55, 0.06),
     Persona.SOFT_SKILLS: (0.55, 0.07),
+    Persona.GENERALIST: (0.6, 0.06),
     Persona.STEADY: (0.5, 0.05),
     Persona.NETWORKER: (0.5, 0.03),
     Persona.ORDINARY: (0.5, 0.03),

@@ -68,9 +68,10 @@ def register(app: typer.Typer) -> None:
         """Generate realistic LMS traffic: learners with personas over a span of days.
 
         Personas: deep specialist, networker, soft-skills learner, follower of
-        emerging skills, steady weekly learner, dropout, ordinary learner. The
-        traffic has duplicates, late arrivals, voided statements and a share of
-        invalid statements. Give --out FILE, --publish, or both.
+        emerging skills, T-shaped generalist, steady weekly learner, dropout,
+        ordinary learner. The traffic has duplicates, late arrivals, voided
+        statements and a share of invalid statements. Give --out FILE,
+        --publish, or both.
         """
         from skillstream.simulate import Simulation
 

@@ -54,7 +54,7 @@ def test_iteration_and_labelled_records_agree(
 
 
 def test_every_persona_is_there_even_in_a_small_run() -> None:
-    small = Simulation(7, 7, seed=1)
+    small = Simulation(len(Persona), 7, seed=1)
     assert {learner.persona for learner in small.learners} == set(Persona)
     assert set(small.stats.learners_by_persona) <= {str(p) for p in Persona}
 
