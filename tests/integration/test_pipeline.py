@@ -9,6 +9,7 @@ from pathlib import Path
 from pipeline_support import (
     StreamReference,
     offline_profiles,
+    offline_reference,
     prepare,
     publish,
     read_results,
@@ -18,6 +19,7 @@ from pipeline_support import (
     wait_caught_up,
 )
 
+from schemas.milestones import MilestoneKind
 from skillstream.settings import Settings
 
 
@@ -49,6 +51,9 @@ async def test_stream_equals_offline(settings: Settings, tmp_path: Path) -> None
     finally:
         worker.stop()
     await _assert_matches_offline(settings, stream, records)
+    # The workload reaches every kind of milestone.
+    kinds = {m.data.kind for m in offline_reference(settings, records).milestones}
+    assert kinds == set(MilestoneKind)
     # No crash, no rebalance: each milestone was produced exactly once.
     assert stream.milestone_records == len(stream.milestone_ids)
 
