@@ -36,6 +36,7 @@ from schemas.deadletter import SourcePosition
 from schemas.events import LearningEvent, encode_learner_events
 from schemas.normalize import Ignored
 from streams.followers import ErasedLearners
+from streams.partitioning import keyed_partitioner
 from streams.pipeline import Ingest, Rejected, dead_letter
 
 log = logging.getLogger(__name__)
@@ -103,6 +104,7 @@ class IngestLoop:
             acks="all",
             linger_ms=5,
             max_batch_size=1024 * 1024,
+            partitioner=keyed_partitioner,
             max_request_size=16 * 1024 * 1024,
         )
         try:

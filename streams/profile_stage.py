@@ -53,6 +53,7 @@ from aiokafka.errors import CommitFailedError
 from schemas.events import LearningEvent, decode_learner_events
 from streams.core import ProfileState, decode_state, encode_state
 from streams.ingest_loop import ARRIVAL_HEADER
+from streams.partitioning import keyed_partitioner
 from streams.pipeline import Profiles
 from streams.state_store import EPOCH_KEY, StateStore
 
@@ -160,6 +161,7 @@ class ProfileStage:
             acks="all",
             linger_ms=5,
             max_batch_size=1024 * 1024,
+            partitioner=keyed_partitioner,
             max_request_size=16 * 1024 * 1024,
         )
         consumer = AIOKafkaConsumer(

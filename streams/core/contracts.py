@@ -14,6 +14,7 @@ from pydantic import BaseModel
 
 _M = TypeVar("_M", bound=BaseModel)
 _set = object.__setattr__
+_FIELDS: dict[type[BaseModel], set[str]] = {}
 
 
 def trusted(cls: type[_M], values: dict[str, Any]) -> _M:
@@ -23,9 +24,14 @@ def trusted(cls: type[_M], values: dict[str, Any]) -> _M:
     private attributes) without its per-field loop. ``values`` must name
     every field, defaults included.
     """
+    fields = _FIELDS.get(cls)
+    if fields is None:
+        fields = _FIELDS[cls] = set(cls.model_fields)
     obj = cls.__new__(cls)
     _set(obj, "__dict__", values)
-    _set(obj, "__pydantic_fields_set__", set(values))
+    # One set per class, shared: ``values`` names every field, and nothing here
+    # assigns to a frozen contract afterwards.
+    _set(obj, "__pydantic_fields_set__", fields)
     _set(obj, "__pydantic_extra__", None)
     _set(obj, "__pydantic_private__", None)
     return obj
