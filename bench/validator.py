@@ -3,7 +3,7 @@
 Prints statements per second on one core for typical valid statements (three
 realistic shapes), for invalid ones, and for the whole ``parse_statement`` step
 (orjson parse + version resolution + validation) on the same records as bytes.
-The pure core targets 150k statements/s on one core (DESIGN.md) and every
+The pure core targets 150k statements/s on one core (see the README, Performance) and every
 statement goes through this validator first. Two valid mixes are shown:
 shapes in runs (as an LMS usually sends them) and strictly interleaved, which
 measures about a fifth slower on CPython 3.11 although each statement does the

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# make bench: measure skillstream against the targets in DESIGN.md (see skillstream/bench.py).
+# make bench: measure skillstream against its performance targets (see skillstream/bench.py).
 # Extra arguments pass through: BENCH_ARGS="--repeat 5 --recovery-learners 200000" make bench
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."

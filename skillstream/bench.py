@@ -1,4 +1,4 @@
-"""``make bench``: skillstream's speed, measured against the targets in DESIGN.md.
+"""``make bench``: skillstream's speed, measured against its performance targets.
 
 Four figures, each the median of several repetitions, printed and written as
 JSON (``bench-results/bench-<time>.json``):
