@@ -106,7 +106,8 @@ def check_reachable(bootstrap: str, timeout: float = 5.0) -> None:
 
 
 async def wait_for_metadata(bootstrap: str, timeout: float = 60.0) -> None:
-    """Wait until the broker serves cluster metadata (port open is not enough)."""
+    """Wait until the broker serves cluster metadata and consumer groups (port open is
+    not enough: a new cluster creates its offsets topic on the first group request)."""
     from aiokafka.admin import AIOKafkaAdminClient
 
     deadline = asyncio.get_running_loop().time() + timeout
@@ -116,6 +117,7 @@ async def wait_for_metadata(bootstrap: str, timeout: float = 60.0) -> None:
         try:
             await admin.start()
             await admin.describe_cluster()
+            await admin.find_coordinator("skillstream-readiness")
             return
         except Exception as exc:  # noqa: BLE001 - retried until the deadline
             last = exc
@@ -123,5 +125,5 @@ async def wait_for_metadata(bootstrap: str, timeout: float = 60.0) -> None:
         finally:
             await admin.close()
     raise ServiceUnavailable(
-        "Kafka", f"{bootstrap} did not serve metadata in {timeout:.0f}s", str(last)
+        "Kafka", f"{bootstrap} did not serve metadata and groups in {timeout:.0f}s", str(last)
     )

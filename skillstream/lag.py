@@ -11,6 +11,17 @@ from dataclasses import dataclass
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import (
+    CoordinatorLoadInProgressError,
+    CoordinatorNotAvailableError,
+    NotCoordinatorError,
+)
+
+COORDINATOR_RETRIES = 20
+"""A new cluster creates its offsets topic on the first group request, and a
+broker that just started loads it: coordinators answer "not available" or
+"loading" for a few seconds. Asked again every half second, up to 10 s."""
+_TRANSIENT = (CoordinatorNotAvailableError, CoordinatorLoadInProgressError, NotCoordinatorError)
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,7 +52,14 @@ async def group_lag(bootstrap: str, group: str, topic: str) -> list[PartitionLag
         if not tps:
             return []
         end = await consumer.end_offsets(tps)
-        committed = await admin.list_consumer_group_offsets(group, partitions=tps)
+        for attempt in range(COORDINATOR_RETRIES):
+            try:
+                committed = await admin.list_consumer_group_offsets(group, partitions=tps)
+                break
+            except _TRANSIENT:
+                if attempt == COORDINATOR_RETRIES - 1:
+                    raise
+                await asyncio.sleep(0.5)
         out = []
         for tp in tps:
             meta = committed.get(tp)

@@ -20,7 +20,8 @@ HEADER = "X-Experience-API-Version"
 
 
 def usable_statements(settings: Settings, n: int) -> list[dict[str, object]]:
-    """Valid simulated statements that give learning events, without their own version."""
+    """Valid simulated statements with an id that give learning events, without their own
+    version (the simulation also sends a few without an id, as some LMSs do)."""
     ingest = Ingest(
         load_catalog(SAMPLE_CATALOG), load_vocabulary(None), settings.learner_secret_bytes
     )
@@ -29,6 +30,8 @@ def usable_statements(settings: Settings, n: int) -> list[dict[str, object]]:
         outcome = ingest.record(raw)
         if isinstance(outcome, tuple) and outcome:
             statement = orjson.loads(raw)
+            if "id" not in statement:
+                continue
             statement.pop("version", None)
             out.append(statement)
             if len(out) == n:
