@@ -60,3 +60,17 @@ def test_the_documented_receiver_verifies_and_acts_once_per_id(
     assert post(signature_header(secret, now - 3600, body)) == 401
 
     assert [m["id"] for m in handled] == [milestone().id]
+
+
+def test_the_readme_verify_function_accepts_what_skillstream_signs() -> None:
+    readme = DOC.parents[1] / "README.md"
+    blocks = re.findall(r"```python\n(.*?)```", readme.read_text(encoding="utf-8"), flags=re.S)
+    [code] = [b for b in blocks if "def verify(" in b]
+    namespace: dict[str, Any] = {"__name__": "readme_verify"}
+    exec(compile(code, str(readme), "exec"), namespace)
+    verify = namespace["verify"]
+    secret, body, now = b"s3cret", milestone().model_dump_json().encode(), int(time.time())
+    assert verify(secret, signature_header(secret, now, body), body)
+    assert not verify(secret, signature_header(b"other", now, body), body)
+    assert not verify(secret, signature_header(secret, now - 3600, body), body)
+    assert not verify(secret, signature_header(secret, now, body), body + b" ")
