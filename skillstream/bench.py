@@ -5,8 +5,8 @@ JSON (``bench-results/bench-<time>.json``):
 
 (a) **offline core** — statements/s of validate → normalize → profile →
     milestones (``streams.offline.run_offline``) on one core, in this process;
-(b) **pipeline** — statements/s through the worker (ingest loop + faust
-    profile agent) on the broker, beside a **raw aiokafka loop** (consume,
+(b) **pipeline** — statements/s through the worker (ingest loop + profile
+    stage, one process) on the broker, beside a **raw aiokafka loop** (consume,
     parse with orjson, produce, commit) over the same pre-published records
     on the same broker in the same run, and the ratio of the two. Both run as
     their own processes; each rate is statements over the span between the
@@ -16,6 +16,9 @@ JSON (``bench-results/bench-<time>.json``):
     at about half the measured pipeline rate: the milestone record's broker
     time minus the arrival time of the statement that triggered it (the
     ``skillstream-arrival-ms`` header the worker stamps on milestones);
+(b'), (c') the same two figures with a process per stage (``skillstream
+    worker --stages ingest`` and ``--stages profiles``), which puts both
+    cores to work;
 (d) **recovery** — profile-table records/s a fresh worker restores from the
     changelog, for a configurable number of learners (default 1,000,000).
 """
@@ -133,19 +136,37 @@ def start(name: str, args: list[str], settings: Settings, work: Path) -> Managed
     return ManagedProcess(name, args, env, log_path).start()
 
 
-async def bench_pipeline(bootstrap: str, records: list[bytes], work: Path) -> float:
+def start_workers(s: Settings, work: Path, split: bool, name: str) -> list[ManagedProcess]:
+    """One worker running both stages, or (``split``) one process per stage."""
+    if not split:
+        return [start(name, ["worker"], s, work)]
+    return [
+        start(
+            f"{name}-{stage}",
+            ["worker", "--stages", stage],
+            s.model_copy(update={"data_dir": s.data_dir / stage}),
+            work,
+        )
+        for stage in ("ingest", "profiles")
+    ]
+
+
+async def bench_pipeline(
+    bootstrap: str, records: list[bytes], work: Path, split: bool = False
+) -> float:
     s = run_settings(bootstrap, work, "pipeline")
     await create_topics(bootstrap, s.topics)
     await publish_catalog(s, SAMPLE_CATALOG)
     await produce_all(bootstrap, s.topics.statements, records, s.learner_secret_bytes)
-    worker = start("worker", ["worker"], s, work)
+    workers = start_workers(s, work, split, "worker")
     try:
         await wait_lag_zero(bootstrap, pipeline_groups(s), timeout=1800)
         while await committed(bootstrap, *pipeline_groups(s)[0]) < len(records):
             await asyncio.sleep(0.5)
             await wait_lag_zero(bootstrap, pipeline_groups(s), timeout=1800)
     finally:
-        worker.stop()
+        for worker in workers:
+            worker.stop()
     first = min(await timestamps(bootstrap, s.topics.events))
     last = max(await timestamps(bootstrap, s.topics.profiles))
     return len(records) / max((last - first) / 1000, 1e-3)
@@ -222,12 +243,12 @@ async def bench_raw(bootstrap: str, records: list[bytes], work: Path) -> float:
 
 
 async def bench_latency(
-    bootstrap: str, records: list[bytes], rate: float, work: Path
+    bootstrap: str, records: list[bytes], rate: float, work: Path, split: bool = False
 ) -> tuple[float, float, int]:
     s = run_settings(bootstrap, work, "latency")
     await create_topics(bootstrap, s.topics)
     await publish_catalog(s, SAMPLE_CATALOG)
-    worker = start("worker-latency", ["worker"], s, work)
+    workers = start_workers(s, work, split, "worker-latency")
     try:
         await asyncio.sleep(8)  # start-up: group join, recovery, catalog
         producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=2)
@@ -247,7 +268,8 @@ async def bench_latency(
             await producer.stop()
         await wait_lag_zero(bootstrap, pipeline_groups(s), timeout=600)
     finally:
-        worker.stop()
+        for worker in workers:
+            worker.stop()
     latencies = []
     async for m in read_to_end(bootstrap, s.topics.milestones):
         arrival = dict(m.headers or ()).get(ARRIVAL_HEADER)
@@ -352,6 +374,9 @@ class Figures:
     latency_p50: list[float]
     latency_p99: list[float]
     recovery: list[float]
+    pipeline_split: list[float]
+    latency_split_p50: list[float]
+    latency_split_p99: list[float]
 
 
 async def main_async(args: argparse.Namespace) -> dict[str, Any]:
@@ -363,7 +388,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     log(f"broker {broker.bootstrap} ({broker.origin}); simulating {args.learners} learners")
     records = list(Simulation(args.learners, args.days, 7))
     log(f"{len(records)} statements ({sum(map(len, records)) / len(records):.0f} bytes on average)")
-    figures = Figures([], [], [], [], [], [])
+    figures = Figures([], [], [], [], [], [], [], [], [])
     for rep in range(args.repeat):
         log(f"repetition {rep + 1}/{args.repeat}: offline core")
         figures.offline.append(bench_offline(records, settings))
@@ -373,16 +398,26 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
         log("  raw aiokafka loop")
         figures.raw.append(await bench_raw(broker.bootstrap, records, work))
         log(f"  raw loop {figures.raw[-1]:,.0f} statements/s")
-        log("  pipeline")
-        figures.pipeline.append(await bench_pipeline(broker.bootstrap, records, work))
-        log(f"  pipeline {figures.pipeline[-1]:,.0f} statements/s")
-        rate = statistics.median(figures.pipeline) / 2
-        log(f"  latency at {rate:,.0f} statements/s")
-        count = min(len(records), int(rate * args.latency_seconds))
-        p50, p99, n = await bench_latency(broker.bootstrap, records[:count], rate, work)
-        figures.latency_p50.append(p50)
-        figures.latency_p99.append(p99)
-        log(f"  latency p50 {p50:.0f} ms, p99 {p99:.0f} ms over {n} milestones")
+        for split, pipeline, p50s, p99s, label in (
+            (False, figures.pipeline, figures.latency_p50, figures.latency_p99, "one process"),
+            (
+                True,
+                figures.pipeline_split,
+                figures.latency_split_p50,
+                figures.latency_split_p99,
+                "a process per stage",
+            ),
+        ):
+            log(f"  pipeline, {label}")
+            pipeline.append(await bench_pipeline(broker.bootstrap, records, work, split))
+            log(f"  pipeline {pipeline[-1]:,.0f} statements/s")
+            rate = statistics.median(pipeline) / 2
+            log(f"  latency at {rate:,.0f} statements/s, {label}")
+            count = min(len(records), int(rate * args.latency_seconds))
+            p50, p99, n = await bench_latency(broker.bootstrap, records[:count], rate, work, split)
+            p50s.append(p50)
+            p99s.append(p99)
+            log(f"  latency p50 {p50:.0f} ms, p99 {p99:.0f} ms over {n} milestones")
     if not args.skip_broker and args.recovery_learners > 0:
         for rep in range(args.recovery_repeat):
             log(f"recovery {rep + 1}/{args.recovery_repeat}")
@@ -413,6 +448,14 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
         ),
         "latency_p50_ms": med(figures.latency_p50),
         "latency_p99_ms": med(figures.latency_p99),
+        "split_pipeline_statements_per_s": med(figures.pipeline_split),
+        "split_pipeline_to_raw_ratio": (
+            statistics.median(figures.pipeline_split) / statistics.median(figures.raw)
+            if figures.pipeline_split and figures.raw
+            else None
+        ),
+        "split_latency_p50_ms": med(figures.latency_split_p50),
+        "split_latency_p99_ms": med(figures.latency_split_p99),
         "recovery_records_per_s": med(figures.recovery),
         "recovery_learners": args.recovery_learners,
         "runs": figures.__dict__,
@@ -436,6 +479,14 @@ def render(result: dict[str, Any]) -> str:
         ("    ratio", fmt(result["pipeline_to_raw_ratio"], "x"), ">= 0.50"),
         ("(c) latency p50", fmt(result["latency_p50_ms"], "ms"), ""),
         ("    latency p99", fmt(result["latency_p99_ms"], "ms"), "< 100 ms"),
+        (
+            "(b') pipeline, a process per stage",
+            fmt(result["split_pipeline_statements_per_s"], "statements/s"),
+            "",
+        ),
+        ("    ratio", fmt(result["split_pipeline_to_raw_ratio"], "x"), ">= 0.50"),
+        ("(c') latency p50, a process per stage", fmt(result["split_latency_p50_ms"], "ms"), ""),
+        ("    latency p99", fmt(result["split_latency_p99_ms"], "ms"), "< 100 ms"),
         (
             f"(d) recovery ({result['recovery_learners']:,} learners)",
             fmt(result["recovery_records_per_s"], "records/s"),

@@ -143,6 +143,10 @@ class Settings(BaseSettings):
     profile_batch: int = Field(default=1000, ge=1, description="Records per profile batch.")
     profile_batch_ms: int = Field(default=50, ge=1, description="Longest wait to fill one.")
     worker_web_port: int = Field(default=6066, ge=1, le=65535)
+    worker_stages: Literal["all", "ingest", "profiles"] = Field(
+        default="all",
+        description="Which stages a worker runs: both, or one (two processes use both cores).",
+    )
     worker_web_host: str = "127.0.0.1"
     log_format: Literal["json", "human"] = "human"
     log_level: str = "INFO"

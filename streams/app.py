@@ -175,15 +175,19 @@ def create_app(runtime: Runtime) -> faust.App:
     async def follow_global_tables() -> None:
         await asyncio.gather(*(supervise(f"{f.topic} follower", f.run) for f in runtime.followers))
 
-    @app.task  # type: ignore[untyped-decorator]
-    async def ingest() -> None:
-        await runtime.wait_ready()
-        await supervise("ingest", runtime.ingest_loop.run)
+    if s.worker_stages in ("all", "ingest"):
 
-    @app.task  # type: ignore[untyped-decorator]
-    async def profiles() -> None:
-        await runtime.wait_ready()
-        await supervise("profile stage", runtime.profile_stage.run)
+        @app.task  # type: ignore[untyped-decorator]
+        async def ingest() -> None:
+            await runtime.wait_ready()
+            await supervise("ingest", runtime.ingest_loop.run)
+
+    if s.worker_stages in ("all", "profiles"):
+
+        @app.task  # type: ignore[untyped-decorator]
+        async def profiles() -> None:
+            await runtime.wait_ready()
+            await supervise("profile stage", runtime.profile_stage.run)
 
     @app.timer(interval=10.0)  # type: ignore[untyped-decorator]
     async def progress() -> None:

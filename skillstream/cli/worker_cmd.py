@@ -27,6 +27,12 @@ def register(app: typer.Typer) -> None:
         web_port: int | None = typer.Option(
             None, "--web-port", help="Port of the worker's HTTP endpoint (default 6066)."
         ),
+        stages: str | None = typer.Option(
+            None,
+            "--stages",
+            help="all (default), ingest or profiles: run one stage per process to use two "
+            "cores (give each its own --web-port).",
+        ),
     ) -> None:
         """Run the stream processors until stopped (Ctrl-C or SIGTERM).
 
@@ -46,6 +52,12 @@ def register(app: typer.Typer) -> None:
         overrides: dict[str, object] = {}
         if web_port is not None:
             overrides["worker_web_port"] = web_port
+        if stages is not None:
+            if stages not in ("all", "ingest", "profiles"):
+                raise typer.BadParameter(
+                    f"{stages!r}: choose all, ingest or profiles", param_hint="--stages"
+                )
+            overrides["worker_stages"] = stages
         settings = load_settings(**overrides)
         check_reachable(settings.kafka.bootstrap_servers)
         rules_model = load_rules(rules or settings.rules_file)
