@@ -49,11 +49,13 @@ async def publish(settings: Settings, records: list[bytes]) -> None:
     await publish_records(settings, records)
 
 
-def start_worker(settings: Settings, tmp: Path, name: str = "worker") -> ManagedProcess:
+def start_worker(
+    settings: Settings, tmp: Path, name: str = "worker", extra: list[str] | None = None
+) -> ManagedProcess:
     env = settings_env(settings)
     env["SKILLSTREAM_DATA_DIR"] = str(tmp / name)
     env["SKILLSTREAM_WORKER_WEB_PORT"] = str(free_port())
-    return ManagedProcess(name, ["worker"], env, tmp / f"{name}.log").start()
+    return ManagedProcess(name, ["worker", *(extra or [])], env, tmp / f"{name}.log").start()
 
 
 async def wait_caught_up(

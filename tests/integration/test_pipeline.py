@@ -99,3 +99,26 @@ async def test_two_workers_agree_with_one(settings: Settings, tmp_path: Path) ->
         first.stop()
         second.stop()
     await _assert_matches_offline(settings, stream, records)
+
+
+async def test_a_process_per_stage_agrees(settings: Settings, tmp_path: Path) -> None:
+    """``worker --stages ingest`` and ``worker --stages profiles`` side by side."""
+    records = simulated(learners=80, days=90, seed=14)
+    await prepare(settings)
+    stages = [
+        start_worker(settings, tmp_path, "worker-ingest", ["--stages", "ingest"]),
+        start_worker(settings, tmp_path, "worker-profiles", ["--stages", "profiles"]),
+    ]
+    try:
+        await publish(settings, records)
+        await wait_caught_up(settings, len(records), stages)
+        stream = await read_results(settings)
+        logs = [w.log_path.read_text(errors="replace") for w in stages]
+    finally:
+        for w in stages:
+            w.stop()
+    await _assert_matches_offline(settings, stream, records)
+    # Profile state lives only with the profile stage's process.
+    assert (tmp_path / "worker-profiles" / "profiles").is_dir()
+    assert not (tmp_path / "worker-ingest" / "profiles").exists()
+    assert all("Traceback" not in log for log in logs)

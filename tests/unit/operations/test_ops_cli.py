@@ -115,6 +115,7 @@ def test_help_says_what_when_and_how(
         (["forget", "--key", "ann"], "not a learner key"),
         (["forget", "mailto:a@example.com", "--key", "lrn_x"], "name the learner once"),
         (["forget", "mailto:a@example.com", "--timeout", "-1"], "--timeout"),
+        (["worker", "--stages", "sinks"], "choose all, ingest or profiles"),
     ],
 )
 def test_misuse_exits_2_with_a_message(
