@@ -1223,7 +1223,7 @@ def evaluate_last(
         if not plan.boost:
             state._hist = None
     if plan.multi_skill and (
-        crossings is not None or (plan.exposures and _exposed(state, plan, idxs))
+        crossings is not None or (plan.exposures and exposed(state, plan, idxs))
     ):
         _multi(state, plan, catalog, Figures(state, plan, q), q, idxs, crossings, out)
 
@@ -1239,7 +1239,8 @@ def _emerging(catalog: Catalog, skill: str) -> bool:
     return known is not None and known.emerging is not None
 
 
-def _exposed(state: ProfileState, plan: Plan, idxs: list[int]) -> bool:
+def exposed(state: ProfileState, plan: Plan, idxs: list[int]) -> bool:
+    """Whether a skill of the statement just reached a count a soft-skills rule holds at."""
     touches = state.touches
     exposures = plan.exposures
     return any(touches[i] in exposures for i in idxs)

@@ -20,7 +20,7 @@ from typing import Any
 from schemas.catalog import Catalog
 from schemas.events import EventKind, LearningEvent
 from schemas.milestones import MilestoneEvent
-from streams.core.milestones import evaluate_last, reevaluate
+from streams.core.milestones import evaluate_last, exposed, reevaluate
 from streams.core.rules import Plan, Rules
 from streams.core.state import (
     ATTENDED,
@@ -159,7 +159,7 @@ def apply(
                 quant is not None
                 or week_new
                 or c & KIND_BITS == ATTENDED
-                or (idxs and plan.exposures and _exposed(state, plan.exposures, idxs))
+                or (idxs and plan.exposures and exposed(state, plan, idxs))
             ):
                 evaluate_last(state, plan, catalog, n, idxs, quant, week_new, out)
         elif quant is not None:
@@ -191,12 +191,6 @@ def apply(
     if plan.has_rules:
         reevaluate(state, plan, catalog, j, t, c, week_new, folded, out)
     return state, out
-
-
-def _exposed(state: ProfileState, exposures: frozenset[int], idxs: list[int]) -> bool:
-    """Whether a skill of the statement just reached a count a soft-skills rule holds at."""
-    touches = state.touches
-    return any(touches[i] in exposures for i in idxs)
 
 
 def _add(

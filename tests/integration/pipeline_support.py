@@ -21,9 +21,8 @@ from skillstream.publishing import publish_records
 from skillstream.settings import Settings
 from skillstream.simulate import Simulation
 from streams.app import pipeline_groups
-from streams.core import apply, snapshot
 from streams.offline import OfflineResult, run_offline
-from streams.pipeline import Ingest
+from streams.pipeline import Ingest, Profiles, by_learner
 
 
 def simulated(learners: int, days: int, seed: int) -> list[bytes]:
@@ -165,13 +164,8 @@ def file_order_events(settings: Settings, records: list[bytes]) -> dict[str, lis
         settings.learner_secret_bytes,
         settings.xapi_version,
     )
-    per: dict[str, list[LearningEvent]] = defaultdict(list)
-    for raw in records:
-        outcome = ingest.record(raw)
-        if isinstance(outcome, tuple):
-            for event in outcome:
-                per[event.learner].append(event)
-    return per
+    outcomes = (ingest.record(raw) for raw in records)
+    return by_learner(e for o in outcomes if isinstance(o, tuple) for e in o)
 
 
 def _first_seen(events: list[LearningEvent]) -> list[str]:
@@ -188,17 +182,14 @@ def core_reference(
     settings: Settings, offline: OfflineResult, per: dict[str, list[LearningEvent]]
 ) -> OfflineResult:
     """``offline`` with profiles and milestones from the core applied in ``per``'s order."""
-    catalog = load_catalog(SAMPLE_CATALOG)
-    rules = load_rules(settings.rules_file)
+    profiles_core = Profiles(load_catalog(SAMPLE_CATALOG), load_rules(settings.rules_file))
     milestones = []
     profiles = {}
     for learner, events in per.items():
-        state = None
-        for event in events:
-            state, fired = apply(state, event, catalog, rules)
-            milestones.extend(fired)
-        if state is not None and state.active:
-            profiles[learner] = snapshot(state, catalog, rules)
+        outcome = profiles_core.apply_batch(None, events)
+        milestones.extend(outcome.milestones)
+        if outcome.snapshot is not None:
+            profiles[learner] = outcome.snapshot
     return dataclasses.replace(offline, profiles=profiles, milestones=milestones, states={})
 
 
@@ -215,20 +206,23 @@ class StreamReference:
         others get the same profile figures (snapshots do not depend on arrival order),
         and their milestones may differ only as the docs say arrival order can change them."""
         assert set(self.delivered.profiles) == set(self.offline.profiles)
-        by_learner: dict[str, set[str]] = defaultdict(set)
-        for m in self.offline.milestones:
-            by_learner[m.data.learner].add(m.id)
-        got: dict[str, set[str]] = defaultdict(set)
-        for m in self.delivered.milestones:
-            got[m.data.learner].add(m.id)
+        offline_ids = _ids_per_learner(self.offline)
+        delivered_ids = _ids_per_learner(self.delivered)
         for k, offline in self.offline.profiles.items():
             delivered = self.delivered.profiles[k]
             if k in self.reordered:
                 figures = {"milestones"}
                 assert delivered.model_dump(exclude=figures) == offline.model_dump(exclude=figures)
             else:
-                assert got[k] == by_learner[k], k
+                assert delivered_ids[k] == offline_ids[k], k
                 assert delivered == offline, k
+
+
+def _ids_per_learner(result: OfflineResult) -> dict[str, set[str]]:
+    ids: dict[str, set[str]] = defaultdict(set)
+    for m in result.milestones:
+        ids[m.data.learner].add(m.id)
+    return ids
 
 
 async def stream_reference(
