@@ -84,11 +84,15 @@ class Progress:
     waiting: str | None = None
     caught_up: bool = False
     stopped_by_signal: bool = False
-    started: float = field(default_factory=time.monotonic)
+    clock: Callable[[], float] = field(default=time.monotonic, repr=False, compare=False)
+    started: float = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.started = self.clock()
 
     @property
     def elapsed_s(self) -> float:
-        return time.monotonic() - self.started
+        return self.clock() - self.started
 
     @property
     def rate(self) -> float:
@@ -199,6 +203,7 @@ class SinkRunner:
         on_progress: Callable[[Progress], None] | None = None,
         handle_signals: bool = False,
         rng: Callable[[], float] = random.random,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._sink = sink
         self._settings = settings
@@ -216,7 +221,7 @@ class SinkRunner:
         self._forced = asyncio.Event()
         self._consumer: AIOKafkaConsumer[bytes, bytes] | None = None
         self._producer: AIOKafkaProducer[bytes, bytes] | None = None
-        self.progress = Progress(sink=sink.name, group=self.group_id)
+        self.progress = Progress(sink=sink.name, group=self.group_id, clock=clock)
 
     @property
     def topics(self) -> tuple[str, ...]:
@@ -323,6 +328,8 @@ class SinkRunner:
                     return
             elif self._until_caught_up and await self._caught_up():
                 return
+            else:
+                self._emit()  # idle: lets a status display flush what it held back
 
     async def _finish(
         self, batch: Mapping[TopicPartition, Sequence[ConsumerRecord[bytes, bytes]]]

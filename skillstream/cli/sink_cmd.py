@@ -6,6 +6,7 @@ import asyncio
 import logging
 import time
 from collections import deque
+from collections.abc import Callable
 
 import typer
 from rich.console import Console
@@ -147,15 +148,27 @@ def _label(progress: Progress, rate: float) -> Text:
 
 
 class _StatusLine:
-    """A live status line on a terminal; elsewhere a line every ``every_s`` seconds and at once
-    when the sink starts or stops waiting for a service. The rate is over the last ``window_s``."""
+    """A live status line on a terminal. Elsewhere (a log file, a pipe): a line at once when the
+    sink starts, starts or stops waiting for a service, or catches up; otherwise at most one
+    every ``every_s`` seconds while the figures change; and the newest figures once more at
+    exit, so the last line written is never stale. The rate is over the last ``window_s``
+    seconds. ``clock`` is injected so that nothing depends on the host's uptime."""
 
-    def __init__(self, console: Console, every_s: float = 10.0, window_s: float = 10.0) -> None:
+    def __init__(
+        self,
+        console: Console,
+        every_s: float = 10.0,
+        window_s: float = 10.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._console = console
         self._every_s = every_s
         self._window_s = window_s
-        self._last_print = 0.0
-        self._last_waiting: str | None = None
+        self._clock = clock
+        self._last_print: float | None = None
+        self._printed: tuple[object, ...] | None = None
+        self._pending: tuple[Text, tuple[object, ...]] | None = None
+        self._last_state = (False, False)
         self._samples: deque[tuple[float, int]] = deque()
         self._live: Live | None = None
 
@@ -170,6 +183,8 @@ class _StatusLine:
     def __exit__(self, *exc: object) -> None:
         if self._live is not None:
             self._live.__exit__(None, None, None)
+        elif self._pending is not None:
+            self._print(*self._pending, self._clock())
 
     def _rate(self, now: float, consumed: int) -> float:
         self._samples.append((now, consumed))
@@ -178,17 +193,37 @@ class _StatusLine:
         first_time, first_count = self._samples[0]
         return (consumed - first_count) / (now - first_time) if now > first_time else 0.0
 
+    def _print(self, label: Text, figures: tuple[object, ...], now: float) -> None:
+        self._console.print(label, highlight=False)
+        self._last_print = now
+        self._printed = figures
+        self._pending = None
+
     def __call__(self, progress: Progress) -> None:
-        now = time.monotonic()
+        now = self._clock()
         label = _label(progress, self._rate(now, progress.consumed))
         if self._live is not None:
             self._live.update(label)
             return
-        changed = (progress.waiting is None) != (self._last_waiting is None)
-        self._last_waiting = progress.waiting
-        if changed or progress.caught_up or now - self._last_print >= self._every_s:
-            self._last_print = now
-            self._console.print(label, highlight=False)
+        figures = (
+            progress.consumed,
+            progress.written,
+            progress.deliveries,
+            progress.dead_lettered,
+            progress.lag,
+            progress.waiting,
+        )
+        state = (progress.waiting is not None, progress.caught_up)
+        changed = state != self._last_state
+        self._last_state = state
+        if self._last_print is None or changed:
+            self._print(label, figures, now)
+        elif figures == self._printed:
+            self._pending = None
+        elif now - self._last_print >= self._every_s:
+            self._print(label, figures, now)
+        else:
+            self._pending = (label, figures)
 
 
 def _run(sink: Sink, settings: Settings, group: str | None, until_caught_up: bool) -> None:

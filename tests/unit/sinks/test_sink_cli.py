@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from io import StringIO
 from pathlib import Path
 
 import pytest
+from rich.console import Console
 
+from sinks.runner import Progress
 from skillstream.cli import main
+from skillstream.cli.sink_cmd import _StatusLine
 
 
 def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
@@ -121,16 +125,28 @@ def test_a_database_url_that_is_not_one_is_a_config_error(
     assert "not a SQLAlchemy URL" in err
 
 
-def test_without_a_terminal_the_status_is_printed_when_waiting_starts_and_ends() -> None:
-    from io import StringIO
+class FakeClock:
+    """Seconds since an arbitrary origin, moved by the test: a host up for 0.5 s, or for days."""
 
-    from rich.console import Console
+    def __init__(self, now: float) -> None:
+        self.now = now
 
-    from sinks.runner import Progress
-    from skillstream.cli.sink_cmd import _StatusLine
+    def __call__(self) -> float:
+        return self.now
 
+
+def status_line(clock: FakeClock, every_s: float = 10.0) -> tuple[_StatusLine, StringIO]:
     out = StringIO()
-    status = _StatusLine(Console(file=out, force_terminal=False, width=300), every_s=3600)
+    console = Console(file=out, force_terminal=False, width=300)
+    return _StatusLine(console, every_s=every_s, clock=clock), out
+
+
+@pytest.mark.parametrize("uptime_s", [0.5, 3.0, 86_400.0 * 40])
+def test_without_a_terminal_the_status_is_printed_when_waiting_starts_and_ends(
+    uptime_s: float,
+) -> None:
+    clock = FakeClock(uptime_s)
+    status, out = status_line(clock, every_s=3600)
     progress = Progress(sink="sql", group="skillstream-sink-sql", consumed=10, written=10)
     with status:
         status(progress)  # the first line
@@ -145,3 +161,55 @@ def test_without_a_terminal_the_status_is_printed_when_waiting_starts_and_ends()
     assert (
         sum("waiting: database sqlite:///x.db unavailable: locked" in line for line in lines) == 1
     )
+
+
+def test_without_a_terminal_the_last_line_holds_the_final_figures() -> None:
+    clock = FakeClock(1.0)
+    status, out = status_line(clock, every_s=10)
+    progress = Progress(sink="sql", group="g", clock=clock)
+    with status:
+        for _ in range(30):  # 30 batches within 3 s: one line at the start, none after
+            clock.now += 0.1
+            progress.consumed += 500
+            progress.written += 500
+            status(progress)
+        assert out.getvalue().count("consumed") == 1
+    last = out.getvalue().splitlines()[-1]
+    assert "consumed 15,000  written 15,000" in last
+
+
+def test_without_a_terminal_changing_figures_print_at_most_every_interval() -> None:
+    clock = FakeClock(2.0)
+    status, out = status_line(clock, every_s=10)
+    progress = Progress(sink="sql", group="g", clock=clock)
+    with status:
+        for _ in range(100):  # 100 s of one batch a second
+            clock.now += 1
+            progress.consumed += 1
+            status(progress)
+        for _ in range(50):  # then idle: nothing new to say
+            clock.now += 1
+            status(progress)
+    lines = out.getvalue().splitlines()
+    assert 10 <= len(lines) <= 11
+    assert "consumed 100 " in lines[-1]
+
+
+def test_a_caught_up_sink_says_so_once() -> None:
+    clock = FakeClock(0.0)
+    status, out = status_line(clock, every_s=3600)
+    progress = Progress(sink="sql", group="g", clock=clock)
+    with status:
+        status(progress)
+        progress.caught_up = True
+        progress.lag = 0
+        status(progress)
+        status(progress)
+    assert len(out.getvalue().splitlines()) == 2
+
+
+def test_progress_elapsed_time_runs_on_the_injected_clock() -> None:
+    clock = FakeClock(5.0)
+    progress = Progress(sink="sql", group="g", clock=clock)
+    clock.now = 12.5
+    assert progress.elapsed_s == 7.5
