@@ -4,29 +4,43 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+LOCK := requirements/lock.txt
+RUNTIME_LOCK := requirements/runtime.txt
 KAFKA := infra/kafka/kafka.sh
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install test test-unit lint demo bench chaos kafka-up kafka-down kafka-clean kafka-status clean
+.PHONY: help install lock test test-unit test-pythons lint demo bench chaos kafka-up kafka-down kafka-clean kafka-status clean
 
 help: ## list the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
 
-$(STAMP): pyproject.toml
-	@command -v $(PYTHON) >/dev/null || { echo "Python 3.11 is required ($(PYTHON) not found); set PYTHON=/path/to/python3.11" >&2; exit 1; }
+$(STAMP): pyproject.toml $(LOCK)
+	@command -v $(PYTHON) >/dev/null || { echo "Python 3.11, 3.12 or 3.13 is required ($(PYTHON) not found); set PYTHON=/path/to/python3.x" >&2; exit 1; }
+	rm -rf $(VENV)
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e ".[dev]"
+	$(BIN)/pip install -q --disable-pip-version-check --require-hashes -r $(LOCK)
+	$(BIN)/pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e .
+	$(BIN)/pip check --disable-pip-version-check
 	@touch $@
 
-install: $(STAMP) ## create .venv and install skillstream with its dev tools
+install: $(STAMP) ## create .venv: the exact versions of requirements/lock.txt, then skillstream
+
+lock: $(STAMP) ## refresh the lock files to the newest versions pyproject.toml's ranges allow
+	$(BIN)/uv pip compile pyproject.toml requirements/build.in --extra dev --universal \
+	  --python-version 3.11 --generate-hashes --upgrade --quiet -o $(LOCK)
+	$(BIN)/uv pip compile pyproject.toml requirements/build.in --extra postgres --universal \
+	  --python-version 3.11 --generate-hashes --constraint $(LOCK) --quiet -o $(RUNTIME_LOCK)
+	@echo "$(LOCK) and $(RUNTIME_LOCK) refreshed; 'make install' re-creates .venv from them"
 
 test: $(STAMP) ## run the whole suite: unit + integration (real Kafka, SQLite, PostgreSQL)
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 test-unit: $(STAMP) ## unit tests only (no broker)
 	$(BIN)/pytest -m "not integration" $(PYTEST_ARGS)
+
+test-pythons: ## the unit suite on Python 3.12 and 3.13 (.venv-3.12, .venv-3.13; missing ones reported)
+	@bash scripts/test-pythons.sh
 
 lint: $(STAMP) ## ruff and mypy (strict on the package)
 	$(BIN)/ruff check .
@@ -55,4 +69,4 @@ kafka-status: ## is the local broker running?
 	@bash $(KAFKA) status
 
 clean: ## remove the virtualenv and local state (not the Kafka jars)
-	rm -rf $(VENV) .local/worker .local/*.db .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .venv-3.* .local/worker .local/*.db .pytest_cache .mypy_cache .ruff_cache
