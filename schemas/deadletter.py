@@ -12,25 +12,25 @@ from typing import Final, Literal
 
 from pydantic import Field
 
-from schemas._base import Contract, UtcDatetime
+from schemas._base import Published, UtcDatetime
 
 DEAD_LETTER_VERSION: Final = 1
 
 
-class Problem(Contract):
+class Problem(Published):
     path: str = Field(description="JSON path into the statement, '$' for the whole record.")
     message: str
     code: str = Field(description="Stable kind of error, for counting (e.g. 'ifi', 'iri').")
 
 
-class SourcePosition(Contract):
+class SourcePosition(Published):
     topic: str
     partition: int = Field(ge=0)
     offset: int = Field(ge=0)
     timestamp_ms: int | None = None
 
 
-class DeadLetter(Contract):
+class DeadLetter(Published):
     version: Literal[1] = DEAD_LETTER_VERSION
     source: SourcePosition
     original_b64: str = Field(description="The record value exactly as received, base64.")

@@ -5,9 +5,17 @@ achievement always gets the same id, in a live stream, an offline run or a
 replay a year later. Downstream, one record per id is the whole contract; a
 subscriber that sees an id twice has seen the same milestone twice.
 
-Schema evolution: ``dataschema`` names the data's major version. Within a
-major version fields are only added, never renamed, retyped or removed;
-anything else is a new major version and a new ``dataschema``.
+On Kafka the event follows the CloudEvents Kafka protocol binding in
+structured mode: the record value is the whole event as JSON and the record
+carries the header ``content-type: application/cloudevents+json;
+charset=UTF-8`` (``MILESTONE_KAFKA_HEADERS``), which is how CloudEvents SDKs
+tell structured from binary mode. The record key is the learner key.
+
+Schema evolution: ``dataschema`` is the ``$id`` of the exported JSON Schema of
+``data`` (``skillstream schemas export``: ``milestone.v1.schema.json``) and names
+its major version. Within a major version fields are only added, never renamed,
+retyped or removed; anything else is a new major version and a new
+``dataschema``. Readers accept what they do not know (``Published``).
 """
 
 from __future__ import annotations
@@ -18,12 +26,17 @@ from typing import Final, Literal
 
 from pydantic import Field
 
-from schemas._base import Contract, UtcDatetime
+from schemas._base import Published, UtcDatetime
 
 MILESTONE_DATA_VERSION: Final = 1
 MILESTONE_SOURCE = "urn:skillstream:profiles"
 MILESTONE_DATASCHEMA = "urn:skillstream:schema:milestone:v1"
 MILESTONE_TYPE_PREFIX = "skillstream.milestone."
+CLOUDEVENTS_CONTENT_TYPE: Final = "application/cloudevents+json; charset=UTF-8"
+MILESTONE_KAFKA_HEADERS: Final[tuple[tuple[str, bytes], ...]] = (
+    ("content-type", CLOUDEVENTS_CONTENT_TYPE.encode("ascii")),
+)
+"""The headers every ``career.milestones`` record carries (CloudEvents Kafka binding)."""
 
 _ID_NAMESPACE = uuid.UUID("6b1c1f0e-3f1a-5d5e-9a57-2c6f1b0d9a11")
 
@@ -52,7 +65,7 @@ def milestone_id(learner: str, rule: str, skill: str | None, level: str) -> str:
     return str(uuid.uuid5(_ID_NAMESPACE, f"{learner}\x1f{rule}\x1f{skill or ''}\x1f{level}"))
 
 
-class MilestoneData(Contract):
+class MilestoneData(Published):
     """The milestone itself: what was achieved, by whom, on what evidence."""
 
     version: Literal[1] = MILESTONE_DATA_VERSION
@@ -71,7 +84,7 @@ class MilestoneData(Contract):
     )
 
 
-class MilestoneEvent(Contract):
+class MilestoneEvent(Published):
     """A CloudEvents 1.0 structured-mode envelope around ``MilestoneData``."""
 
     specversion: Literal["1.0"] = "1.0"
@@ -95,7 +108,7 @@ class MilestoneEvent(Contract):
         )
 
 
-class MilestoneDeliveryFailure(Contract):
+class MilestoneDeliveryFailure(Published):
     """A record on ``career.milestones.dlq``: a sink gave up on one milestone."""
 
     version: Literal[1] = 1

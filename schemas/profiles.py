@@ -15,12 +15,12 @@ from typing import Final, Literal
 
 from pydantic import Field
 
-from schemas._base import Contract, UtcDatetime
+from schemas._base import Published, UtcDatetime
 
 PROFILE_SNAPSHOT_VERSION: Final = 1
 
 
-class SkillSnapshot(Contract):
+class SkillSnapshot(Published):
     skill: str
     category: str | None = Field(description="From the catalog; None if the skill is unknown.")
     proficiency: float = Field(ge=0.0, le=1.0, description="Decayed assessment evidence.")
@@ -32,7 +32,7 @@ class SkillSnapshot(Contract):
     last_activity: UtcDatetime
 
 
-class ProfileSnapshot(Contract):
+class ProfileSnapshot(Published):
     version: Literal[1] = PROFILE_SNAPSHOT_VERSION
     learner: str
     as_of: UtcDatetime = Field(description="The newest event time folded into the profile.")

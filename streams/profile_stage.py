@@ -51,6 +51,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListen
 from aiokafka.errors import CommitFailedError
 
 from schemas.events import LearningEvent, decode_learner_events
+from schemas.milestones import MILESTONE_KAFKA_HEADERS
 from streams.core import ProfileState, decode_state, encode_state
 from streams.ingest_loop import ARRIVAL_HEADER
 from streams.partitioning import keyed_partitioner
@@ -397,7 +398,9 @@ class ProfileStage:
             for milestone, trigger in zip(outcome.milestones, outcome.triggers, strict=True):
                 # Latency is measured from the arrival of the statement that fired it.
                 arrival = learner.arrivals[trigger]
-                headers = [(ARRIVAL_HEADER, str(arrival).encode())] if arrival else None
+                headers = [*MILESTONE_KAFKA_HEADERS]
+                if arrival:
+                    headers.append((ARRIVAL_HEADER, str(arrival).encode()))
                 pending.append(
                     await send(
                         self.milestones_topic,

@@ -14,24 +14,25 @@ from pydantic import BaseModel
 
 _M = TypeVar("_M", bound=BaseModel)
 _set = object.__setattr__
-_FIELDS: dict[type[BaseModel], set[str]] = {}
+_FIELDS: dict[type[BaseModel], tuple[set[str], bool]] = {}
 
 
 def trusted(cls: type[_M], values: dict[str, Any]) -> _M:
     """An instance of ``cls`` holding ``values`` as they are.
 
-    What ``model_construct`` does for a plain model (no aliases, extras or
-    private attributes) without its per-field loop. ``values`` must name
-    every field, defaults included.
+    What ``model_construct`` does for a model without aliases or private
+    attributes, without its per-field loop. ``values`` must name every field,
+    defaults included; an open (``extra="allow"``) contract gets no extra ones.
     """
-    fields = _FIELDS.get(cls)
-    if fields is None:
-        fields = _FIELDS[cls] = set(cls.model_fields)
+    known = _FIELDS.get(cls)
+    if known is None:
+        known = _FIELDS[cls] = (set(cls.model_fields), cls.model_config.get("extra") == "allow")
+    fields, open_ = known
     obj = cls.__new__(cls)
     _set(obj, "__dict__", values)
     # One set per class, shared: ``values`` names every field, and nothing here
     # assigns to a frozen contract afterwards.
     _set(obj, "__pydantic_fields_set__", fields)
-    _set(obj, "__pydantic_extra__", None)
+    _set(obj, "__pydantic_extra__", {} if open_ else None)
     _set(obj, "__pydantic_private__", None)
     return obj
