@@ -94,7 +94,7 @@ def make_engine(url: str) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database
         if database and database != ":memory:" and not database.startswith("file:"):
-            Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+            _sqlite_file(Path(database).expanduser())
         connect_args["timeout"] = SQLITE_BUSY_TIMEOUT_S
     elif parsed.get_backend_name() == "postgresql":
         connect_args["connect_timeout"] = CONNECT_TIMEOUT_S
@@ -116,6 +116,35 @@ def make_engine(url: str) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
     return engine
+
+
+_SQLITE_MAGIC = b"SQLite format 3\x00"
+
+
+def _sqlite_file(path: Path) -> None:
+    """Create the SQLite database's folder; refuse a path that cannot hold the database."""
+    where = "SKILLSTREAM_DATABASE_URL"
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(
+            f"{where}: the folder {path.parent} for the SQLite database cannot be created "
+            f"({exc.strerror}); choose a path you can write to"
+        ) from None
+    if path.is_dir():
+        raise ConfigError(f"{where}: {path} is a folder, not a SQLite database file")
+    try:
+        with path.open("rb") as file:
+            head = file.read(len(_SQLITE_MAGIC))
+    except FileNotFoundError:
+        return  # a new database: SQLite creates the file
+    except OSError as exc:
+        raise ConfigError(f"{where}: {path} cannot be read ({exc.strerror})") from None
+    if head and head != _SQLITE_MAGIC:
+        raise ConfigError(
+            f"{where}: {path} exists and is not a SQLite database; "
+            "point the URL at a new file or at the sink's database"
+        )
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -7,6 +7,7 @@ instead of running with half a configuration.
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -55,6 +56,34 @@ def load_catalog(path: Path | None) -> Catalog:
     return Catalog(load_catalog_file(path or SAMPLE_CATALOG).items())
 
 
+def input_file(path: Path | str, what: str) -> Path:
+    """``path`` if it is a readable file; otherwise a ``UsageError`` naming it and why."""
+    path = Path(path)
+    if not path.exists():
+        raise UsageError(f"{what} {path} does not exist")
+    if not path.is_file():
+        raise UsageError(f"{what} {path} is not a file")
+    try:
+        with path.open("rb"):
+            pass
+    except OSError as exc:
+        raise UsageError(f"{what} {path} cannot be read: {exc.strerror}") from None
+    return path
+
+
+def output_folder(path: Path, what: str) -> Path:
+    """``path`` as a folder that exists (created with its parents) and can be written to."""
+    if path.exists() and not path.is_dir():
+        raise UsageError(f"{what} {path} exists and is not a folder")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"{what} {path} cannot be created: {exc.strerror}") from None
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise UsageError(f"{what} {path} is not writable")
+    return path
+
+
 def read_statements(source: str) -> Iterator[bytes]:
     """Records from a JSON Lines file, a JSON array file, or ``-`` (standard input).
 
@@ -65,10 +94,7 @@ def read_statements(source: str) -> Iterator[bytes]:
     if source == "-":
         data = sys.stdin.buffer.read()
     else:
-        path = Path(source)
-        if not path.is_file():
-            raise UsageError(f"statements file {source} does not exist")
-        data = path.read_bytes()
+        data = input_file(source, "statements file").read_bytes()
     stripped = data.lstrip()
     if stripped.startswith(b"["):
         try:

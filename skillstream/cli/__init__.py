@@ -12,6 +12,7 @@ import sys
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from skillstream.errors import SkillstreamError
 
@@ -50,10 +51,22 @@ def _register() -> None:
 
 def main(argv: list[str] | None = None) -> None:
     _register()
+    debug = os.environ.get("SKILLSTREAM_DEBUG") == "1"
     try:
         app(args=argv)  # standalone: click reports usage errors itself (exit 2)
     except SkillstreamError as exc:
-        if os.environ.get("SKILLSTREAM_DEBUG") == "1":
+        if debug:
             raise
-        err.print(f"[bold red]error:[/] {exc}", highlight=False)
-        sys.exit(exc.exit_code)
+        _fail(str(exc), exc.exit_code)
+    except KeyboardInterrupt:
+        _fail("interrupted", 130)
+    except OSError as exc:
+        if debug or exc.filename is None:
+            raise
+        # A path the command was given or configured with: name it and the reason.
+        _fail(f"{exc.filename}: {exc.strerror or exc}", 2)
+
+
+def _fail(message: str, code: int) -> None:
+    err.print(f"[bold red]error:[/] {escape(message)}", highlight=False)
+    sys.exit(code)

@@ -63,8 +63,13 @@ def register(app: typer.Typer) -> None:
         ladder:<id>, competency_types); items on the topic that the file no longer
         has are deleted with tombstones. An invalid file is refused before
         anything is published, with the field at fault named.
+
+        Examples: skillstream catalog load | skillstream catalog load
+        /etc/skillstream/catalog.yaml (then `skillstream replay --rebuild` to credit
+        past statements under the new mappings)
         """
         settings = load_settings()
+        load_catalog_file(file)  # refused here, before the broker is asked anything
         check_reachable(settings.kafka.bootstrap_servers)
         written, removed = asyncio.run(publish_catalog(settings, file))
         err.print(

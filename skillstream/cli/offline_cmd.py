@@ -8,7 +8,14 @@ import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
 
 from skillstream.cli import err
-from skillstream.config import load_catalog, load_rules, load_vocabulary, read_statements
+from skillstream.config import (
+    input_file,
+    load_catalog,
+    load_rules,
+    load_vocabulary,
+    output_folder,
+    read_statements,
+)
 from skillstream.errors import UsageError
 from skillstream.settings import load_settings
 
@@ -49,12 +56,13 @@ def register(app: typer.Typer) -> None:
         version = xapi_version or settings.xapi_version
         if not (version.startswith(("1.0.", "2.0."))):
             raise UsageError(f"--xapi-version must be 1.0.x or 2.0.x, not {version!r}")
-        if out.exists() and not out.is_dir():
-            raise UsageError(f"--out {out} exists and is not a folder")
+        total = (
+            None if statements == "-" else input_file(statements, "statements file").stat().st_size
+        )
+        output_folder(out, "--out")
         cat = load_catalog(catalog or settings.catalog_file)
         rules_model = load_rules(rules or settings.rules_file)
         vocab = load_vocabulary(vocabulary or settings.vocabulary_file)
-        total = Path(statements).stat().st_size if statements != "-" else None
         console = err
         with Progress(
             TextColumn("[bold]offline"),

@@ -40,10 +40,13 @@ def register(app: typer.Typer) -> None:
         Each record is keyed by its learner (from the actor's identifier) so one
         learner's statements stay in order. Records are published as they are —
         invalid ones included: the worker dead-letters them with every error.
+
+        Examples: skillstream publish statements.jsonl | cat batch.json |
+        skillstream publish -
         """
         settings = load_settings()
-        check_reachable(settings.kafka.bootstrap_servers)
         records = list(read_statements(source))
+        check_reachable(settings.kafka.bootstrap_servers)
         with _progress() as progress:
             task = progress.add_task("statements", total=len(records))
             sent = asyncio.run(
@@ -72,11 +75,15 @@ def register(app: typer.Typer) -> None:
         ordinary learner. The traffic has duplicates, late arrivals, voided
         statements and a share of invalid statements. Give --out FILE,
         --publish, or both.
+
+        Examples: skillstream simulate --learners 500 --days 180 --out traffic.jsonl |
+        skillstream simulate --learners 50 --days 30 --publish
         """
         from skillstream.simulate import Simulation
 
         if out is None and not publish_:
             raise UsageError("say where the statements go: --out FILE, --publish, or both")
+        settings = load_settings() if publish_ else None
         first = None
         if start is not None:
             try:
@@ -91,8 +98,7 @@ def register(app: typer.Typer) -> None:
                 for line in records:
                     f.write(line + b"\n")
             err.print(f"wrote {len(records)} records to {out}")
-        if publish_:
-            settings = load_settings()
+        if settings is not None:
             check_reachable(settings.kafka.bootstrap_servers)
             with _progress() as progress:
                 task = progress.add_task("statements", total=len(records))

@@ -20,7 +20,10 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Write JSON Schema for the milestone event, profile snapshot, dead letter and catalog.
 
-        File names carry the contract's major version, e.g. milestone-event.v1.schema.json.
+        File names carry the contract's major version, e.g. milestone-event.v1.schema.json;
+        each file's $id is urn:skillstream:schema:<name>:v<major>.
+
+        Example: skillstream schemas export contracts/ && ls contracts/
         """
         if directory.exists() and (not directory.is_dir() or any(directory.iterdir())):
             raise UsageError(f"{directory} exists and is not an empty folder; give a new one")

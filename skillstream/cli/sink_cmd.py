@@ -79,6 +79,11 @@ SQL_HELP = _paragraphs(
         "career.milestones.dlq. Exit 3: Kafka or the database cannot be reached at "
         "start."
     ),
+    (
+        "[bold]Examples[/]: skillstream sink sql --upgrade | "
+        "SKILLSTREAM_DATABASE_URL=postgresql+psycopg://sink:…@db:5432/skillstream "
+        "skillstream sink sql | skillstream sink sql --until-caught-up"
+    ),
 )
 
 WEBHOOK_HELP = _paragraphs(
@@ -107,6 +112,11 @@ WEBHOOK_HELP = _paragraphs(
         "again (subscribers receive the milestones again and drop the ids they have "
         "seen)."
     ),
+    (
+        '[bold]Example[/]: SKILLSTREAM_WEBHOOKS=\'[{"name": "crm", "url": '
+        '"https://crm.example.com/hooks/skillstream", "secret": "…", "kinds": '
+        '["role_ready"]}]\' skillstream sink webhook'
+    ),
 )
 
 UPGRADE_HELP = _paragraphs(
@@ -114,6 +124,11 @@ UPGRADE_HELP = _paragraphs(
     (
         "The database is SKILLSTREAM_DATABASE_URL (default sqlite:///.local/skillstream.db, "
         "whose folder is created). Safe to run again: an up-to-date database is left as it is."
+    ),
+    (
+        "[bold]Examples[/]: skillstream db upgrade | "
+        "SKILLSTREAM_DATABASE_URL=postgresql+psycopg://sink:…@db:5432/skillstream "
+        "skillstream db upgrade"
     ),
 )
 
@@ -124,6 +139,7 @@ RESET_HELP = _paragraphs(
         "default) replays everything the topics still hold; `--to latest` skips all "
         "records published so far."
     ),
+    "[bold]Examples[/]: skillstream sink reset sql | skillstream sink reset webhook --to latest",
 )
 
 

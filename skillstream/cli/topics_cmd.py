@@ -23,6 +23,9 @@ def register(app: typer.Typer) -> None:
 
         Partitions come from SKILLSTREAM_TOPICS__PARTITIONS (default 4); the
         catalog has one partition and, like learner.profiles, is compacted.
+
+        Examples: skillstream topics create | SKILLSTREAM_TOPICS__PARTITIONS=12
+        SKILLSTREAM_TOPICS__REPLICATION_FACTOR=3 skillstream topics create
         """
         settings = load_settings()
         check_reachable(settings.kafka.bootstrap_servers)

@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 
 from skillstream.broker import check_reachable
-from skillstream.config import load_rules, load_vocabulary
+from skillstream.config import load_rules, load_vocabulary, output_folder
 from skillstream.settings import load_settings
 from skillstream.topics import changelog_plan, create_topics
 
@@ -42,6 +42,10 @@ def register(app: typer.Typer) -> None:
         skills catalog. Start more workers with the same SKILLSTREAM_GROUP_ID (and
         their own SKILLSTREAM_DATA_DIR and --web-port) to share the partitions.
         Missing topics are created first. State lives in SKILLSTREAM_DATA_DIR.
+
+        Examples: skillstream worker | SKILLSTREAM_DATA_DIR=/var/lib/skillstream/w2
+        skillstream worker --web-port 6067 | skillstream worker --stages ingest
+        --web-port 6067 & skillstream worker --stages profiles --web-port 6068
         """
         import faust
 
@@ -59,12 +63,12 @@ def register(app: typer.Typer) -> None:
                 )
             overrides["worker_stages"] = stages
         settings = load_settings(**overrides)
-        check_reachable(settings.kafka.bootstrap_servers)
         rules_model = load_rules(rules or settings.rules_file)
         vocab = load_vocabulary(vocabulary or settings.vocabulary_file)
+        output_folder(settings.data_dir, "SKILLSTREAM_DATA_DIR")
+        check_reachable(settings.kafka.bootstrap_servers)
         changelog = changelog_plan(changelog_topic(settings.group_id), settings.topics)
         asyncio.run(create_topics(settings.kafka.bootstrap_servers, settings.topics, (changelog,)))
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
         runtime = Runtime(settings, rules_model, vocab)
         faust_app = create_app(runtime)
         faust.Worker(

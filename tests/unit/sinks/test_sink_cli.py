@@ -122,7 +122,7 @@ def test_a_database_url_that_is_not_one_is_a_config_error(
     monkeypatch.setenv("SKILLSTREAM_DATABASE_URL", "not a url")
     code, _, err = run(["db", "upgrade"], capsys)
     assert code == 2
-    assert "not a SQLAlchemy URL" in err
+    assert "SKILLSTREAM_DATABASE_URL: is not a database URL" in err
 
 
 class FakeClock:
