@@ -36,23 +36,11 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import re
 from collections.abc import Mapping
 from typing import Any, Final
 
 KEY_PREFIX: Final = "lrn_"
 KEY_LENGTH: Final = len(KEY_PREFIX) + 26
-
-_SHA1_HEX_RE: Final = re.compile(r"[0-9a-fA-F]{40}")
-_MAILTO_RE: Final = re.compile(r"mailto:[^@\s:/?#]+@[^@\s/?#]+")
-
-IFI_FORMS: Final = (
-    "mailto:<e-mail address>",
-    "sha1:<40 hex digits of SHA-1 of the mailto IRI>",
-    "account:<homePage>|<name>",
-    "openid:<uri>",
-)
-"""The forms ``learner_key_for_ifi`` accepts, for messages and help texts."""
 
 
 _CACHE_LIMIT: Final = 1 << 17
@@ -148,48 +136,6 @@ def learner_keys(actor: Mapping[str, Any], secret: bytes) -> tuple[str, ...]:
                 return tuple(keys)
     key = _agent_key(actor, secret, cache)
     return () if key is None else (key,)
-
-
-def learner_key_for_ifi(ifi: str, secret: bytes) -> str:
-    """The key of one learner named by an operator, e.g. for an erasure request.
-
-    Accepted forms: ``mailto:ann@example.com`` (exactly as the LMS sends it:
-    the SHA-1 of the IRI is case-sensitive), ``sha1:<40 hex digits>`` (or
-    ``mbox_sha1sum:<hex>``), ``account:<homePage>|<name>`` and
-    ``openid:<uri>``. Anything else raises ``ValueError`` naming the accepted
-    forms; the message never repeats the input, which may hold an e-mail
-    address.
-    """
-    _check_secret(secret)
-    text = ifi.strip()
-    scheme, sep, rest = text.partition(":")
-    if not sep:
-        raise ValueError(_form_error("it has no scheme"))
-    scheme = scheme.lower()
-    if scheme == "mailto":
-        if _MAILTO_RE.fullmatch("mailto:" + rest) is None:
-            raise ValueError(_form_error("a mailto IRI needs exactly one address"))
-        return _key(secret, _mbox_canonical("mailto:" + rest))
-    if scheme in ("sha1", "mbox_sha1sum"):
-        if _SHA1_HEX_RE.fullmatch(rest) is None:
-            raise ValueError(_form_error("a sha1 identifier needs 40 hex digits"))
-        return _key(secret, "mbox_sha1sum:" + rest.lower())
-    if scheme == "account":
-        home_page, bar, name = rest.partition("|")
-        if not bar or not home_page or not name or ":" not in home_page:
-            raise ValueError(
-                _form_error("an account needs a homePage IRI and a name, joined by '|'")
-            )
-        return _key(secret, f"account:{home_page}|{name}")
-    if scheme == "openid":
-        if ":" not in rest:
-            raise ValueError(_form_error("an openid needs an absolute URI"))
-        return _key(secret, "openid:" + rest)
-    raise ValueError(_form_error("its scheme is not one of mailto, sha1, account, openid"))
-
-
-def _form_error(why: str) -> str:
-    return f"not a learner identifier ({why}); use one of: {', '.join(IFI_FORMS)}"
 
 
 def is_learner_key(value: str) -> bool:

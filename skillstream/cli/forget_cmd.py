@@ -13,10 +13,11 @@ FORGET_HELP = "\n\n".join(
     (
         "Erase a learner: profile state, compacted topics and SQL rows.",
         (
-            "Name the learner by the identifier the LMS sends: mailto:ann@example.com "
-            "(exactly as sent), sha1:<40 hex digits of the mailto IRI>, "
-            "account:<homePage>|<name> or openid:<uri>; or by key with --key lrn_…. "
-            "The identifier is only used to compute the key and is never stored or sent."
+            "Name the learner as `skillstream learner-key` does: an e-mail address "
+            "(ann@example.com or mailto:ann@example.com, exactly as the LMS sends it), "
+            "an mbox_sha1sum (sha1:<40 hex digits>), account:<homePage>|<name>, an openid "
+            "URI or a JSON Agent; or by key with --key lrn_…. The identifier is only used "
+            "to compute the key and is never stored or sent."
         ),
         (
             "Steps: an ERASE record on learning.events keyed by the learner (applied in "
@@ -49,7 +50,7 @@ def register(app: typer.Typer) -> None:
         ifi: str | None = typer.Argument(
             None,
             metavar="LEARNER_IFI",
-            help="mailto:…, sha1:…, account:<homePage>|<name>, openid:…",
+            help="E-mail address, mbox_sha1sum, account:<homePage>|<name>, openid URI or JSON Agent.",
         ),
         key: str | None = typer.Option(
             None, "--key", metavar="KEY", help="The learner key instead of an identifier."

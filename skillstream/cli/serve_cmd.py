@@ -24,8 +24,9 @@ SERVE_HELP = "\n\n".join(
             "multipart/mixed parts (hashed and checked, not stored)."
         ),
         (
-            "[bold]Queries[/]: GET /learners/KEY/profile and GET /learners/KEY/milestones, "
-            "read from the SQL sink's database (SKILLSTREAM_DATABASE_URL), which lags the "
+            "[bold]Queries[/]: GET /learners/KEY/profile and GET /learners/KEY/milestones "
+            "(or /learners/profile?agent=… and /learners/milestones?agent=… with an xAPI "
+            "Agent, hashed server-side; `skillstream learner-key` prints a KEY), read from the SQL sink's database (SKILLSTREAM_DATABASE_URL), which lags the "
             "stream by the sink's batch interval. [bold]Operations[/]: GET /healthz (Kafka and "
             "the database), GET /metrics (Prometheus), API docs at /docs."
         ),

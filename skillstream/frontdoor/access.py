@@ -8,7 +8,13 @@ fields ``method``, ``path``, ``status``, ``statements`` (how many the body
 held; absent for requests without statements) and ``duration_ms`` as
 ``extra``, so the JSON formatter of ``skillstream.logs`` writes them as keys;
 the human format shows the same in the message. Paths hold no secrets: learner
-keys are pseudonymous and query strings are left out.
+keys are pseudonymous and query strings are left out, so the ``agent``
+parameter of the learner queries (an e-mail address, an account) is never
+written. A path that holds something else where a learner key belongs (a
+segment under ``/learners/`` other than a key-shaped ``lrn_…`` token,
+``profile`` or ``milestones``), or any segment with an ``@``, is logged with that
+segment replaced by ``(masked)`` (:func:`logged_path`): an operator who puts an
+e-mail address in the path must not leave it in the log.
 
 Every response under ``/xapi/`` carries ``X-Experience-API-Version``: the
 version the request asked for when it is supported (``1.0.3`` or ``2.0.0``),
@@ -18,6 +24,7 @@ else the configured default, as the Statement API asks of a receiver.
 from __future__ import annotations
 
 import logging
+import re
 import time
 from typing import Any, Final
 
@@ -30,6 +37,23 @@ from skillstream.frontdoor.statements import RESPONSE_VERSION
 logger: Final = logging.getLogger("skillstream.frontdoor.access")
 
 _VERSION_HEADER_LOWER: Final = b"x-experience-api-version"
+_LEARNERS: Final = "/learners/"
+_LEARNER_SEGMENT_RE: Final = re.compile(r"learners|profile|milestones|lrn_[a-z0-9_]*")
+MASKED: Final = "(masked)"
+
+
+def logged_path(path: str) -> str:
+    """``path`` as the access log writes it: see the module docstring."""
+    learners = path.startswith(_LEARNERS)
+    if not learners and "@" not in path:
+        return path
+    return "/".join(
+        MASKED
+        if "@" in segment
+        or (learners and segment and _LEARNER_SEGMENT_RE.fullmatch(segment) is None)
+        else segment
+        for segment in path.split("/")
+    )
 
 
 def _response_version(scope: Scope, default: str) -> bytes:
@@ -81,9 +105,10 @@ class AccessMiddleware:
             method: str = scope["method"]
             metrics.record_http_request(method, template, status, duration)
             statements = state.get("statements")
+            shown_path = logged_path(path)
             extra: dict[str, Any] = {
                 "method": method,
-                "path": path,
+                "path": shown_path,
                 "status": status,
                 "duration_ms": round(duration * 1000, 2),
             }
@@ -94,7 +119,7 @@ class AccessMiddleware:
             logger.info(
                 "%s %s %d%s %.1fms",
                 method,
-                path,
+                shown_path,
                 status,
                 shown,
                 duration * 1000,

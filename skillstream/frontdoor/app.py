@@ -10,6 +10,8 @@ endpoint                                   auth   answer
 ``GET /xapi/about``                        none   the xAPI versions spoken
 ``GET /learners/{key}/profile``            Basic  newest profile snapshot, 404 if unknown
 ``GET /learners/{key}/milestones``         Basic  the learner's milestones by achieved_at
+``GET /learners/profile?agent=AGENT``      Basic  the same, the learner named by an xAPI Agent
+``GET /learners/milestones?agent=AGENT``   Basic  the same, the learner named by an xAPI Agent
 ``GET /healthz``                           none   200, or 503 naming Kafka and/or the database
 ``GET /metrics``                           none   Prometheus text format
 =========================================  =====  ===========================================
@@ -19,6 +21,15 @@ Statement rules are in ``statements.py``; this module reads the body (at most
 bodies are always ``{"error": "...", "problems": [...]}`` (``problems.py``),
 also for 401, 404 and 503, so a client parses one shape. An unreachable
 Kafka or database is 503 with a message naming it, never a stack trace.
+
+``AGENT`` is a JSON Agent, URL-encoded, as in the Statement API's GET
+(``{"mbox": "mailto:ada@example.com"}``, ``{"account": {"homePage": …, "name":
+…}}``, ``mbox_sha1sum``, ``openid``): hashed here with the configured learner-key
+secret into the key the pipeline gives that actor (``skillstream.learners``).
+An invalid Agent is 400 with a problem per fault (``path`` inside the Agent; no
+value of it repeated); the parameter missing is 400 (code ``agent``). A ``{key}``
+that does not start with ``lrn_`` is 404 without being repeated, since it may be
+an e-mail address sent where the key belongs.
 """
 
 from __future__ import annotations
@@ -35,6 +46,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from schemas.identity import KEY_PREFIX
 from skillstream import metrics
 from skillstream.errors import ServiceUnavailable, SkillstreamError
 from skillstream.frontdoor.access import AccessMiddleware
@@ -43,6 +55,7 @@ from skillstream.frontdoor.problems import Problem, Rejected, request_problem
 from skillstream.frontdoor.publisher import KafkaPublisher, Publisher
 from skillstream.frontdoor.queries import LearnerStore
 from skillstream.frontdoor.statements import VERSION_HEADER, Accepted, accept
+from skillstream.learners import AGENT_EXAMPLE, InvalidAgent, learner_of_agent, parse_agent
 from skillstream.settings import Settings
 
 MAX_BODY_BYTES: Final = 16 * 1024 * 1024
@@ -110,6 +123,27 @@ _ERRORS: Final[dict[int | str, dict[str, Any]]] = {
     400: {"model": ErrorBody, "description": "Refused: every problem found; nothing stored."},
     401: {"model": ErrorBody, "description": "Missing or wrong Basic credentials."},
     503: {"model": ErrorBody, "description": "Kafka did not acknowledge; nothing confirmed."},
+}
+
+
+_AGENT_PARAM: Final[Any] = Query(
+    None,
+    description=(
+        "The learner as an xAPI Agent (JSON, URL-encoded) with exactly one of mbox, "
+        f"mbox_sha1sum, openid and account, e.g. {AGENT_EXAMPLE}. Hashed here into the "
+        "learner key; never stored, logged or echoed."
+    ),
+    openapi_examples={
+        "mbox": {"value": AGENT_EXAMPLE},
+        "account": {
+            "value": '{"account": {"homePage": "https://lms.example.com", "name": "u00042"}}'
+        },
+    },
+)
+_LEARNER_ERRORS: Final[dict[int | str, dict[str, Any]]] = {
+    400: {"model": ErrorBody, "description": "The agent is missing or names no learner."},
+    401: _ERRORS[401],
+    503: {"model": ErrorBody, "description": "The database cannot be read."},
 }
 
 
@@ -277,6 +311,67 @@ def create_app(
     async def about() -> dict[str, Any]:
         return {"version": ["1.0.3", "2.0.0"], "extensions": {}}
 
+    def _keyed(key: str, what: str) -> str:
+        if not key.startswith(KEY_PREFIX):
+            raise StarletteHTTPException(
+                404,
+                f"not a learner key (keys start with {KEY_PREFIX}); to name a person by "
+                f"e-mail address or account, use GET /learners/{what}?agent=<xAPI Agent "
+                f"as JSON, e.g. {AGENT_EXAMPLE}>",
+            )
+        return key
+
+    def _agent_learner(agent: str | None, what: str) -> str:
+        if agent is None:
+            raise request_problem(
+                f"GET /learners/{what} needs the agent query parameter: the learner as an "
+                f"xAPI Agent, e.g. agent={AGENT_EXAMPLE} (URL-encoded); or use "
+                f"GET /learners/<key>/{what}",
+                "agent",
+            )
+        try:
+            return learner_of_agent(parse_agent(agent), secret).learner
+        except InvalidAgent as exc:
+            raise Rejected(
+                f"the agent parameter names no learner: {exc}",
+                [Problem(None, p.path, p.message, p.code) for p in exc.problems],
+            ) from None
+
+    async def _profile(learner: str) -> dict[str, Any]:
+        snapshot = await learners.profile(learner)
+        if snapshot is None:
+            raise StarletteHTTPException(
+                404,
+                f"no profile for learner {learner} in {learners.describe()} (unknown, erased, "
+                "or not yet written by the SQL sink)",
+            )
+        return snapshot
+
+    @app.get(
+        "/learners/profile",
+        tags=["learners"],
+        summary="A learner's newest profile snapshot, the learner named by an xAPI Agent",
+        responses={404: {"model": ErrorBody}, **_LEARNER_ERRORS},
+    )
+    async def learner_profile_by_agent(
+        agent: str | None = _AGENT_PARAM, _user: str = lms
+    ) -> dict[str, Any]:
+        """As ``/learners/{key}/profile``, the key hashed here from ``agent`` with the
+        learner-key secret, exactly as the pipeline keys that actor's statements."""
+        return await _profile(_agent_learner(agent, "profile"))
+
+    @app.get(
+        "/learners/milestones",
+        tags=["learners"],
+        summary="A learner's milestones, oldest first, the learner named by an xAPI Agent",
+        responses=_LEARNER_ERRORS,
+    )
+    async def learner_milestones_by_agent(
+        agent: str | None = _AGENT_PARAM, _user: str = lms
+    ) -> list[dict[str, Any]]:
+        """As ``/learners/{key}/milestones``, the key hashed here from ``agent``."""
+        return await learners.milestones(_agent_learner(agent, "milestones"))
+
     @app.get(
         "/learners/{key}/profile",
         tags=["learners"],
@@ -285,24 +380,17 @@ def create_app(
     )
     async def learner_profile(key: str, _user: str = lms) -> dict[str, Any]:
         """The snapshot the SQL sink holds for learner ``key`` (pseudonymous key)."""
-        snapshot = await learners.profile(key)
-        if snapshot is None:
-            raise StarletteHTTPException(
-                404,
-                f"no profile for learner {key} in {learners.describe()} (unknown, erased, or "
-                "not yet written by the SQL sink)",
-            )
-        return snapshot
+        return await _profile(_keyed(key, "profile"))
 
     @app.get(
         "/learners/{key}/milestones",
         tags=["learners"],
         summary="A learner's milestones, oldest first",
-        responses={401: _ERRORS[401], 503: _ERRORS[503]},
+        responses={404: {"model": ErrorBody}, 401: _ERRORS[401], 503: _ERRORS[503]},
     )
     async def learner_milestones(key: str, _user: str = lms) -> list[dict[str, Any]]:
         """Milestone CloudEvents of learner ``key`` ordered by achieved_at (empty if none)."""
-        return await learners.milestones(key)
+        return await learners.milestones(_keyed(key, "milestones"))
 
     @app.get(
         "/healthz",

@@ -14,7 +14,8 @@ clients can branch on it.
 
 Request-level codes: ``version_header``, ``content_type``, ``json``,
 ``multipart``, ``statement_id``, ``duplicate_id``, ``signature``,
-``attachment``, ``too_large``.
+``attachment``, ``too_large``; for learner queries by ``agent``: ``agent`` (missing),
+``form``, ``type``, ``group`` and the validator's actor codes.
 """
 
 from __future__ import annotations

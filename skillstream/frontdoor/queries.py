@@ -13,6 +13,9 @@ these reads never block the sink's writes, a connect timeout on PostgreSQL).
 A database that cannot be reached, or that has no skillstream tables yet,
 raises ``ServiceUnavailable`` naming it with the password hidden; the app
 turns that into 503.
+
+Queries take the pseudonymous key (``lrn_…``); the app turns an xAPI ``agent``
+parameter into it first (``skillstream.learners``).
 """
 
 from __future__ import annotations

@@ -1,9 +1,9 @@
 """Erasing a learner: profile state, the compacted topics and the SQL sink's rows.
 
 ``forget`` works on the pseudonymous learner key (``schemas.identity``); an
-operator names the learner by an IFI (``mailto:…``, ``sha1:…``,
-``account:<homePage>|<name>``, ``openid:…``) or by the key itself. In this
-order:
+operator names the learner in any form ``skillstream learner-key`` takes
+(``skillstream.learners.FORMS``: an e-mail address, an mbox_sha1sum, an openid,
+``HOMEPAGE|NAME``, a JSON Agent) or by the key itself. In this order:
 
 1. **ERASE** — ``streams.profile_stage.erase_record(key)`` is produced to
    ``learning.events`` keyed by the learner, so it lands on the partition
@@ -43,11 +43,12 @@ from pathlib import Path
 import orjson
 from aiokafka import TopicPartition
 
-from schemas.identity import IFI_FORMS, is_learner_key, learner_key_for_ifi
+from schemas.identity import is_learner_key
 from sinks.database import parse_url, safe_url
 from skillstream.broker import check_reachable
 from skillstream.errors import ConfigError, ServiceUnavailable, UsageError
 from skillstream.kafka_io import producer
+from skillstream.learners import FORMS, InvalidAgent, learner_for_ifi
 from skillstream.operations.cluster import Cluster
 from skillstream.operations.groups import profile_group
 from skillstream.settings import Settings
@@ -63,7 +64,7 @@ def learner_key(ifi: str | None, key: str | None, secret: bytes) -> str:
     if (ifi is None) == (key is None):
         raise UsageError(
             "name the learner once: an identifier (LEARNER_IFI, one of "
-            f"{', '.join(IFI_FORMS)}) or --key lrn_…"
+            f"{'; '.join(FORMS)}) or --key lrn_…"
         )
     if key is not None:
         if not is_learner_key(key.strip()):
@@ -74,9 +75,11 @@ def learner_key(ifi: str | None, key: str | None, secret: bytes) -> str:
         return key.strip()
     assert ifi is not None
     try:
-        return learner_key_for_ifi(ifi, secret)
-    except ValueError as exc:
-        raise UsageError(f"LEARNER_IFI is {exc}") from None
+        return learner_for_ifi(ifi, secret).learner
+    except InvalidAgent as exc:
+        raise UsageError(
+            f"LEARNER_IFI names no learner: {exc}. Accepted: {'; '.join(FORMS)}"
+        ) from None
 
 
 def erased_event(learner: str, at: datetime) -> bytes:

@@ -6,6 +6,7 @@ is tested against exactly the tables and encodings the sink produces.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime, timedelta
 
@@ -15,6 +16,7 @@ import pytest
 from frontdoor_builders import PASSWORD, USERNAME
 from frontdoor_server import front_settings
 
+from schemas.identity import learner_keys
 from schemas.milestones import MilestoneData, MilestoneEvent, MilestoneKind
 from schemas.profiles import ProfileSnapshot, SkillSnapshot
 from sinks.base import MilestoneRecord, ProfileRecord, Source
@@ -64,9 +66,9 @@ def milestone(level: str, at: datetime, who: str = LEARNER) -> MilestoneEvent:
     )
 
 
-def snapshot(as_of: datetime, statements: int) -> ProfileSnapshot:
+def snapshot(as_of: datetime, statements: int, who: str = LEARNER) -> ProfileSnapshot:
     return ProfileSnapshot(
-        learner=LEARNER,
+        learner=who,
         as_of=as_of,
         first_activity=T0,
         statements=statements,
@@ -168,3 +170,45 @@ async def test_unreachable_database_is_503_naming_it(settings: Settings) -> None
     assert "secret" not in response.text
     assert health.status_code == 503
     assert health.json()["database"]["ok"] is False
+
+
+async def test_query_by_agent_answers_as_by_key(
+    client: httpx.AsyncClient, settings: Settings, database_url: str
+) -> None:
+    """The key is hashed from the agent with the configured secret, as the pipeline does."""
+    mbox = "mailto:ada@example.com"
+    key = learner_keys({"mbox": mbox}, settings.learner_secret_bytes)[0]
+    sink = SqlSink(database_url)
+    sink.write_sync(
+        [
+            MilestoneRecord(milestone("expert", T0 + timedelta(days=3), who=key), source(10)),
+            ProfileRecord(
+                key, snapshot(T0 + timedelta(days=3), 4, who=key), source(11, "learner.profiles")
+            ),
+        ]
+    )
+    await sink.close()
+    sha1 = hashlib.sha1(mbox.encode()).hexdigest()
+    for agent in ({"mbox": mbox}, {"objectType": "Agent", "mbox_sha1sum": sha1}):
+        params = {"agent": orjson.dumps(agent).decode()}
+        for query in ("profile", "milestones"):
+            by_agent = await client.get(f"/learners/{query}", params=params)
+            by_key = await client.get(f"/learners/{key}/{query}")
+            assert by_agent.status_code == 200, by_agent.text
+            assert by_agent.json()
+            assert by_agent.json() == by_key.json()
+        profile = (await client.get("/learners/profile", params=params)).json()
+        assert (profile["learner"], profile["statements"]) == (key, 4)
+
+    bad = await client.get("/learners/milestones", params={"agent": '{"mbox": "ada@example.com"}'})
+    assert bad.status_code == 400
+    assert bad.json()["problems"][0]["path"] == "$.mbox"
+    assert "ada@" not in bad.text
+
+    client.auth = None  # type: ignore[assignment]
+    for query in ("profile", "milestones"):
+        refused = await client.get(
+            f"/learners/{query}", params={"agent": orjson.dumps({"mbox": mbox}).decode()}
+        )
+        assert refused.status_code == 401
+        assert "ada@" not in refused.text

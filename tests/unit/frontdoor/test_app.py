@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import logging
+from collections.abc import AsyncIterator
+from typing import Any
+from urllib.parse import quote
 
 import httpx
 import orjson
@@ -11,9 +15,13 @@ import pytest
 from frontdoor_builders import PASSWORD, USERNAME, V1, V2, multipart, new_id, statement
 from frontdoor_fakes import FakePublisher, problems_of
 
+from schemas.identity import learner_keys
 from skillstream.errors import ServiceUnavailable
 from skillstream.frontdoor import create_app
+from skillstream.frontdoor.queries import LearnerStore
 from skillstream.settings import Settings
+
+ADA = '{"mbox": "mailto:ada@example.com"}'
 
 # --- auth -------------------------------------------------------------------------------------
 
@@ -30,6 +38,9 @@ from skillstream.settings import Settings
         ("PUT", f"/xapi/statements?statementId={new_id()}"),
         ("GET", "/learners/lrn_x/profile"),
         ("GET", "/learners/lrn_x/milestones"),
+        ("GET", "/learners/profile?agent=" + quote(ADA)),
+        ("GET", "/learners/milestones?agent=" + quote(ADA)),
+        ("GET", "/learners/profile?agent=" + quote('{"mbox": "nonsense"}')),
     ],
 )
 async def test_protected_endpoints_need_the_lms_credential(
@@ -290,3 +301,204 @@ async def test_lifespan_starts_and_stops_the_publisher(
     async with app.router.lifespan_context(app):
         assert publisher.started == 1
     assert publisher.stopped == 1
+
+
+# --- learner queries by xAPI agent ----------------------------------------------------------------
+
+
+class FakeStore(LearnerStore):
+    """The SQL sink's tables as a dict: one profile and one milestone per known learner."""
+
+    def __init__(self, known: set[str]) -> None:
+        super().__init__("sqlite://")
+        self.known = known
+        self.asked: list[str] = []
+
+    async def profile(self, learner: str) -> dict[str, Any] | None:
+        self.asked.append(learner)
+        return {"learner": learner, "statements": 7} if learner in self.known else None
+
+    async def milestones(self, learner: str) -> list[dict[str, Any]]:
+        self.asked.append(learner)
+        return [{"data": {"learner": learner}}] if learner in self.known else []
+
+
+SHA1 = hashlib.sha1(b"mailto:ada@example.com").hexdigest()
+ACCOUNT = {"account": {"homePage": "https://lms.example.com", "name": "u00042"}}
+
+
+@pytest.fixture
+def ada_key(front_settings: Settings) -> str:
+    return learner_keys({"mbox": "mailto:ada@example.com"}, front_settings.learner_secret_bytes)[0]
+
+
+@pytest.fixture
+def store(front_settings: Settings, ada_key: str) -> FakeStore:
+    account_key = learner_keys(ACCOUNT, front_settings.learner_secret_bytes)[0]
+    return FakeStore({ada_key, account_key})
+
+
+@pytest.fixture
+async def learners(
+    front_settings: Settings, publisher: FakePublisher, store: FakeStore
+) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(front_settings, publisher=publisher, store=store)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app),
+        base_url="http://frontdoor.test",
+        auth=(USERNAME, PASSWORD),
+    ) as c:
+        yield c
+
+
+@pytest.mark.parametrize(
+    "agent",
+    [
+        {"mbox": "mailto:ada@example.com"},
+        {"objectType": "Agent", "name": "Ada", "mbox": "mailto:ada@example.com"},
+        {"mbox_sha1sum": SHA1},
+        {"mbox_sha1sum": SHA1.upper()},
+    ],
+    ids=["mbox", "agent-with-name", "mbox_sha1sum", "mbox_sha1sum-upper"],
+)
+async def test_queries_by_agent_use_the_key_the_pipeline_derives(
+    learners: httpx.AsyncClient, store: FakeStore, ada_key: str, agent: dict[str, Any]
+) -> None:
+    text = orjson.dumps(agent).decode()
+    profile = await learners.get("/learners/profile", params={"agent": text})
+    milestones = await learners.get("/learners/milestones", params={"agent": text})
+    assert profile.status_code == 200, profile.text
+    assert profile.json() == {"learner": ada_key, "statements": 7}
+    assert milestones.json() == [{"data": {"learner": ada_key}}]
+    by_key = await learners.get(f"/learners/{ada_key}/profile")
+    assert by_key.json() == profile.json()
+    assert store.asked == [ada_key, ada_key, ada_key]
+
+
+async def test_query_by_account_agent(
+    learners: httpx.AsyncClient, front_settings: Settings
+) -> None:
+    key = learner_keys(ACCOUNT, front_settings.learner_secret_bytes)[0]
+    response = await learners.get(
+        "/learners/profile", params={"agent": orjson.dumps(ACCOUNT).decode()}
+    )
+    assert response.json()["learner"] == key
+
+
+async def test_unknown_agent_profile_is_404_naming_the_key_not_the_address(
+    learners: httpx.AsyncClient, front_settings: Settings
+) -> None:
+    agent = {"mbox": "mailto:grace@example.org"}
+    key = learner_keys(agent, front_settings.learner_secret_bytes)[0]
+    response = await learners.get(
+        "/learners/profile", params={"agent": orjson.dumps(agent).decode()}
+    )
+    assert response.status_code == 404
+    problems_of(response)
+    assert key in response.json()["error"]
+    assert "grace" not in response.text
+    milestones = await learners.get(
+        "/learners/milestones", params={"agent": orjson.dumps(agent).decode()}
+    )
+    assert milestones.json() == []
+
+
+@pytest.mark.parametrize(
+    ("agent", "path", "code"),
+    [
+        ('{"mbox": "grace@example.org"}', "$.mbox", "mbox"),
+        ('{"mbox_sha1sum": "grace@example.org"}', "$.mbox_sha1sum", "mbox_sha1sum"),
+        ('{"openid": "grace@example.org"}', "$.openid", "iri"),
+        (
+            '{"account": {"homePage": "grace@example.org", "name": "g"}}',
+            "$.account.homePage",
+            "iri",
+        ),
+        ('{"account": {"homePage": "https://lms.example.com"}}', "$.account.name", "account"),
+        ('{"mbox": "mailto:grace@example.org", "openid": "https://id.example.com/g"}', "$", "ifi"),
+        ('{"name": "Grace"}', "$", "ifi"),
+        ('{"mBox": "mailto:grace@example.org"}', "$.mBox", "unknown_property"),
+        ('{"grace@example.org": true}', "$[(value not shown)]", "unknown_property"),
+        (
+            '{"objectType": "Group", "member": [{"mbox": "mailto:grace@example.org"}]}',
+            "$.objectType",
+            "group",
+        ),
+        (
+            '{"objectType": "Person", "mbox": "mailto:grace@example.org"}',
+            "$.objectType",
+            "object_type",
+        ),
+        ('"mailto:grace@example.org"', "$", "type"),
+        ('{"mbox": "mailto:grace@example.org"', "$", "json"),
+        ("mailto:grace@example.org", "$", "json"),
+        ("", "$", "json"),
+        ("{" + " " * 5000 + "}", "$", "json"),
+    ],
+)
+@pytest.mark.parametrize("query", ["profile", "milestones"])
+async def test_invalid_agent_is_400_naming_the_problem_never_the_address(
+    learners: httpx.AsyncClient, store: FakeStore, agent: str, path: str, code: str, query: str
+) -> None:
+    response = await learners.get(f"/learners/{query}", params={"agent": agent})
+    assert response.status_code == 400, response.text
+    problems = problems_of(response)
+    assert (problems[0]["index"], problems[0]["path"], problems[0]["code"]) == (None, path, code)
+    assert "agent" in response.json()["error"]
+    assert "grace@" not in response.text
+    assert store.asked == []
+
+
+async def test_missing_agent_is_400_saying_how_to_query(learners: httpx.AsyncClient) -> None:
+    for query in ("profile", "milestones"):
+        response = await learners.get(f"/learners/{query}")
+        assert response.status_code == 400
+        (problem,) = problems_of(response)
+        assert problem["code"] == "agent"
+        assert "agent=" in problem["message"]
+        assert f"/learners/<key>/{query}" in problem["message"]
+
+
+@pytest.mark.parametrize("query", ["profile", "milestones"])
+async def test_an_address_where_the_key_belongs_is_404_and_never_echoed_or_logged(
+    learners: httpx.AsyncClient, store: FakeStore, caplog: pytest.LogCaptureFixture, query: str
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    response = await learners.get(f"/learners/mailto:grace@example.org/{query}")
+    assert response.status_code == 404
+    problems_of(response)
+    assert "grace" not in response.text
+    assert "?agent=" in response.json()["error"]
+    assert store.asked == []
+    (line,) = [r for r in caplog.records if r.name == "skillstream.frontdoor.access"]
+    assert line.path == f"/learners/(masked)/{query}"  # type: ignore[attr-defined]
+    server = [r for r in caplog.records if not r.name.startswith(("httpx", "httpcore"))]
+    assert all("grace" not in r.getMessage() for r in server)
+
+
+async def test_the_agent_never_reaches_the_log(
+    learners: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    await learners.get("/learners/profile", params={"agent": ADA})
+    await learners.get("/learners/milestones", params={"agent": '{"mbox": "ada@example.com"}'})
+    lines = [r for r in caplog.records if r.name == "skillstream.frontdoor.access"]
+    assert [(r.path, r.status) for r in lines] == [  # type: ignore[attr-defined]
+        ("/learners/profile", 200),
+        ("/learners/milestones", 400),
+    ]
+    for record in caplog.records:
+        if record.name.startswith(("httpx", "httpcore")):
+            continue  # the test's own HTTP client
+        assert "ada@" not in record.getMessage()
+        assert "ada@" not in str(record.__dict__)
+
+
+async def test_openapi_documents_the_agent_queries(learners: httpx.AsyncClient) -> None:
+    paths = (await learners.get("/openapi.json")).json()["paths"]
+    for query in ("profile", "milestones"):
+        get = paths[f"/learners/{query}"]["get"]
+        (agent,) = [p for p in get["parameters"] if p["name"] == "agent"]
+        assert agent["in"] == "query"
+        assert "mbox" in agent["description"]
+        assert {"400", "401"} <= set(get["responses"])

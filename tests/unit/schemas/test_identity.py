@@ -6,13 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from schemas.identity import (
-    IFI_FORMS,
-    clear_cache,
-    is_learner_key,
-    learner_key_for_ifi,
-    learner_keys,
-)
+from schemas.identity import clear_cache, is_learner_key, learner_keys
 
 SECRET = b"test-secret"
 ANN = "mailto:ann@example.com"
@@ -118,51 +112,6 @@ def test_nothing_identified_gives_no_key() -> None:
 def test_an_empty_secret_is_refused() -> None:
     with pytest.raises(ValueError, match="secret"):
         learner_keys(agent(mbox=ANN), b"")
-    with pytest.raises(ValueError, match="secret"):
-        learner_key_for_ifi(ANN, b"")
-
-
-@pytest.mark.parametrize(
-    ("ifi", "actor"),
-    [
-        (ANN, agent(mbox=ANN)),
-        (f"sha1:{ANN_SHA1}", agent(mbox=ANN)),
-        (f"sha1:{ANN_SHA1.upper()}", agent(mbox_sha1sum=ANN_SHA1)),
-        (
-            "account:https://lms.example.com|u 1|x",
-            agent(account={"homePage": "https://lms.example.com", "name": "u 1|x"}),
-        ),
-        ("openid:https://id.example.com/u1", agent(openid="https://id.example.com/u1")),
-        ("  MAILTO:ann@example.com ", agent(mbox=ANN)),
-    ],
-)
-def test_operator_identifiers_give_the_pipelines_key(ifi: str, actor: dict[str, object]) -> None:
-    assert learner_key_for_ifi(ifi, SECRET) == learner_keys(actor, SECRET)[0]
-
-
-@pytest.mark.parametrize(
-    "ifi",
-    [
-        "ann@example.com",
-        "mailto:ann",
-        "mailto:ann@example.com?subject=hi",
-        "sha1:abc",
-        "sha1:" + "g" * 40,
-        "account:https://lms.example.com",
-        "account:|u1",
-        "account:lms|u1",
-        "openid:not-a-uri",
-        "tel:+4912345",
-        "",
-    ],
-)
-def test_other_operator_input_is_refused_without_echoing_it(ifi: str) -> None:
-    with pytest.raises(ValueError, match="not a learner identifier") as raised:
-        learner_key_for_ifi(ifi, SECRET)
-    message = str(raised.value)
-    assert all(form in message for form in IFI_FORMS)
-    if ifi:
-        assert ifi not in message
 
 
 @given(st.emails())
