@@ -154,6 +154,41 @@ def encode_learner_events(learner: str, events: Sequence[LearningEvent]) -> byte
     return orjson.dumps({"version": 1, "learner": learner, "events": [e.__dict__ for e in events]})
 
 
+def encode_learner_records(
+    learner: str, events: Sequence[LearningEvent], max_bytes: int
+) -> list[bytes]:
+    """One learner's events as as few ``learning.events`` values as fit ``max_bytes`` each.
+
+    A backfill of an active learner can put thousands of statements of one learner in one
+    ingest batch; one record of them all would pass the topic's ``max.message.bytes``.
+    The events keep their order across the records (the profile stage applies the records
+    of a partition in order). An event too big for a record of its own raises
+    ``ValueError`` — its statement is bounded far below any sane limit, so that is a
+    misconfigured topic, not data.
+    """
+    whole = encode_learner_events(learner, events)
+    if len(whole) <= max_bytes:
+        return [whole]
+    if len(events) == 1:
+        raise ValueError(
+            f"one learning event encodes to {len(whole)} bytes, over the {max_bytes} bytes a "
+            "learning.events record may hold: raise the topic's max.message.bytes"
+        )
+    # Split where the bytes are halved (events differ in size), then each half again.
+    sizes = [len(orjson.dumps(e.__dict__)) for e in events]
+    half, running, total = 1, 0, sum(sizes)
+    for i, size in enumerate(sizes[:-1], start=1):
+        running += size
+        if running * 2 >= total:
+            half = i
+            break
+    else:
+        half = len(events) - 1
+    return encode_learner_records(learner, events[:half], max_bytes) + encode_learner_records(
+        learner, events[half:], max_bytes
+    )
+
+
 def decode_learner_events(data: bytes) -> tuple[str, list[LearningEvent]]:
     """Read a record written by ``encode_learner_events``.
 

@@ -14,28 +14,37 @@
 Every dead letter carries the header ``skillstream-dead-letter`` naming its
 kind and version (``milestone-delivery-failure.v1`` or ``unreadable-record.v1``),
 so a reader can tell them apart before parsing.
+
+Every dead letter fits its topic (``fit``): a record of nearly a megabyte that a
+sink cannot read would make a dead letter a third larger (base64), which the
+topic would refuse on every retry — and the sink would wait forever. A letter
+too big keeps the first bytes of the value, says it was truncated, and keeps the
+value's size and SHA-256 beside where it came from.
 """
 
 from __future__ import annotations
 
 import base64
+import hashlib
 from datetime import datetime
 from typing import Literal
 
 import orjson
 from pydantic import Field, ValidationError
 
-from schemas._base import Contract, UtcDatetime
+from schemas._base import Published, UtcDatetime
 from schemas.deadletter import SourcePosition
 from schemas.milestones import MilestoneDeliveryFailure
 from sinks.base import DeadLetter, MilestoneRecord, Source
 
+MAX_ERROR_CHARS = 2000
+"""How much of an error message a dead letter keeps."""
 KIND_HEADER = "skillstream-dead-letter"
 DELIVERY_FAILURE_KIND = b"milestone-delivery-failure.v1"
 UNREADABLE_KIND = b"unreadable-record.v1"
 
 
-class UnreadableRecord(Contract):
+class UnreadableRecord(Published):
     """A record a sink could not read or store, kept byte for byte with where it came from."""
 
     version: Literal[1] = 1
@@ -45,6 +54,11 @@ class UnreadableRecord(Contract):
     source: SourcePosition
     key_b64: str | None = Field(description="The record key, base64; None if it had none.")
     value_b64: str | None = Field(description="The record value, base64; None for a tombstone.")
+    value_truncated: bool = Field(
+        default=False, description="True when only the first bytes of the value are kept."
+    )
+    value_size: int | None = Field(default=None, ge=0, description="Set when truncated.")
+    value_sha256: str | None = Field(default=None, description="Set when truncated.")
 
     def key(self) -> bytes | None:
         return None if self.key_b64 is None else base64.b64decode(self.key_b64)
@@ -61,7 +75,11 @@ def delivery_failure(
     sink: str, record: MilestoneRecord, error: str, attempts: int, now: datetime
 ) -> DeadLetter:
     failure = MilestoneDeliveryFailure(
-        sink=sink, error=error, attempts=attempts, failed_at=now, milestone=record.event
+        sink=sink,
+        error=error[:MAX_ERROR_CHARS],
+        attempts=attempts,
+        failed_at=now,
+        milestone=record.event,
     )
     return DeadLetter(
         key=record.learner.encode("utf-8"),
@@ -73,7 +91,7 @@ def delivery_failure(
 def unreadable(sink: str, source: Source, error: str, now: datetime) -> DeadLetter:
     record = UnreadableRecord(
         sink=sink,
-        error=error,
+        error=error[:MAX_ERROR_CHARS],
         failed_at=now,
         source=SourcePosition(
             topic=source.topic,
@@ -89,6 +107,32 @@ def unreadable(sink: str, source: Source, error: str, now: datetime) -> DeadLett
         value=record.model_dump_json().encode("utf-8"),
         headers=((KIND_HEADER, UNREADABLE_KIND),),
     )
+
+
+def fit(letter: DeadLetter, max_bytes: int) -> DeadLetter:
+    """``letter`` if its value fits ``max_bytes``; otherwise the same unreadable-record letter
+    keeping only the first bytes of the record it carries.
+
+    Delivery failures are bounded by construction (a milestone cites at most the rules'
+    ``max_evidence`` statements and the error is cut to ``MAX_ERROR_CHARS``), so only
+    unreadable records, which carry whatever a producer wrote, are ever cut down.
+    """
+    if len(letter.value) <= max_bytes or dict(letter.headers).get(KIND_HEADER) != UNREADABLE_KIND:
+        return letter
+    record = UnreadableRecord.model_validate_json(letter.value)
+    raw = record.value() or b""
+    shell = record.model_copy(
+        update={
+            "value_b64": "",
+            "value_truncated": True,
+            "value_size": len(raw),
+            "value_sha256": hashlib.sha256(raw).hexdigest(),
+        }
+    )
+    room = max_bytes - len(shell.model_dump_json().encode())
+    kept = raw[: max(room, 0) // 4 * 3]
+    value = shell.model_copy(update={"value_b64": _b64(kept)}).model_dump_json().encode()
+    return DeadLetter(key=letter.key, value=value, headers=letter.headers)
 
 
 def read_dead_letter(value: bytes) -> MilestoneDeliveryFailure | UnreadableRecord:

@@ -49,11 +49,17 @@ from sinks.base import (
     Source,
     WriteResult,
 )
-from sinks.deadletters import unreadable, validation_summary
+from sinks.deadletters import fit, unreadable, validation_summary
 from sinks.retry import Backoff
 from skillstream.broker import check_reachable
 from skillstream.errors import ConfigError, ServiceUnavailable
 from skillstream.settings import Settings
+from streams.kafka_limits import (
+    BROKER_DEFAULT_MAX_MESSAGE_BYTES,
+    MAX_REQUEST_BYTES,
+    max_message_bytes,
+    value_budget,
+)
 
 log = logging.getLogger("skillstream.sinks")
 
@@ -221,6 +227,7 @@ class SinkRunner:
         self._forced = asyncio.Event()
         self._consumer: AIOKafkaConsumer[bytes, bytes] | None = None
         self._producer: AIOKafkaProducer[bytes, bytes] | None = None
+        self._dlq_budget = value_budget(BROKER_DEFAULT_MAX_MESSAGE_BYTES)
         self.progress = Progress(sink=sink.name, group=self.group_id, clock=clock)
 
     @property
@@ -276,6 +283,7 @@ class SinkRunner:
             acks="all",
             enable_idempotence=True,
             request_timeout_ms=kafka.request_timeout_ms,
+            max_request_size=MAX_REQUEST_BYTES,  # the topic's own limit is the one that counts
         )
         try:
             await self._consumer.start()
@@ -291,6 +299,8 @@ class SinkRunner:
                 f"topic(s) {', '.join(missing)} do not exist on {self._bootstrap}: "
                 "run `skillstream topics create`"
             )
+        limits = await max_message_bytes(self._bootstrap, [self._dlq_topic])
+        self._dlq_budget = value_budget(limits[self._dlq_topic])
         self._consumer.subscribe(topics=list(self._feeds))
         log.info(
             "sink %s: reading %s as group %s into %s",
@@ -388,7 +398,7 @@ class SinkRunner:
         assert self._producer is not None
         try:
             while letters:
-                letter = letters[0]
+                letter = fit(letters[0], self._dlq_budget)
                 future = await self._producer.send(
                     self._dlq_topic,
                     value=letter.value,

@@ -86,6 +86,7 @@ class Runtime:
             events_topic=topics.events,
             milestones_topic=topics.milestones,
             profiles_topic=topics.profiles,
+            dlq_topic=topics.statements_dlq,
             store=StateStore(settings.data_dir / "profiles"),
             max_records=settings.profile_batch,
             on_milestone=metrics.record_milestone,

@@ -12,13 +12,18 @@ One batch, in this order — the commit order of the ingest stage:
    auto-commit off);
 2. validate and normalize each record (``streams.pipeline.Ingest``);
 3. produce one ``learning.events`` record per learner in the batch (the
-   learner's events in input order, keyed by learner), and one dead letter
-   per invalid record;
+   learner's events in input order, keyed by learner; split across as many
+   records as the topic's ``max.message.bytes`` requires), and one dead letter
+   per invalid record (cut down to fit its topic, see ``DeadLetter.fit``);
 4. wait until the broker has acknowledged every one of them (``acks=all``);
 5. commit the batch's offsets.
 
 A crash anywhere before 5 re-reads the batch: events are produced again with
 the same statement ids and the profile stage skips what it already applied.
+
+No single record can stop the stage: ``Ingest.record`` turns any failure on a
+record into a dead letter, and what is written is sized from the topics'
+``max.message.bytes`` (``streams.kafka_limits``), asked of the cluster at start.
 """
 
 from __future__ import annotations
@@ -33,9 +38,15 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.errors import CommitFailedError
 
 from schemas.deadletter import SourcePosition
-from schemas.events import LearningEvent, encode_learner_events
+from schemas.events import LearningEvent, encode_learner_records
 from schemas.normalize import Ignored
 from streams.followers import ErasedLearners
+from streams.kafka_limits import (
+    BROKER_DEFAULT_MAX_MESSAGE_BYTES,
+    MAX_REQUEST_BYTES,
+    max_message_bytes,
+    value_budget,
+)
 from streams.partitioning import keyed_partitioner
 from streams.pipeline import Ingest, Rejected, dead_letter
 
@@ -84,6 +95,25 @@ class IngestLoop:
         self.batches = 0
         self.busy_s = 0.0
         """Seconds spent processing batches (not waiting for records)."""
+        self.events_budget = value_budget(BROKER_DEFAULT_MAX_MESSAGE_BYTES)
+        self.dlq_budget = value_budget(BROKER_DEFAULT_MAX_MESSAGE_BYTES)
+        """The largest value each output topic takes; read from the cluster at start."""
+
+    async def size_outputs(self) -> None:
+        """Read the output topics' ``max.message.bytes`` and size what is written from them."""
+        limits = await max_message_bytes(self.bootstrap, (self.events_topic, self.dlq_topic))
+        self.events_budget = value_budget(limits[self.events_topic])
+        self.dlq_budget = value_budget(limits[self.dlq_topic])
+        needed = self.ingest.max_bytes + 64 * 1024
+        if self.events_budget < needed:
+            log.warning(
+                "%s takes records up to %d bytes: one statement of up to %d bytes may not fit "
+                "as one learning event; raise its max.message.bytes to at least %d",
+                self.events_topic,
+                limits[self.events_topic],
+                self.ingest.max_bytes,
+                needed + 1024,
+            )
 
     async def run(self, ready: asyncio.Event | None = None) -> None:
         """Process until cancelled; start only once ``ready`` (the catalog) is set."""
@@ -105,11 +135,12 @@ class IngestLoop:
             linger_ms=5,
             max_batch_size=1024 * 1024,
             partitioner=keyed_partitioner,
-            max_request_size=16 * 1024 * 1024,
+            max_request_size=MAX_REQUEST_BYTES,
         )
         try:
             await consumer.start()
             await producer.start()
+            await self.size_outputs()
             while True:
                 batch = await consumer.getmany(timeout_ms=200, max_records=self.max_records)
                 if batch:
@@ -167,21 +198,18 @@ class IngestLoop:
                         ),
                         version,
                     )
-                    pending.append(
-                        await send(self.dlq_topic, letter.model_dump_json().encode(), key=m.key)
-                    )
+                    _, value = letter.fit(self.dlq_budget)
+                    pending.append(await send(self.dlq_topic, value, key=m.key))
                 else:
                     assert isinstance(outcome, Ignored)
             offsets[tp] = messages[-1].offset + 1
+        budget = self.events_budget
         for learner, events in per_learner.items():
-            pending.append(
-                await send(
-                    self.events_topic,
-                    encode_learner_events(learner, events),
-                    key=learner.encode(),
-                    headers=[(ARRIVAL_HEADER, str(arrival[learner]).encode())],
-                )
-            )
+            key = learner.encode()
+            headers = [(ARRIVAL_HEADER, str(arrival[learner]).encode())]
+            for value in encode_learner_records(learner, events, budget):
+                sent = await send(self.events_topic, value, key=key, headers=headers)
+                pending.append(sent)
         if pending:
             await asyncio.gather(*pending)
         try:

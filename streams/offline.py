@@ -14,6 +14,7 @@ so offline skips it as ``no_time``.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,11 +23,22 @@ import orjson
 
 from schemas.catalog import Catalog
 from schemas.deadletter import DeadLetter, SourcePosition
+from schemas.events import encode_learner_events
 from schemas.milestones import MilestoneEvent
 from schemas.profiles import ProfileSnapshot
 from schemas.vocabulary import Vocabulary
 from streams.core import ProfileState, Rules, apply, snapshot
-from streams.pipeline import Ingest, IngestCounts, Rejected, dead_letter
+from streams.pipeline import (
+    Ingest,
+    IngestCounts,
+    Profiles,
+    Rejected,
+    apply_each,
+    dead_letter,
+    internal_problem,
+)
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -85,16 +97,31 @@ def run_offline(
     source: str = "file",
     on_record: Callable[[int], None] | None = None,
 ) -> OfflineResult:
-    """Run every record through ingest and the profile core, in order."""
+    """Run every record through ingest and the profile core, in order.
+
+    No record stops the run. An invalid record, or one skillstream fails on, is a dead
+    letter (``Ingest.record``). If the core fails on an event (a bug of skillstream's), the
+    learners concerned are computed again in a second pass, one event at a time from the
+    state before each (``apply_each``), as the stream's profile stage does: the events that
+    fail again become dead letters and the rest count.
+    """
+    kept = records if isinstance(records, list) else list(records)
     ingest = Ingest(catalog, vocabulary, secret, default_version)
     states: dict[str, ProfileState] = {}
     milestones: list[MilestoneEvent] = []
     letters: list[DeadLetter] = []
-    for offset, raw in enumerate(records):
+    broken: set[str] = set()
+    for offset, raw in enumerate(kept):
         outcome = ingest.record(raw)
         if isinstance(outcome, tuple):
             for event in outcome:
-                state, fired = apply(states.get(event.learner), event, catalog, rules)
+                if event.learner in broken:
+                    continue
+                try:
+                    state, fired = apply(states.get(event.learner), event, catalog, rules)
+                except Exception:  # noqa: BLE001 - the learner is done again in a second pass
+                    broken.add(event.learner)
+                    continue
                 states[event.learner] = state
                 if fired:
                     milestones.extend(fired)
@@ -106,9 +133,61 @@ def run_offline(
             )
         if on_record is not None:
             on_record(len(raw) + 1)
-    views = {
-        learner: snapshot(state, catalog, rules)
-        for learner, state in states.items()
-        if state.active
-    }
+    if broken:
+        milestones = [m for m in milestones if m.data.learner not in broken]
+        _again(
+            kept,
+            broken,
+            Ingest(catalog, vocabulary, secret, default_version),
+            Profiles(catalog, rules),
+            states,
+            milestones,
+            letters,
+            source,
+        )
+    views = {}
+    for learner, state in states.items():
+        if state.active:
+            try:
+                views[learner] = snapshot(state, catalog, rules)
+            except Exception as exc:  # noqa: BLE001 - one learner's snapshot, not the run
+                log.error("no profile snapshot for %s: %r", learner, exc)
     return OfflineResult(views, milestones, letters, ingest.counts, states)
+
+
+def _again(
+    records: list[bytes],
+    learners: set[str],
+    ingest: Ingest,
+    profiles: Profiles,
+    states: dict[str, ProfileState],
+    milestones: list[MilestoneEvent],
+    letters: list[DeadLetter],
+    source: str,
+) -> None:
+    """The learners the core failed on, one event at a time from the state before each."""
+    for learner in learners:
+        states.pop(learner, None)
+    for offset, raw in enumerate(records):
+        outcome = ingest.record(raw)
+        if not isinstance(outcome, tuple):
+            continue
+        for event in outcome:
+            if event.learner not in learners:
+                continue
+            done, failed = apply_each(profiles, states.get(event.learner), [event])
+            if done is not None:
+                states[event.learner] = done.state
+                milestones.extend(done.milestones)
+            for failure in failed:
+                if failure.index < 0:
+                    continue  # the snapshot: made again at the end
+                problem = internal_problem(failure.error)
+                letters.append(
+                    dead_letter(
+                        encode_learner_events(event.learner, [event]),
+                        Rejected((problem,)),
+                        SourcePosition(topic=f"{source}:profiles", partition=0, offset=offset),
+                        None,
+                    )
+                )

@@ -21,7 +21,7 @@ from schemas.normalize import Ignored, normalize
 from schemas.profiles import ProfileSnapshot
 from schemas.vocabulary import Vocabulary
 from schemas.xapi import StatementProblem, parse_statement
-from streams.core import ProfileState, Rules, apply, snapshot
+from streams.core import ProfileState, Rules, apply, decode_state, encode_state, snapshot
 
 
 @dataclass(slots=True)
@@ -74,22 +74,45 @@ class Ingest:
         header_version: str | None = None,
         fallback_time: datetime | None = None,
     ) -> tuple[LearningEvent, ...] | Rejected | Ignored:
-        """One input record's fate. Counts are kept in ``self.counts``."""
+        """One input record's fate. Counts are kept in ``self.counts``.
+
+        Never raises: whatever goes wrong with one record — a bug of skillstream's
+        included — makes that record a dead letter with the reason (code
+        ``internal``), so no single record can stop a stage.
+        """
         counts = self.counts
         counts.records += 1
-        statement, _, problems = parse_statement(
-            raw, header_version, self.default_version, self.max_bytes
-        )
-        if problems or statement is None:
+        try:
+            statement, _, problems = parse_statement(
+                raw, header_version, self.default_version, self.max_bytes
+            )
+            if problems or statement is None:
+                counts.dead_lettered += 1
+                return Rejected(tuple(problems))
+            outcome = normalize(
+                statement, self.catalog, self.vocabulary, self.secret, fallback_time
+            )
+        except Exception as exc:  # noqa: BLE001 - any failure of one record is that record's
             counts.dead_lettered += 1
-            return Rejected(tuple(problems))
+            return Rejected((internal_problem(exc),))
         counts.valid += 1
-        outcome = normalize(statement, self.catalog, self.vocabulary, self.secret, fallback_time)
         if isinstance(outcome, Ignored):
             counts.ignored[outcome.code] = counts.ignored.get(outcome.code, 0) + 1
             return outcome
         counts.events += len(outcome)
         return outcome
+
+
+def internal_problem(exc: BaseException) -> StatementProblem:
+    """What a dead letter says when skillstream itself failed on a record."""
+    detail = str(exc).splitlines()[0][:300] if str(exc) else ""
+    return StatementProblem(
+        "$",
+        f"skillstream could not process this record ({type(exc).__name__}"
+        f"{': ' + detail if detail else ''}); it is kept here so that nothing is lost — "
+        "please report it, and reprocess it once skillstream is fixed",
+        "internal",
+    )
 
 
 def dead_letter(
@@ -145,6 +168,49 @@ class Profiles:
         assert state is not None  # events is never empty
         view = snapshot(state, self.catalog, self.rules) if state.active else None
         return LearnerOutcome(state, milestones, triggers, view)
+
+
+@dataclass(slots=True)
+class Failed:
+    """An event the core could not apply: which one (its index in the batch) and why."""
+
+    index: int
+    error: BaseException
+
+
+def apply_each(
+    profiles: Profiles, state: ProfileState | None, events: Sequence[LearningEvent]
+) -> tuple[LearnerOutcome | None, list[Failed]]:
+    """``apply_batch``, one event at a time, for a batch that made the core fail.
+
+    ``state`` must be the learner's state from before the batch (the core mutates the
+    state it is given, so the caller re-reads it). An event that fails again is left out
+    and reported, with the state as it was before it; the rest are applied in order. The
+    outcome is None when nothing could be applied to a learner without state. Slower than
+    ``apply_batch`` (the state is encoded before each event): only for the failure path.
+    """
+    milestones: list[MilestoneEvent] = []
+    triggers: list[int] = []
+    failed: list[Failed] = []
+    for i, event in enumerate(events):
+        saved = None if state is None else encode_state(state)
+        try:
+            state, fired = apply(state, event, profiles.catalog, profiles.rules)
+        except Exception as exc:  # noqa: BLE001 - the event is reported, the rest go on
+            failed.append(Failed(i, exc))
+            state = None if saved is None else decode_state(saved)
+            continue
+        milestones.extend(fired)
+        triggers.extend([i] * len(fired))
+    if state is None:
+        return None, failed
+    view = None
+    if state.active:
+        try:
+            view = snapshot(state, profiles.catalog, profiles.rules)
+        except Exception as exc:  # noqa: BLE001 - the state is kept; its snapshot comes later
+            failed.append(Failed(-1, exc))
+    return LearnerOutcome(state, milestones, triggers, view), failed
 
 
 def by_learner(events: Iterable[LearningEvent]) -> dict[str, list[LearningEvent]]:

@@ -30,6 +30,13 @@ It keeps the same guarantees a faust table gives, written out here:
   can repeat a milestone (same id — sinks keep one record per id), never lose
   one. A crash before 4 re-reads the batch and the core skips what it already
   applied; the state and the snapshot are written again.
+* **No record stops the stage.** A record that is not a ``learning.events``
+  record, and an event the core fails on (a bug of skillstream's), go to the
+  statements dead-letter topic with the reason (code ``events_record`` or
+  ``internal``) and their position on ``learning.events``; the learner's other
+  events are applied one by one from the state before the batch
+  (``streams.pipeline.apply_each``). ``skillstream dlq reprocess`` sends such a
+  letter back to ``learning.events``.
 * **Rebalances.** A revoked partition is handed over only after the batch in
   progress has finished (the listener waits for it), so the new owner never
   restores a changelog that is still being written.
@@ -44,18 +51,26 @@ import uuid
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import CommitFailedError
 
-from schemas.events import LearningEvent, decode_learner_events
+from schemas.deadletter import DeadLetter, Problem, SourcePosition
+from schemas.events import LearningEvent, decode_learner_events, encode_learner_events
 from schemas.milestones import MILESTONE_KAFKA_HEADERS
 from streams.core import ProfileState, decode_state, encode_state
 from streams.ingest_loop import ARRIVAL_HEADER
+from streams.kafka_limits import (
+    BROKER_DEFAULT_MAX_MESSAGE_BYTES,
+    MAX_REQUEST_BYTES,
+    max_message_bytes,
+    value_budget,
+)
 from streams.partitioning import keyed_partitioner
-from streams.pipeline import Profiles
+from streams.pipeline import LearnerOutcome, Profiles, apply_each, internal_problem
 from streams.state_store import EPOCH_KEY, StateStore
 
 log = logging.getLogger(__name__)
@@ -95,6 +110,8 @@ class _Learner:
     """The learner's events after the last erasure in the batch, in order."""
     arrivals: list[int]
     """Per event: when its statement arrived in Kafka (ms; 0: unknown)."""
+    sources: list[Any]
+    """Per event: the learning.events record it came in (for a dead letter)."""
     erase: bool = False
     """An erasure came first: start from no state (and delete it if no events follow)."""
 
@@ -128,6 +145,7 @@ class ProfileStage:
         events_topic: str,
         milestones_topic: str,
         profiles_topic: str,
+        dlq_topic: str,
         store: StateStore,
         max_records: int = 20_000,
         cache_per_partition: int = 50_000,
@@ -139,6 +157,8 @@ class ProfileStage:
         self.events_topic = events_topic
         self.milestones_topic = milestones_topic
         self.profiles_topic = profiles_topic
+        self.dlq_topic = dlq_topic
+        self.dlq_budget = value_budget(BROKER_DEFAULT_MAX_MESSAGE_BYTES)
         self.changelog = changelog_topic(group_id)
         self.store = store
         self.max_records = max_records
@@ -163,7 +183,7 @@ class ProfileStage:
             linger_ms=5,
             max_batch_size=1024 * 1024,
             partitioner=keyed_partitioner,
-            max_request_size=16 * 1024 * 1024,
+            max_request_size=MAX_REQUEST_BYTES,
         )
         consumer = AIOKafkaConsumer(
             bootstrap_servers=self.bootstrap,
@@ -179,6 +199,8 @@ class ProfileStage:
         try:
             await producer.start()
             await consumer.start()
+            limits = await max_message_bytes(self.bootstrap, [self.dlq_topic])
+            self.dlq_budget = value_budget(limits[self.dlq_topic])
             consumer.subscribe([self.events_topic], listener=_Listener(self))
             while True:
                 batch = await consumer.getmany(timeout_ms=200, max_records=self.max_records)
@@ -305,7 +327,10 @@ class ProfileStage:
         while len(cache) > self.cache_per_partition:
             cache.popitem(last=False)
 
-    def _group(self, batch: dict[TopicPartition, list[Any]]) -> dict[bytes, _Learner]:
+    def _group(
+        self, batch: dict[TopicPartition, list[Any]], letters: list[tuple[bytes | None, bytes]]
+    ) -> dict[bytes, _Learner]:
+        """The batch's events per learner; an unreadable record becomes a dead letter."""
         learners: dict[bytes, _Learner] = {}
         stats = self.stats
         for tp, records in batch.items():
@@ -319,29 +344,29 @@ class ProfileStage:
                         _, events = decode_learner_events(record.value)
                     except ValueError:
                         if _is_erase(record.value):
-                            learners[key] = _Learner(key, tp.partition, [], [], erase=True)
+                            learners[key] = _Learner(key, tp.partition, [], [], [], erase=True)
                             stats.erased += 1
                             continue
                         raise
                 except ValueError as exc:
                     stats.bad_records += 1
                     log.error(
-                        "unreadable learning.events record %s[%d]@%d skipped: %s",
+                        "unreadable learning.events record %s[%d]@%d dead-lettered: %s",
                         tp.topic,
                         tp.partition,
                         record.offset,
                         exc,
                     )
+                    problem = Problem(path="$", message=str(exc)[:2000], code="events_record")
+                    letters.append((key, self._letter(record, record.value or b"", problem)))
                     continue
                 arrival = _arrival_ms(record.headers)
                 entry = learners.get(key)
                 if entry is None:
-                    learners[key] = _Learner(
-                        key, tp.partition, list(events), [arrival] * len(events)
-                    )
-                else:
-                    entry.events.extend(events)
-                    entry.arrivals.extend([arrival] * len(events))
+                    learners[key] = entry = _Learner(key, tp.partition, [], [], [])
+                entry.events.extend(events)
+                entry.arrivals.extend([arrival] * len(events))
+                entry.sources.extend([record] * len(events))
         return learners
 
     async def process(
@@ -378,7 +403,8 @@ class ProfileStage:
         self, batch: dict[TopicPartition, list[Any]], producer: AIOKafkaProducer
     ) -> None:
         stats = self.stats
-        learners = self._group(batch)
+        letters: list[tuple[bytes | None, bytes]] = []
+        learners = self._group(batch, letters)
         send = producer.send
         pending: list[Any] = []
         changelog: list[tuple[int, bytes, bytes | None, Any]] = []
@@ -393,7 +419,13 @@ class ProfileStage:
                     changelog.append((partition, key, None, fut))
                     continue
             state = None if learner.erase else self._state(partition, key)
-            outcome = self.profiles.apply_batch(state, learner.events)
+            try:
+                outcome = self.profiles.apply_batch(state, learner.events)
+            except Exception as exc:  # noqa: BLE001 - one learner's failure is theirs alone
+                isolated = self._isolate(learner, exc, letters)
+                if isolated is None:
+                    continue
+                outcome = isolated
             stats.events += len(learner.events)
             for milestone, trigger in zip(outcome.milestones, outcome.triggers, strict=True):
                 # Latency is measured from the arrival of the statement that fired it.
@@ -430,6 +462,8 @@ class ProfileStage:
             fut = await send(self.changelog, encoded, key=key, partition=partition)
             changelog.append((partition, key, encoded, fut))
             self._remember(partition, key, outcome.state)
+        for letter_key, letter in letters:
+            pending.append(await send(self.dlq_topic, letter, key=letter_key))
         if pending:
             await asyncio.gather(*pending)
         per_partition: dict[int, tuple[dict[bytes, bytes | None], int]] = {}
@@ -442,6 +476,48 @@ class ProfileStage:
                 self._cache.get(partition, OrderedDict()).pop(key, None)
         for partition, (changes, next_offset) in per_partition.items():
             self.store.write(partition, changes, next_offset)
+
+    def _isolate(
+        self, learner: _Learner, exc: Exception, letters: list[tuple[bytes | None, bytes]]
+    ) -> LearnerOutcome | None:
+        """After the core failed on a learner's batch: apply what it can, dead-letter the rest."""
+        key, partition = learner.key, learner.partition
+        log.error(
+            "the profile core failed on a batch of %d events of %s (%r); applying them one by "
+            "one and dead-lettering those that fail",
+            len(learner.events),
+            key.decode(errors="replace"),
+            exc,
+        )
+        self._cache.get(partition, OrderedDict()).pop(key, None)  # the core mutated it
+        raw = None if learner.erase else self.store.get(partition, key)
+        before = decode_state(raw) if raw is not None else None
+        outcome, failed = apply_each(self.profiles, before, learner.events)
+        for failure in failed:
+            self.stats.bad_records += 1
+            if failure.index < 0:
+                log.error("snapshot of %s failed: %r", key.decode(errors="replace"), failure.error)
+                continue
+            event = learner.events[failure.index]
+            found = internal_problem(failure.error)
+            problem = Problem(path=found.path, message=found.message, code=found.code)
+            value = encode_learner_events(event.learner, [event])
+            letters.append((key, self._letter(learner.sources[failure.index], value, problem)))
+        return outcome
+
+    def _letter(self, record: Any, original: bytes, problem: Problem) -> bytes:
+        letter = DeadLetter(
+            source=SourcePosition(
+                topic=record.topic,
+                partition=record.partition,
+                offset=record.offset,
+                timestamp_ms=record.timestamp,
+            ),
+            original_b64=DeadLetter.encode(original),
+            errors=(problem,),
+            dead_lettered_at=datetime.now(UTC),
+        )
+        return letter.fit(self.dlq_budget)[1]
 
 
 def _is_erase(value: bytes | None) -> bool:

@@ -14,13 +14,15 @@ Contract, imported by the rest of skillstream:
 * :func:`validate_statement` - every problem of a parsed statement; ``[]``
   means valid; never raises.
 * :func:`parse_statement` - bytes to ``(statement, rule set, problems)``.
+* :data:`MAX_NESTING` - how deep a statement may nest (objects and arrays).
 """
 
 from schemas.xapi.parse import parse_statement, resolve_version
-from schemas.xapi.problems import StatementProblem, XapiVersion
+from schemas.xapi.problems import MAX_NESTING, StatementProblem, XapiVersion
 from schemas.xapi.validator import validate_statement
 
 __all__ = [
+    "MAX_NESTING",
     "StatementProblem",
     "XapiVersion",
     "parse_statement",

@@ -9,7 +9,9 @@ Contract:
   ``2.0``/``2.0.x`` the xAPI 2.0 rules; anything else is a ``version`` problem.
 * :func:`parse_statement` never raises. It reports ``too_large`` before
   reading, ``utf8`` for bytes that are not UTF-8, ``json`` for text that is not
-  JSON, ``type`` for JSON that is not an object, and otherwise every problem
+  JSON, ``too_deep`` for JSON nested past what the reader takes (the validator
+  reports anything past ``MAX_NESTING`` the same way), ``type`` for JSON that
+  is not an object, and otherwise every problem
   :func:`~schemas.xapi.validator.validate_statement` finds. When no rule set
   can be chosen it still validates with the header's (or default) rules, so
   the LMS developer sees every problem at once; the version returned is then
@@ -24,7 +26,7 @@ from typing import Any, Final
 import orjson
 
 from schemas.xapi import formats
-from schemas.xapi.problems import StatementProblem, XapiVersion
+from schemas.xapi.problems import MAX_NESTING, StatementProblem, XapiVersion
 from schemas.xapi.validator import validate_statement
 
 DEFAULT_MAX_BYTES: Final = 1_000_000
@@ -127,4 +129,11 @@ def _undecodable(raw: bytes, exc: orjson.JSONDecodeError) -> StatementProblem:
                 "a character)"
             )
             return StatementProblem("$", message, "utf8")
+    if exc.msg == "depth limit exceeded":
+        return StatementProblem(
+            "$",
+            f"the record nests objects and arrays more than {MAX_NESTING} levels deep "
+            "(far more: the JSON reader stopped at 1024)",
+            "too_deep",
+        )
     return StatementProblem("$", f"the record is not valid JSON: {exc}", "json")

@@ -4,6 +4,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Final
+
+MAX_NESTING: Final = 48
+"""How deep a statement may nest, counting objects and arrays from the statement itself.
+
+The one limit everywhere: the validator refuses a deeper statement (code ``too_deep``), so
+nothing downstream — id derivation, the front door's re-serialisation, the normalizer —
+ever meets one. The xAPI structure itself nests at most 9 levels; the rest is for
+extension values. JSON parsers and writers have limits of their own (orjson: 1024 to
+read, 254 to write) well above it."""
 
 
 class XapiVersion(StrEnum):

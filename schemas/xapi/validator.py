@@ -41,7 +41,7 @@ from collections.abc import Collection
 from typing import Any, Final
 
 from schemas.xapi import formats
-from schemas.xapi.problems import StatementProblem, XapiVersion
+from schemas.xapi.problems import MAX_NESTING, StatementProblem, XapiVersion
 
 VOIDED_VERB: Final = "http://adlnet.gov/expapi/verbs/voided"
 SIGNATURE_USAGE: Final = "http://adlnet.gov/expapi/attachments/signature"
@@ -393,12 +393,54 @@ def _language_map(run: _Run, value: object, parent: str, key: str) -> None:
 
 def _extensions(run: _Run, value: object, parent: str) -> None:
     if isinstance(value, dict):
-        for key in value:
+        nested = False
+        for key, item in value.items():
             if key not in _known_iris and (type(key) is not str or not _is_iri(key)):
                 _extension_problems(run, value, parent + ".extensions")
                 return
+            nested = nested or type(item) is dict or type(item) is list
+        if nested:
+            _nesting(run, value, parent + ".extensions")
     else:
         _wrong_type(run, value, parent + ".extensions", "an extensions object whose keys are IRIs")
+
+
+def _nesting(run: _Run, extensions: dict[Any, Any], path: str) -> None:
+    """Refuse extension values that would take the statement past ``MAX_NESTING`` levels.
+
+    The levels above ``path`` are its structural ones (each ``.name`` or ``[i]`` step is
+    one object or array); extension values are the only free-form JSON a valid statement
+    holds, so checking them bounds the whole statement.
+    """
+    above = 1 + path.count(".") + path.count("[")
+    room = MAX_NESTING - above
+    for key, item in extensions.items():
+        if (type(item) is dict or type(item) is list) and _depth(item, room) > room:
+            _problem(
+                run,
+                _key_path(path, key),
+                "too_deep",
+                f"this extension value nests more than {room} levels of objects and arrays; "
+                f"a statement may nest at most {MAX_NESTING} levels in all",
+            )
+
+
+def _depth(value: dict[Any, Any] | list[Any], limit: int) -> int:
+    """Levels of objects and arrays in ``value`` (an object or an array), counted up to
+    ``limit + 1``, without recursion."""
+    deepest = 0
+    stack = [(value, 1)]
+    while stack:
+        node, level = stack.pop()
+        if level > deepest:
+            deepest = level
+            if deepest > limit:
+                return deepest
+        children = node.values() if type(node) is dict else node
+        stack.extend(
+            (child, level + 1) for child in children if type(child) is dict or type(child) is list
+        )
+    return deepest
 
 
 def _iri(run: _Run, value: object, path: str, what: str) -> bool:

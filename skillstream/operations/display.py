@@ -183,7 +183,10 @@ def reprocess_report(report: ReprocessReport, statements_topic: str) -> str:
     count = (
         len(report.sent)
         if not report.dry_run
-        else report.selected - report.already_reprocessed - report.returned_skipped
+        else report.selected
+        - report.already_reprocessed
+        - report.returned_skipped
+        - report.truncated_skipped
     )
     codes = ", ".join(f"{c} {n}" for c, n in sorted(report.by_code.items())) or "none"
     lines = [
@@ -196,6 +199,17 @@ def reprocess_report(report: ReprocessReport, statements_topic: str) -> str:
         lines.append(
             f"  {report.returned_skipped:,} skipped: they came back after an earlier "
             "reprocess (still invalid); fix the cause, then use --retry to send them again"
+        )
+    if report.truncated_skipped:
+        lines.append(
+            f"  {report.truncated_skipped:,} skipped: only the first bytes of their original "
+            "were kept (it was too large for the dead-letter topic); find it by the source, "
+            "size and SHA-256 the letter gives (`skillstream dlq show --offset N`)"
+        )
+    if report.to_events:
+        lines.append(
+            f"  {report.to_events:,} of them went back to learning.events: the profile stage "
+            "had failed on them"
         )
     if count and not report.dry_run:
         lines.append(

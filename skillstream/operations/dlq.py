@@ -4,8 +4,15 @@ Every record of ``xapi.statements.dlq`` is a ``schemas.deadletter.DeadLetter``:
 the original bytes (base64), every validation problem with its code and JSON
 path, the xAPI version header the record came with, and where it came from.
 
+A few dead letters come from the profile stage rather than from validation:
+a ``learning.events`` record it could not read, or an event it failed on (a bug
+of skillstream's); their source is the ``learning.events`` position. A letter
+too large for its topic keeps only the first bytes of its original
+(``original_truncated``, with the size and SHA-256), and cannot be reprocessed.
+
 **Reprocessing** re-publishes the *original bytes* of selected dead letters
-to ``xapi.statements``, keyed as ``skillstream publish`` keys a statement
+to ``xapi.statements`` (those from ``learning.events`` go back there, keyed by
+learner as before), keyed as ``skillstream publish`` keys a statement
 (the learner key of its actor; the record's original key when it has no
 readable actor), with the ``X-Experience-API-Version`` header the dead letter
 recorded (or the one ``--xapi-version`` gives), and with the original record
@@ -386,6 +393,8 @@ class ReprocessReport:
     published: int = 0
     already_reprocessed: int = 0
     returned_skipped: int = 0
+    truncated_skipped: int = 0
+    to_events: int = 0
     by_code: dict[str, int] = field(default_factory=dict)
     sent: list[tuple[Entry, Position]] = field(default_factory=list)
     dry_run: bool = False
@@ -410,6 +419,8 @@ def plan_reprocess(entries: Sequence[Entry], *, retry: bool) -> tuple[list[Entry
     for entry in entries:
         if entry.reprocessed is not None:
             report.already_reprocessed += 1
+        elif entry.letter.original_truncated:
+            report.truncated_skipped += 1
         elif entry.returned_from is not None and not retry:
             report.returned_skipped += 1
         else:
@@ -444,9 +455,22 @@ async def reprocess(
         for start in range(0, len(todo), WINDOW):
             window = todo[start : start + WINDOW]
             futures = []
-            headers_used = []
+            headers_used: list[str | None] = []
             for entry in window:
                 raw = entry.letter.original()
+                if entry.letter.source.topic == topics.events:
+                    # The profile stage failed on these events: they go back to it, as they were.
+                    headers_used.append(None)
+                    report.to_events += 1
+                    futures.append(
+                        await p.send(
+                            topics.events,
+                            raw,
+                            key=entry.key,
+                            timestamp_ms=entry.letter.source.timestamp_ms,
+                        )
+                    )
+                    continue
                 header = version or entry.letter.xapi_version_header
                 headers_used.append(header)
                 futures.append(
@@ -462,9 +486,7 @@ async def reprocess(
             at = now()
             ledger = []
             for entry, meta, header in zip(window, metas, headers_used, strict=True):
-                target = Position(
-                    topic=topics.statements, partition=meta.partition, offset=meta.offset
-                )
+                target = Position(topic=meta.topic, partition=meta.partition, offset=meta.offset)
                 record = Reprocessed(
                     dead_letter=entry.position(contents.topic),
                     source=entry.letter.source,

@@ -499,10 +499,14 @@ def test_deep_nesting_goes_through() -> None:
         "object": {"id": "https://x.example/o"},
         "result": {"extensions": {"https://x.example/e": deep}},
     }
-    assert_well_formed(validate_statement(statement, V2))
+    problems = validate_statement(statement, V2)
+    assert_well_formed(problems)
+    assert ("$.result.extensions[\"https://x.example/e\"]", "too_deep") in {
+        (p.path, p.code) for p in problems
+    }
     raw = b'{"a":' * 2000 + b"1" + b"}" * 2000
     _, _, problems = parse_statement(raw)
-    assert [p.code for p in problems] == ["json"]
+    assert [p.code for p in problems] == ["too_deep"]
 
 
 def test_huge_strings_go_through() -> None:
