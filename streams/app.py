@@ -27,6 +27,7 @@ from typing import Any
 
 import faust
 from aiokafka.errors import KafkaError
+from faust.app.base import BootStrategy
 
 from schemas.catalog import Catalog
 from schemas.vocabulary import Vocabulary
@@ -156,10 +157,27 @@ def _broker_urls(bootstrap: str) -> list[str]:
     return [f"kafka://{server.strip()}" for server in bootstrap.split(",") if server.strip()]
 
 
+class _WithoutKafka(BootStrategy):
+    """faust's services minus its Kafka consumer and producer: the stages have their own."""
+
+    enable_kafka = False
+
+
+class WorkerApp(faust.App):
+    """A faust app that joins no consumer group.
+
+    faust's own consumer would join a group that reads nothing; after a worker is killed,
+    its restart waited for that group to drop the dead member (faust's session timeout,
+    about a minute) before any stage started. The stages' consumers need no such wait.
+    """
+
+    BootStrategy = _WithoutKafka
+
+
 def create_app(runtime: Runtime) -> faust.App:
     """The faust app of one worker (finalized)."""
     s = runtime.settings
-    app = faust.App(
+    app = WorkerApp(
         worker_group(s),
         broker=_broker_urls(s.kafka.bootstrap_servers),
         store="memory://",
@@ -215,7 +233,7 @@ def create_app(runtime: Runtime) -> faust.App:
 
 
 def worker_group(settings: Settings) -> str:
-    """The faust app's own consumer group (it reads no topic; its members are the workers)."""
+    """The faust app's name (its id; the app joins no consumer group)."""
     return f"{settings.group_id}-worker"
 
 

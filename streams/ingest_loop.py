@@ -47,6 +47,7 @@ from streams.kafka_limits import (
     max_message_bytes,
     value_budget,
 )
+from streams.membership import HEARTBEAT_INTERVAL_MS, SESSION_TIMEOUT_MS
 from streams.partitioning import keyed_partitioner
 from streams.pipeline import Ingest, Rejected, dead_letter
 
@@ -123,6 +124,8 @@ class IngestLoop:
             self.statements_topic,
             bootstrap_servers=self.bootstrap,
             group_id=self.group_id,
+            session_timeout_ms=SESSION_TIMEOUT_MS,
+            heartbeat_interval_ms=HEARTBEAT_INTERVAL_MS,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             max_poll_records=self.max_records,

@@ -1,9 +1,9 @@
 """Which consumer groups skillstream's processes use, and refusing to act while workers run.
 
-A worker (``skillstream worker``) is in three groups: ``<group_id>-ingest``
-on ``xapi.statements``, ``<group_id>`` on ``learning.events`` (the profile
-stage) and ``<group_id>-worker`` (the faust app that hosts both stages). The
-sinks each have ``<group_id>-sink-<name>``. Moving a group's offsets or
+A worker (``skillstream worker``) is in two groups: ``<group_id>-ingest``
+on ``xapi.statements`` and ``<group_id>`` on ``learning.events`` (the profile
+stage); the faust app that hosts both joins none (``streams.app.WorkerApp``).
+The sinks each have ``<group_id>-sink-<name>``. Moving a group's offsets or
 deleting the profile changelog under a running worker would corrupt its
 state, so ``replay`` first checks that none of the worker groups has a
 member.
@@ -19,7 +19,7 @@ from sinks.runner import sink_group
 from skillstream.errors import UsageError
 from skillstream.operations.cluster import Cluster, GroupInfo
 from skillstream.settings import Settings
-from streams.app import pipeline_groups, worker_group
+from streams.app import pipeline_groups
 
 SINK_FEEDS: dict[str, tuple[Feed, ...]] = {
     "sql": (Feed.MILESTONES, Feed.PROFILES, Feed.ERASURES),
@@ -47,13 +47,8 @@ def profile_group(settings: Settings) -> GroupRole:
     return GroupRole("profiles", group, (topic,))
 
 
-def faust_group(settings: Settings) -> str:
-    """The faust app's own group (``streams.app.create_app`` names the app ``<group_id>-worker``)."""
-    return worker_group(settings)
-
-
 def worker_groups(settings: Settings) -> list[str]:
-    return [ingest_group(settings).group, profile_group(settings).group, faust_group(settings)]
+    return [ingest_group(settings).group, profile_group(settings).group]
 
 
 def sink_groups(settings: Settings) -> list[GroupRole]:
@@ -83,7 +78,7 @@ def refusal(active: Iterable[GroupInfo], settings: Settings) -> WorkersRunningEr
         + "\n  what to do: stop every `skillstream worker` started with "
         f"SKILLSTREAM_GROUP_ID={settings.group_id} (Ctrl-C or SIGTERM; or stop the service / "
         "scale it to zero), then run this again. A worker that was killed stays a member "
-        "until its session times out (about 10-60 s); `skillstream status` shows the groups."
+        "until its session times out (6 s); `skillstream status` shows the groups."
     )
 
 
