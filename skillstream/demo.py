@@ -6,26 +6,36 @@
 4. a simulated LMS workload published to ``xapi.statements``;
 5. live progress until every stage has caught up;
 6. a summary, learners' journeys, and an HTML report next to the database;
-7. everything it started stopped again (the broker too, if it was not running).
+7. everything it started stopped again, and this run's topics deleted.
 
 Each run gets its own folder under ``demo-output/`` and its own topics
-(``demo-<time>.…``); topics of earlier demo runs are deleted first, so the
-demo can run again and again.
+(``demo-<time>.…``), deleted when the run ends (also on Ctrl-C or failure)
+unless ``--keep-topics`` (or ``DEMO_KEEP_TOPICS=1``) keeps them for a look:
+then the run's settings are written to ``<folder>/skillstream.env`` and the
+commands to inspect them are printed. Topics of earlier runs that were kept
+are deleted when the next run starts, so the demo can run again and again.
+
+``scripts/demo.sh`` (``make demo``) starts the local broker when no
+``KAFKA_BOOTSTRAP_SERVERS`` is set and it is not running, and stops it again
+at the end; a broker that was already running is left running.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
+import shlex
 import subprocess
 import sys
 import time
 from collections import Counter
-from datetime import UTC, datetime
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import orjson
-from aiokafka import AIOKafkaConsumer
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from rich.console import Console
 from rich.live import Live
@@ -34,8 +44,8 @@ from sqlalchemy import create_engine, text
 
 from skillstream.broker import KAFKA_SCRIPT, ensure_broker, wait_for_metadata
 from skillstream.cli.catalog_cmd import publish_catalog
-from skillstream.config import SAMPLE_CATALOG
-from skillstream.errors import SkillstreamError
+from skillstream.config import SAMPLE_CATALOG, load_catalog_file, load_rules
+from skillstream.errors import ServiceUnavailable, SkillstreamError
 from skillstream.lag import group_lag
 from skillstream.processes import ManagedProcess, free_port, settings_env
 from skillstream.publishing import publish_records
@@ -48,6 +58,7 @@ from streams.profile_stage import changelog_topic
 
 console = Console(stderr=True, soft_wrap=True)
 DEMO_PREFIX = "demo-"
+KEEP_ENV = "DEMO_KEEP_TOPICS"
 
 
 def local_broker_running() -> bool:
@@ -71,6 +82,78 @@ async def drop_old_demo_topics(bootstrap: str) -> int:
         return len(old)
     finally:
         await admin.close()
+
+
+def is_run_topic(name: str, run: str) -> bool:
+    """Whether a topic is one of run ``run``'s: ``demo-<run>.<topic>`` or ``demo-<run>-…``
+    (the worker group's changelog)."""
+    stem = f"{DEMO_PREFIX}{run}"
+    return name.startswith(stem) and name[len(stem) : len(stem) + 1] in (".", "-")
+
+
+async def run_topics(bootstrap: str, run: str, *, delete: bool = False) -> list[str]:
+    """This run's topics (see ``is_run_topic``); deleted too when ``delete``."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=15_000)
+    await admin.start()
+    try:
+        mine = sorted(t for t in await admin.list_topics() if is_run_topic(t, run))
+        if mine and delete:
+            await admin.delete_topics(mine)
+        return mine
+    finally:
+        await admin.close()
+
+
+async def wait_for_leaders(bootstrap: str, topics: list[str], timeout: float = 30.0) -> None:
+    """Wait until every partition of ``topics`` has a leader that answers.
+
+    Right after its topics are created a broker may not lead their partitions
+    yet: a client asking then (the catalog's first read, the first produce)
+    gets ``NotLeaderForPartitionError`` and logs it before retrying. So first
+    ask for metadata until it names a leader for every partition, then ask
+    every partition's leader for its offsets (a request the client retries
+    quietly) until all of them answer — within ``timeout`` seconds in all.
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    partitions: list[TopicPartition] = []
+    missing = set(topics)
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=5_000)
+    await admin.start()
+    try:
+        while missing and loop.time() < deadline:
+            partitions = []
+            missing = set(topics)
+            for topic in await admin.describe_topics(topics):
+                found = topic["partitions"]
+                if (
+                    topic["error_code"] == 0
+                    and found
+                    and all(p["error_code"] == 0 and p["leader"] >= 0 for p in found)
+                ):
+                    missing.discard(topic["topic"])
+                    partitions += [TopicPartition(topic["topic"], p["partition"]) for p in found]
+            if missing:
+                await asyncio.sleep(0.2)
+    finally:
+        await admin.close()
+    if not missing:
+        consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None)
+        await consumer.start()
+        try:
+            await asyncio.wait_for(
+                consumer.end_offsets(partitions), max(deadline - loop.time(), 1.0)
+            )
+        except TimeoutError:
+            missing = set(topics)
+        finally:
+            await consumer.stop()
+    if missing:
+        raise ServiceUnavailable(
+            "Kafka",
+            f"the partitions of {', '.join(sorted(missing))} had no leader that answered "
+            f"{timeout:.0f}s after they were created",
+        )
 
 
 def demo_settings(bootstrap: str, run: str, out: Path) -> Settings:
@@ -153,7 +236,8 @@ class Watch:
 async def run_pipeline(settings: Settings, out: Path, records: list[bytes]) -> Watch:
     bootstrap = settings.kafka.bootstrap_servers
     changelog = changelog_plan(changelog_topic(settings.group_id), settings.topics)
-    await create_topics(bootstrap, settings.topics, (changelog,))
+    created = await create_topics(bootstrap, settings.topics, (changelog,))
+    await wait_for_leaders(bootstrap, sorted(created))
     await publish_catalog(settings, SAMPLE_CATALOG)
     env = settings_env(settings)
     worker = ManagedProcess(
@@ -173,34 +257,60 @@ async def run_pipeline(settings: Settings, out: Path, records: list[bytes]) -> W
             f"publishing {len(records):,} statements to {settings.topics.statements}"
         ):
             await publish_records(settings, records)
-        with Live(watch.render(0), console=console, refresh_per_second=4) as live:
-            settled_since: float | None = None
-            while True:
-                for proc in (worker, sink):
-                    if not proc.running:
-                        raise SkillstreamError(
-                            f"the {proc.name} stopped unexpectedly; its log is {proc.log_path}:\n"
-                            f"{proc.log_tail(15)}"
-                        )
-                await watch.poll_positions()
-                live.update(watch.render(time.monotonic() - started))
-                if watch.caught_up():
-                    settled_since = settled_since or time.monotonic()
-                    if time.monotonic() - settled_since > 3:
-                        break
-                else:
-                    settled_since = None
-                if time.monotonic() - started > 900:
-                    raise SkillstreamError("the pipeline did not catch up within 15 minutes")
-                await asyncio.sleep(0.5)
+        try:
+            with Live(watch.render(0), console=console, refresh_per_second=4) as live:
+                settled_since: float | None = None
+                while True:
+                    for proc in (worker, sink):
+                        if not proc.running:
+                            raise SkillstreamError(
+                                f"the {proc.name} stopped unexpectedly; its log is {proc.log_path}:\n"
+                                f"{proc.log_tail(15)}"
+                            )
+                    await watch.poll_positions()
+                    live.update(watch.render(time.monotonic() - started))
+                    if watch.caught_up():
+                        settled_since = settled_since or time.monotonic()
+                        if time.monotonic() - settled_since > 3:
+                            break
+                    else:
+                        settled_since = None
+                    if time.monotonic() - started > 900:
+                        raise SkillstreamError("the pipeline did not catch up within 15 minutes")
+                    await asyncio.sleep(0.5)
+        finally:
+            if not console.is_terminal:
+                console.line()  # Live ends a terminal's last line itself, not a file's
     finally:
         follower.cancel()
         worker.stop()
         sink.stop()
+        # The follower's consumer must be gone before the run's topics are deleted:
+        # a client still asking for their metadata would have the broker create them again.
+        await asyncio.gather(follower, return_exceptions=True)
     return watch
 
 
-def summarize(settings: Settings, out: Path, sim: Simulation, elapsed: float) -> Path:
+def featured_learners(
+    ranked: list[str], persona: Callable[[str], object], count: int = 8, per_persona: int = 2
+) -> list[str]:
+    """The first ``count`` of ``ranked``, at most ``per_persona`` of each persona (then any),
+    so the report's journeys show several kinds of learner."""
+    chosen: list[str] = []
+    taken: Counter[object] = Counter()
+    for key in ranked:
+        if len(chosen) == count:
+            break
+        if taken[persona(key)] < per_persona:
+            chosen.append(key)
+            taken[persona(key)] += 1
+    chosen += [k for k in ranked if k not in chosen][: count - len(chosen)]
+    return chosen
+
+
+def summarize(
+    settings: Settings, out: Path, sim: Simulation, elapsed: float, generated_at: datetime
+) -> Path:
     engine = create_engine(settings.database_url)
     with engine.connect() as conn:
         rows = [
@@ -216,7 +326,8 @@ def summarize(settings: Settings, out: Path, sim: Simulation, elapsed: float) ->
             for r in conn.execute(text("select learner, snapshot from learner_profiles"))
         }
     engine.dispose()
-    personas = sim.personas(settings.learner_secret_bytes)
+    secret = settings.learner_secret_bytes
+    roster = sim.by_key(secret)
     by_learner: dict[str, list[MilestoneRow]] = {}
     for r in rows:
         by_learner.setdefault(r.learner, []).append(r)
@@ -225,11 +336,11 @@ def summarize(settings: Settings, out: Path, sim: Simulation, elapsed: float) ->
     journeys = [
         Journey(
             k,
-            str(personas.get(k, "?")),
+            str(roster[k].persona) if k in roster else "?",
             sorted(by_learner[k], key=lambda m: m.achieved_at),
             snapshots.get(k, {}),
         )
-        for k in ready[:8]
+        for k in featured_learners(ready, lambda k: roster[k].persona if k in roster else None)
     ]
     by_kind = Counter(r.kind for r in rows)
     table = Table(title="milestones by kind")
@@ -242,20 +353,29 @@ def summarize(settings: Settings, out: Path, sim: Simulation, elapsed: float) ->
         console.print(f"\n[bold]{j.learner}[/] ({j.persona}):")
         for m in j.milestones:
             console.print(f"  {m.achieved_at:%Y-%m-%d}  {m.title}")
+    # Names come from the simulator's roster, matched by learner key here: the
+    # pipeline stores keys only, and only the report shows names.
+    names = {key: learner.name for key, learner in roster.items()}
+    catalog = load_catalog_file(SAMPLE_CATALOG)
     report = out / "report.html"
     report.write_text(
         render_report(
             title="skillstream demo",
+            generated_at=generated_at,
             stats={
                 "statements": f"{sim.stats.records:,}",
                 "learners": f"{len(snapshots):,}",
                 "milestones": f"{len(rows):,}",
-                "role-ready learners": f"{len(ready):,}",
+                "learners ready for a role": f"{len(ready):,}",
                 "pipeline time": f"{elapsed:.0f} s",
             },
             rows=rows,
             featured=journeys[0] if journeys else None,
             journeys=journeys,
+            rules=load_rules(settings.rules_file),
+            names=names,
+            skill_names={skill.id: skill.name for skill in catalog.skills},
+            period=(sim.start, sim.start + timedelta(days=sim.days - 1)),
         ),
         encoding="utf-8",
     )
@@ -267,11 +387,54 @@ def _utc(value: datetime | str) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-async def main_async(args: argparse.Namespace) -> None:
-    import os
+def keep_requested(args: argparse.Namespace) -> bool:
+    return bool(args.keep_topics) or os.environ.get(KEEP_ENV, "").lower() in ("1", "yes", "true")
 
-    started_broker = not os.environ.get("KAFKA_BOOTSTRAP_SERVERS") and not local_broker_running()
+
+def write_env_file(settings: Settings, out: Path) -> Path:
+    """The run's settings as ``KEY='value'`` lines, for ``skillstream`` commands on kept topics."""
+    path = out / "skillstream.env"
+    lines = [f"{k}={shlex.quote(v)}" for k, v in sorted(settings_env(settings).items())]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def print_inspection_help(settings: Settings, out: Path, kept: list[str]) -> None:
+    load = f"set -a; . {shlex.quote(str(write_env_file(settings, out)))}; set +a"
+    console.print(
+        f"\nkept this run's {len(kept)} topics on {settings.kafka.bootstrap_servers} "
+        "for inspection:\n"
+        + "".join(f"  {name}\n" for name in kept)
+        + "look at them with this run's settings, in a shell:\n"
+        f"  {load}\n"
+        "  .venv/bin/skillstream status      # each stage's offsets and lag\n"
+        "  .venv/bin/skillstream dlq list    # the invalid statements, by error\n"
+        "the next demo run deletes them."
+    )
+
+
+async def finish_topics(settings: Settings, run: str, out: Path, keep: bool) -> None:
+    """Delete this run's topics, or keep them and say how to look at them."""
+    bootstrap = settings.kafka.bootstrap_servers
+    try:
+        if keep:
+            print_inspection_help(settings, out, await run_topics(bootstrap, run))
+        else:
+            deleted = await run_topics(bootstrap, run, delete=True)
+            console.print(f"deleted this run's {len(deleted)} topics ({DEMO_PREFIX}{run}…)")
+    except Exception as exc:  # noqa: BLE001 - cleanup must not hide how the run ended
+        console.print(
+            f"[yellow]could not list or delete this run's topics ({DEMO_PREFIX}{run}…): {exc}; "
+            "the next demo run deletes them[/]"
+        )
+
+
+async def main_async(args: argparse.Namespace) -> None:
+    running_before = bool(os.environ.get("KAFKA_BOOTSTRAP_SERVERS")) or local_broker_running()
     broker = ensure_broker()
+    started_local = broker.origin == "local" and not running_before
+    keep = keep_requested(args)
+    ready: tuple[Settings, str, Path] | None = None
     try:
         await wait_for_metadata(broker.bootstrap)
         run = datetime.now().strftime("%Y%m%d-%H%M%S")
@@ -279,10 +442,11 @@ async def main_async(args: argparse.Namespace) -> None:
         out.mkdir(parents=True, exist_ok=True)
         settings = demo_settings(broker.bootstrap, run, out)
         dropped = await drop_old_demo_topics(broker.bootstrap)
+        ready = (settings, run, out)
+        origin = "" if broker.origin == "env" else f" ({broker.origin})"
         console.print(
-            f"[bold]skillstream demo[/] — broker {broker.bootstrap} ({broker.origin}); "
-            f"output in {out}"
-            + (f"; removed {dropped} topics of earlier demo runs" if dropped else "")
+            f"[bold]skillstream demo[/] — broker {broker.bootstrap}{origin}; output in {out}"
+            + (f"; removed {dropped} topics left by earlier demo runs" if dropped else "")
         )
         with console.status(f"simulating {args.learners} learners over {args.days} days"):
             sim = Simulation(args.learners, args.days, args.seed)
@@ -290,12 +454,17 @@ async def main_async(args: argparse.Namespace) -> None:
         began = time.monotonic()
         await run_pipeline(settings, out, records)
         elapsed = time.monotonic() - began
-        report = summarize(settings, out, sim, elapsed)
+        report = summarize(settings, out, sim, elapsed, datetime.now().astimezone())
         console.print(f"\nreport: [bold]{report}[/]\ndatabase: {out / 'skillstream.db'}")
     finally:
+        if ready is not None:
+            await finish_topics(*ready, keep=keep)
         broker.stop()
-        if started_broker:
+        if started_local and keep:
+            console.print("the local broker this demo started keeps running: `make kafka-down`")
+        elif started_local:
             subprocess.run(["bash", str(KAFKA_SCRIPT), "down"], check=False)
+            console.print("stopped the local broker this demo started")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -306,6 +475,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--days", type=int, default=182)
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--out", default="demo-output")
+    parser.add_argument(
+        "--keep-topics",
+        action="store_true",
+        help=f"keep this run's topics (and the broker) for inspection; also {KEEP_ENV}=1",
+    )
     args = parser.parse_args(argv)
     try:
         asyncio.run(main_async(args))

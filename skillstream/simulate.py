@@ -12,7 +12,9 @@ What the traffic holds, so that every path of the pipeline is exercised:
   follower of emerging skills, a steady weekly learner, a dropout, and
   ordinary learners), each with a way of being identified: ``mbox``,
   ``mbox_sha1sum``, both (the same learner sends the address one day and its
-  SHA-1 the next), ``account`` or ``openid``;
+  SHA-1 the next), ``account`` or ``openid``; each has a display name (drawn
+  from name pools of many regions, unique per roster up to about 25,000
+  learners), which a third of the learners' LMS sends as the Agent's ``name``;
 * the verbs and activity types an LMS sends: cmi5-style session lifecycle
   (launched, initialized, terminated: skipped by the pipeline), courses
   completed, assessments passed or failed with scores that improve with
@@ -34,8 +36,9 @@ time within each day, late arrivals aside.
 
 ``Simulation`` is the same generator with its roster and counters in reach:
 ``Simulation.stats`` (a ``SimulationStats``) is complete once the records have
-been consumed, and ``Simulation.personas(secret)`` maps each learner key to
-its persona, for demo summaries.
+been consumed; ``Simulation.personas(secret)`` and ``Simulation.names(secret)``
+map each learner key (as the pipeline derives it) to the learner's persona and
+display name, for demo summaries: the pipeline itself keeps no names.
 """
 
 from __future__ import annotations
@@ -216,12 +219,274 @@ _ABILITY: Final = {
     Persona.DROPOUT: (0.45, 0.03),
 }
 
+# Display names: (given names, family names) per region; a name pairs a given and
+# a family name of the same region. Only the demo report shows them.
+_NAME_POOLS: Final = (
+    (  # West Africa
+        ("Amara", "Chinedu", "Ngozi", "Kwame", "Abena", "Tunde", "Efua", "Kofi", "Adaeze", "Yaw"),
+        (
+            "Okafor",
+            "Mensah",
+            "Adeyemi",
+            "Boateng",
+            "Nwosu",
+            "Owusu",
+            "Eze",
+            "Asante",
+            "Balogun",
+            "Danso",
+        ),
+    ),
+    (  # East and Southern Africa
+        (
+            "Wanjiru",
+            "Baraka",
+            "Amani",
+            "Zawadi",
+            "Juma",
+            "Nia",
+            "Kamau",
+            "Achieng",
+            "Tendai",
+            "Thandiwe",
+        ),
+        (
+            "Otieno",
+            "Mwangi",
+            "Njoroge",
+            "Kiprono",
+            "Odhiambo",
+            "Mutua",
+            "Chebet",
+            "Moyo",
+            "Dlamini",
+            "Ndlovu",
+        ),
+    ),
+    (  # South Asia
+        (
+            "Priya",
+            "Arjun",
+            "Ananya",
+            "Rohan",
+            "Kavya",
+            "Vikram",
+            "Meera",
+            "Sanjay",
+            "Deepa",
+            "Rahul",
+        ),
+        (
+            "Sharma",
+            "Iyer",
+            "Patel",
+            "Reddy",
+            "Banerjee",
+            "Nair",
+            "Chowdhury",
+            "Gupta",
+            "Menon",
+            "Kapoor",
+        ),
+    ),
+    (  # China
+        ("Wei", "Mei", "Jun", "Xiu", "Hao", "Lan", "Yu", "Ling", "Tao", "Jing"),
+        ("Chen", "Wang", "Li", "Zhang", "Liu", "Zhao", "Huang", "Zhou", "Wu", "Lin"),
+    ),
+    (  # Japan
+        ("Yuki", "Haruto", "Sakura", "Kenji", "Aiko", "Ren", "Hana", "Daichi", "Emi", "Sora"),
+        (
+            "Tanaka",
+            "Sato",
+            "Suzuki",
+            "Takahashi",
+            "Watanabe",
+            "Ito",
+            "Nakamura",
+            "Kobayashi",
+            "Yamamoto",
+            "Mori",
+        ),
+    ),
+    (  # Korea
+        (
+            "Min-jun",
+            "Seo-yeon",
+            "Ji-ho",
+            "Ha-eun",
+            "Do-yun",
+            "Soo-ah",
+            "Jae-won",
+            "Yuna",
+            "Hyun-woo",
+            "Eun-ji",
+        ),
+        ("Kim", "Lee", "Park", "Choi", "Jung", "Kang", "Cho", "Yoon", "Jang", "Lim"),
+    ),
+    (  # Vietnam
+        ("Linh", "Minh", "Thao", "Duc", "Lan", "Quang", "Hoa", "Tuan", "Mai", "Khanh"),
+        ("Nguyen", "Tran", "Le", "Pham", "Hoang", "Vu", "Dang", "Bui", "Do", "Ngo"),
+    ),
+    (  # the Philippines
+        ("Maria", "Jose", "Angelica", "Mark", "Kristine", "Paolo", "Joy", "Carlo", "Bea", "Miguel"),
+        (
+            "Reyes",
+            "Cruz",
+            "Bautista",
+            "Ocampo",
+            "Mendoza",
+            "Dela Cruz",
+            "Villanueva",
+            "Aquino",
+            "Santos",
+            "Garcia",
+        ),
+    ),
+    (  # Spanish-speaking Latin America and Spain
+        (
+            "Sofía",
+            "Mateo",
+            "Valentina",
+            "Santiago",
+            "Camila",
+            "Diego",
+            "Lucía",
+            "Joaquín",
+            "Isabela",
+            "Tomás",
+        ),
+        (
+            "García",
+            "Rodríguez",
+            "Martínez",
+            "Hernández",
+            "López",
+            "González",
+            "Pérez",
+            "Sánchez",
+            "Ramírez",
+            "Torres",
+        ),
+    ),
+    (  # Brazil and Portugal
+        (
+            "Beatriz",
+            "João",
+            "Mariana",
+            "Gabriel",
+            "Larissa",
+            "Rafael",
+            "Ana",
+            "Thiago",
+            "Fernanda",
+            "Lucas",
+        ),
+        (
+            "Silva",
+            "Santos",
+            "Oliveira",
+            "Souza",
+            "Costa",
+            "Pereira",
+            "Almeida",
+            "Ferreira",
+            "Carvalho",
+            "Ribeiro",
+        ),
+    ),
+    (  # the Middle East and North Africa
+        (
+            "Layla",
+            "Omar",
+            "Yasmin",
+            "Karim",
+            "Nour",
+            "Hassan",
+            "Salma",
+            "Tariq",
+            "Rania",
+            "Youssef",
+        ),
+        (
+            "Haddad",
+            "Khalil",
+            "Mansour",
+            "Nasser",
+            "Aziz",
+            "Hamdan",
+            "Saleh",
+            "Farouk",
+            "Bakr",
+            "Darwish",
+        ),
+    ),
+    (  # Northern and Western Europe
+        ("Emma", "Lars", "Freya", "Sven", "Ingrid", "Jonas", "Astrid", "Mathis", "Clara", "Finn"),
+        (
+            "Andersen",
+            "Jensen",
+            "Johansson",
+            "Müller",
+            "Schmidt",
+            "Dubois",
+            "Janssen",
+            "de Vries",
+            "Lindqvist",
+            "Berg",
+        ),
+    ),
+    (  # Central and Eastern Europe
+        (
+            "Anna",
+            "Piotr",
+            "Katarzyna",
+            "Tomasz",
+            "Olena",
+            "Dmytro",
+            "Ivana",
+            "Marek",
+            "Zofia",
+            "Andrei",
+        ),
+        (
+            "Nowak",
+            "Horvat",
+            "Novak",
+            "Popescu",
+            "Kovač",
+            "Shevchenko",
+            "Bondarenko",
+            "Dvořák",
+            "Petrović",
+            "Marković",
+        ),
+    ),
+    (  # English-speaking countries
+        ("Olivia", "James", "Grace", "Liam", "Chloe", "Noah", "Ruby", "Ethan", "Zoe", "Jack"),
+        (
+            "Smith",
+            "Johnson",
+            "Brown",
+            "Taylor",
+            "Wilson",
+            "Walker",
+            "O'Brien",
+            "Murphy",
+            "Campbell",
+            "Thompson",
+        ),
+    ),
+)
+_MIDDLE_INITIALS: Final = "ABCDEFGHJKLMNPRSTW"
+
 
 @dataclass(frozen=True)
 class SimulatedLearner:
     """One learner of the roster. ``actor()`` is the form their LMS usually sends."""
 
     number: int
+    name: str
+    """Display name: the Agent's ``name`` when the LMS sends one, and the demo report's."""
     persona: Persona
     identity: str
     skills: tuple[str, ...]
@@ -251,7 +516,7 @@ class SimulatedLearner:
         else:
             agent["openid"] = f"https://id.example.com/learners/{self.number:05d}"
         if self.number % 3 == 0:
-            agent["name"] = f"Learner {self.number}"
+            agent["name"] = self.name
         return agent
 
 
@@ -320,7 +585,39 @@ def _weighted(rng: random.Random, table: tuple[tuple[Any, int], ...]) -> Any:
     return rng.choices([v for v, _ in table], [w for _, w in table])[0]
 
 
+def display_names(count: int, seed: int) -> list[str]:
+    """``count`` display names for a roster, the same for the same seed.
+
+    Given and family names are paired within a region's pool, so every name is
+    a plausible one; the pairs are shuffled with their own generator (the rest
+    of the roster draws from another, so names do not move anything else).
+    Names are unique up to ``len(pairs) * (1 + len(_MIDDLE_INITIALS))``
+    learners (a middle initial tells apart a second lap over the pairs); past
+    that they repeat.
+    """
+    rng = random.Random(f"skillstream-names:{seed}")
+    pairs = list(
+        dict.fromkeys(
+            f"{given} {family}"
+            for given_names, family_names in _NAME_POOLS
+            for given in given_names
+            for family in family_names
+        )
+    )
+    rng.shuffle(pairs)
+    names = []
+    for number in range(count):
+        lap, index = divmod(number, len(pairs))
+        name = pairs[index]
+        if lap:
+            given, family = name.split(" ", 1)
+            name = f"{given} {_MIDDLE_INITIALS[(lap - 1) % len(_MIDDLE_INITIALS)]}. {family}"
+        names.append(name)
+    return names
+
+
 def _roster(learners: int, seed: int, activities: _Activities) -> tuple[SimulatedLearner, ...]:
+    names = display_names(learners, seed)
     rng = random.Random(f"skillstream-roster:{seed}")
     personas = list(Persona)
     order = list(range(learners))
@@ -339,6 +636,7 @@ def _roster(learners: int, seed: int, activities: _Activities) -> tuple[Simulate
         roster.append(
             SimulatedLearner(
                 number=number,
+                name=names[number],
                 persona=persona,
                 identity=_weighted(rng, _IDENTITY_WEIGHTS),
                 skills=skills,
@@ -392,9 +690,17 @@ class Simulation:
         self.learners = _roster(learners, seed, self._activities)
         self.stats = SimulationStats()
 
+    def by_key(self, secret: bytes) -> dict[str, SimulatedLearner]:
+        """Each learner's key (as the pipeline derives it with ``secret``) and roster entry."""
+        return {learner_keys(one.actor(), secret)[0]: one for one in self.learners}
+
     def personas(self, secret: bytes) -> dict[str, Persona]:
         """Each learner's key (as the pipeline derives it with ``secret``) and persona."""
-        return {learner_keys(one.actor(), secret)[0]: one.persona for one in self.learners}
+        return {key: one.persona for key, one in self.by_key(secret).items()}
+
+    def names(self, secret: bytes) -> dict[str, str]:
+        """Each learner's key (as the pipeline derives it with ``secret``) and display name."""
+        return {key: one.name for key, one in self.by_key(secret).items()}
 
     def persona_of(self, learner_key: str, secret: bytes) -> Persona | None:
         return self.personas(secret).get(learner_key)

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
+from dataclasses import replace
 from datetime import date
 from typing import Any
 
@@ -9,12 +10,14 @@ import orjson
 import pytest
 
 from schemas.identity import learner_keys
+from skillstream import simulate
 from skillstream.simulate import (
     DEFAULT_START,
     InvalidKind,
     Persona,
     SimulatedRecord,
     Simulation,
+    display_names,
     generate,
 )
 
@@ -69,6 +72,58 @@ def test_personas_by_learner_key(sim: Simulation, valid: list[dict[str, Any]]) -
     key = next(iter(personas))
     assert sim.persona_of(key, secret) is personas[key]
     assert sim.persona_of("lrn_unknown", secret) is None
+
+
+def test_display_names_are_deterministic_unique_and_varied(sim: Simulation) -> None:
+    names = [learner.name for learner in sim.learners]
+    assert names == [learner.name for learner in Simulation(200, 60, seed=42).learners]
+    assert names != [learner.name for learner in Simulation(200, 60, seed=43).learners]
+    assert len(set(names)) == len(names)
+    assert not any(name.startswith("Learner ") for name in names)
+    assert all(len(name.split()) >= 2 for name in names)
+    assert len({name.rsplit(" ", 1)[-1] for name in names}) > 60
+
+
+def test_display_names_stay_unique_past_a_lap_over_the_pools() -> None:
+    names = display_names(5000, seed=1)
+    assert display_names(5000, seed=1) == names
+    assert len(set(names)) == 5000
+    assert any(". " in name for name in names)  # a middle initial tells a second lap apart
+
+
+def test_names_by_learner_key(sim: Simulation, valid: list[dict[str, Any]]) -> None:
+    secret = b"demo-secret"
+    names = sim.names(secret)
+    assert set(names) == set(sim.personas(secret))
+    assert sorted(names.values()) == sorted(learner.name for learner in sim.learners)
+    sent = {
+        learner_keys(st["actor"], secret)[0]: st["actor"]["name"]
+        for st in valid
+        if st["actor"].get("objectType") == "Agent" and "name" in st["actor"]
+    }
+    assert sent
+    assert all(names[key] == name for key, name in sent.items())
+    assert sim.by_key(secret)[next(iter(sent))].name == sent[next(iter(sent))]
+
+
+def test_names_move_nothing_else(monkeypatch: pytest.MonkeyPatch) -> None:
+    def without_names(statement: dict[str, Any]) -> dict[str, Any]:
+        for agent in [statement["actor"], *statement["actor"].get("member", [])]:
+            agent.pop("name", None)
+        if statement["object"].get("objectType") == "Agent":
+            statement["object"].pop("name", None)
+        return statement
+
+    def statements(run: Simulation) -> list[dict[str, Any]]:
+        return [without_names(orjson.loads(r.line)) for r in run.labelled() if r.invalid is None]
+
+    named = Simulation(40, 21, seed=7)
+    named_statements = statements(named)
+    monkeypatch.setattr(simulate, "display_names", lambda count, seed: ["X Y"] * count)
+    plain = Simulation(40, 21, seed=7)
+    assert [learner.name for learner in plain.learners] == ["X Y"] * 40
+    assert [replace(learner, name="X Y") for learner in named.learners] == list(plain.learners)
+    assert statements(plain) == named_statements
 
 
 def test_valid_lines_are_json_statements(valid: list[dict[str, Any]]) -> None:
