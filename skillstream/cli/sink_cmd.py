@@ -103,9 +103,9 @@ WEBHOOK_HELP = _paragraphs(
     ),
     (
         "[bold]Retries[/]: timeouts, connection errors, 408, 429 and 5xx, with backoff "
-        "and Retry-After, within SKILLSTREAM_SINKS__WEBHOOK_MAX_ATTEMPTS attempts and "
-        "SKILLSTREAM_SINKS__WEBHOOK_MAX_ELAPSED_S seconds; then, or at once for other "
-        "4xx, the milestone goes to career.milestones.dlq and the stream goes on."
+        "and Retry-After, until SKILLSTREAM_SINKS__WEBHOOK_MAX_ELAPSED_S seconds (default "
+        "60) after the milestone's first attempt; then, or at once for other 4xx, the "
+        "milestone goes to career.milestones.dlq and the stream goes on."
     ),
     (
         "[bold]Replay[/]: stop the sink, `skillstream sink reset webhook`, start it "

@@ -88,7 +88,6 @@ def bad_values(tmp: Path) -> dict[str, str]:
         "SINKS__RETRY_MAX_S": "0",
         "SINKS__SHUTDOWN_GRACE_S": "-5",
         "SINKS__WEBHOOK_TIMEOUT_S": "0",
-        "SINKS__WEBHOOK_MAX_ATTEMPTS": "0",
         "SINKS__WEBHOOK_MAX_ELAPSED_S": "-1",
         "SINKS__WEBHOOK_CONCURRENCY": "many",
         "HTTP_HOST": "",

@@ -22,7 +22,6 @@ FAST = Sinks(
     retry_max_s=0.5,
     shutdown_grace_s=5.0,
     webhook_timeout_s=2.0,
-    webhook_max_attempts=5,
     webhook_max_elapsed_s=10.0,
     webhook_concurrency=8,
 )

@@ -3,6 +3,10 @@ tells receivers to do — verify the signature, then keep the first copy of each
 
 ``behaviour(event_id, n)`` (n counts requests for that id, from 1) picks the answer:
 "ok", "500", or "hang" (never answers until the receiver stops, so the sink times out).
+
+``Receiver(secret, port=free_port())`` knows its URL before it listens, so a test can
+point the sink at it while it is still down (connections refused) and ``start()`` it
+later. Subscribers on 127.0.0.1 need ``allow_private=True`` (``Receiver.subscriber``).
 """
 
 from __future__ import annotations
@@ -17,6 +21,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from aiohttp import web
+from pydantic import SecretStr
+
+from skillstream.settings import Webhook
 
 
 @dataclass
@@ -27,6 +34,7 @@ class Receiver:
     answers: Counter[str] = field(default_factory=Counter)
     bad_signatures: int = 0
     duplicates: int = 0
+    port: int = 0
     url: str = ""
     _seen: set[str] = field(default_factory=set)
     _per_id: Counter[str] = field(default_factory=Counter)
@@ -64,21 +72,36 @@ class Receiver:
             self.accepted.append((event["subject"], event_id))
         return web.Response(status=204)
 
+    def __post_init__(self) -> None:
+        if self.port:
+            self.url = f"http://127.0.0.1:{self.port}/hooks/skillstream"
+
     def ids(self) -> list[str]:
         return [event_id for _, event_id in self.accepted]
 
-    async def __aenter__(self) -> Receiver:
+    def subscriber(self, name: str) -> Webhook:
+        """This receiver as a subscriber (on 127.0.0.1, so with ``allow_private``)."""
+        return Webhook(name=name, url=self.url, secret=SecretStr(self.secret), allow_private=True)
+
+    async def start(self) -> Receiver:
         app = web.Application()
         app.router.add_post("/hooks/skillstream", self._handle)
         self._runner = web.AppRunner(app, shutdown_timeout=1.0)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        site = web.TCPSite(self._runner, "127.0.0.1", self.port)
         await site.start()
-        port = self._runner.addresses[0][1]
-        self.url = f"http://127.0.0.1:{port}/hooks/skillstream"
+        self.port = self._runner.addresses[0][1]
+        self.url = f"http://127.0.0.1:{self.port}/hooks/skillstream"
         return self
 
-    async def __aexit__(self, *exc: object) -> None:
+    async def stop(self) -> None:
         self._release.set()
         if self._runner is not None:
             await self._runner.cleanup()
+            self._runner = None
+
+    async def __aenter__(self) -> Receiver:
+        return await self.start()
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()

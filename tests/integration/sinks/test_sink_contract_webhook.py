@@ -25,7 +25,9 @@ class WebhookHarness(SinkHarness):
         self.settings = settings
 
     def sink(self) -> Sink:
-        subscriber = Webhook(name="receiver", url=self.receiver.url, secret=SecretStr(SECRET))
+        subscriber = Webhook(
+            name="receiver", url=self.receiver.url, secret=SecretStr(SECRET), allow_private=True
+        )
         return WebhookSink([subscriber], DeliveryPolicy.from_settings(self.settings.sinks))
 
     async def recorded(self) -> list[tuple[str, str]]:

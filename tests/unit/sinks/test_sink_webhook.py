@@ -1,4 +1,9 @@
-"""The webhook sink against httpx.MockTransport: signing, filters, retries, budget, order."""
+"""The webhook sink against httpx.MockTransport: signing, filters, retries, budget, order.
+
+The time budget under many concurrent retries (outages in simulated time) is in
+test_sink_webhook_budget.py; which addresses a subscriber may be at, in
+test_sink_webhook_targets.py.
+"""
 
 from __future__ import annotations
 
@@ -23,7 +28,13 @@ from skillstream.errors import ConfigError
 from skillstream.settings import Webhook
 
 WALL_T0 = 1_780_000_000.0
+PUBLIC_ADDRESS = "93.184.216.34"
 Handler = Callable[[httpx.Request], Awaitable[httpx.Response]]
+
+
+async def public(_host: str, _port: int) -> list[str]:
+    """A resolver for the tests' made-up host names: each is at a public address."""
+    return [PUBLIC_ADDRESS]
 
 
 def hook(name: str = "crm", **filters: tuple[str, ...]) -> Webhook:
@@ -38,7 +49,6 @@ def hook(name: str = "crm", **filters: tuple[str, ...]) -> Webhook:
 def policy(**overrides: object) -> DeliveryPolicy:
     values: dict[str, object] = {
         "timeout_s": 5.0,
-        "max_attempts": 5,
         "max_elapsed_s": 600.0,
         "concurrency": 16,
         "backoff": Backoff(0.5, 8.0),
@@ -106,6 +116,7 @@ def make_sink(
         monotonic=clock.monotonic,
         wall_clock=clock.wall,
         rng=lambda: 0.5,
+        resolve=public,
     )
     return sink, log, clock
 
@@ -273,40 +284,95 @@ async def test_a_redirect_is_final_and_says_why() -> None:
     assert "redirects are not followed" in failure.error
 
 
-async def test_past_the_attempt_budget_the_milestone_is_dead_lettered() -> None:
-    sink, log, _ = make_sink(
-        lambda r, _n: httpx.ConnectError("connection refused", request=r), max_attempts=4
-    )
-    [failure] = failures(await write(sink, milestone()))
-    assert len(log.requests) == 4
-    assert failure.attempts == 4
-    assert "connection failed: connection refused" in failure.error
-    assert "gave up after 4 attempts" in failure.error
-
-
-async def test_no_retry_starts_after_the_time_budget() -> None:
+async def test_the_budget_is_a_time_not_a_number_of_attempts() -> None:
+    """Many quick failures do not use the budget up: only the time since the first attempt does."""
     sink, log, clock = make_sink(
-        lambda _r, _n: httpx.Response(500),
-        max_attempts=100,
+        lambda r, n: (
+            httpx.ConnectError("connection refused", request=r) if n <= 40 else httpx.Response(204)
+        ),
+        max_elapsed_s=30.0,
+        backoff=Backoff(0.5, 0.5),
+    )
+    result = await write(sink, milestone())
+    assert result.dead_letters == []
+    assert len(log.requests) == 41
+    assert clock.now == 40 * 0.25
+
+
+async def test_past_the_time_budget_the_milestone_is_dead_lettered_not_before() -> None:
+    sink, log, clock = make_sink(
+        lambda r, _n: httpx.ConnectError("connection refused", request=r),
         max_elapsed_s=2.0,
         backoff=Backoff(1.0, 1.0),
     )
     [failure] = failures(await write(sink, milestone()))
-    # waits of 0.5s (rng 0.5 x 1s): retries at 0.5, 1.0, 1.5, 2.0; the next would pass 2.0
-    assert len(log.requests) == 5
-    assert clock.now == 2.0
+    # waits of 0.5s (rng 0.5 x 1s): attempts at 0, 0.5, 1.0, 1.5 and 2.0, then the budget is spent
+    assert [r.headers["Skillstream-Delivery-Attempt"] for r in log.requests] == [
+        "1",
+        "2",
+        "3",
+        "4",
+        "5",
+    ]
+    assert clock.sleeps == [0.5, 0.5, 0.5, 0.5]
     assert failure.attempts == 5
-    assert "2s retry window" in failure.error
+    assert failure.failed_at == datetime.fromtimestamp(WALL_T0 + 2.0, UTC)
+    assert "connection failed: connection refused" in failure.error
+    assert "the 2s retry budget since the first attempt is spent (5 attempts)" in failure.error
 
 
-async def test_a_retry_after_beyond_the_budget_gives_up_at_once() -> None:
+async def test_the_last_wait_is_cut_so_the_last_attempt_comes_as_the_budget_ends() -> None:
+    sink, _, clock = make_sink(
+        lambda _r, _n: httpx.Response(500), max_elapsed_s=2.2, backoff=Backoff(1.0, 1.0)
+    )
+    [failure] = failures(await write(sink, milestone()))
+    assert clock.sleeps == pytest.approx([0.5, 0.5, 0.5, 0.5, 0.2])
+    assert failure.attempts == 6
+
+
+async def test_a_retry_after_beyond_the_budget_is_cut_to_what_is_left_of_it() -> None:
     sink, log, clock = make_sink(
         lambda _r, _n: httpx.Response(503, headers={"Retry-After": "3600"}), max_elapsed_s=60.0
     )
     [failure] = failures(await write(sink, milestone()))
+    assert len(log.requests) == 2
+    assert clock.sleeps == [60.0]
+    assert failure.attempts == 2
+    assert "HTTP 503" in failure.error
+    assert "60s retry budget since the first attempt is spent" in failure.error
+
+
+async def test_a_subscriber_back_when_its_retry_after_is_cut_short_gets_the_milestone() -> None:
+    sink, log, clock = make_sink(
+        lambda _r, n: (
+            httpx.Response(503, headers={"Retry-After": "3600"}) if n == 1 else httpx.Response(200)
+        ),
+        max_elapsed_s=60.0,
+    )
+    result = await write(sink, milestone())
+    assert result.dead_letters == []
+    assert clock.sleeps == [60.0]
+    assert len(log.requests) == 2
+
+
+async def test_retry_after_zero_does_not_hammer_the_subscriber() -> None:
+    """Retry-After can lengthen a wait, never shorten it below the backoff."""
+    sink, log, clock = make_sink(
+        lambda _r, _n: httpx.Response(503, headers={"Retry-After": "0"}),
+        max_elapsed_s=10.0,
+        backoff=Backoff(2.0, 2.0),
+    )
+    await write(sink, milestone())
+    assert clock.sleeps == [1.0] * 10
+    assert len(log.requests) == 11
+
+
+async def test_with_a_zero_budget_a_milestone_is_tried_once() -> None:
+    sink, log, clock = make_sink(lambda _r, _n: httpx.Response(500), max_elapsed_s=0.0)
+    [failure] = failures(await write(sink, milestone()))
     assert len(log.requests) == 1
     assert clock.sleeps == []
-    assert "asked to retry after 3600s" in failure.error
+    assert failure.attempts == 1
 
 
 async def test_errors_name_the_subscriber_without_its_token() -> None:
@@ -366,6 +432,7 @@ async def test_requests_in_flight_per_subscriber_are_capped() -> None:
         [hook()],
         policy(concurrency=3),
         client=httpx.AsyncClient(transport=httpx.MockTransport(handler)),
+        resolve=public,
     )
     result = await write(sink, *(milestone(learner(n)) for n in range(12)))
     assert result.deliveries == 12
@@ -384,20 +451,19 @@ async def test_a_subscriber_that_hangs_holds_the_batch_only_within_the_bound() -
         fine_done_at.append(time.monotonic() - started)
         return httpx.Response(200)
 
-    timeout, window = 0.2, 0.5
+    timeout, budget = 0.2, 0.5
     sink = WebhookSink(
         [hook("stuck"), hook("fine")],
-        policy(
-            timeout_s=timeout, max_elapsed_s=window, max_attempts=100, backoff=Backoff(0.05, 0.1)
-        ),
+        policy(timeout_s=timeout, max_elapsed_s=budget, backoff=Backoff(0.05, 0.1)),
         client=httpx.AsyncClient(transport=httpx.MockTransport(handler)),
+        resolve=public,
     )
     events = [milestone(learner(n)) for n in range(5)]
 
     result = await write(sink, *events)
     elapsed = time.monotonic() - started
 
-    bound = window + timeout * (1 + 1)  # m = max(ceil(5 / 16), 1 per learner) = 1
+    bound = 1 * (budget + timeout * (1 + 1))  # k = 1 per learner, ceil(5 / 16) = 1
     assert elapsed <= bound + 1.0, f"batch took {elapsed:.2f}s, bound {bound:.2f}s"
     assert len(fine_done_at) == 5
     assert max(fine_done_at) < timeout
@@ -427,7 +493,7 @@ def test_subscriber_names_must_be_unique() -> None:
 
 
 async def test_one_client_serves_every_subscriber_and_is_closed() -> None:
-    sink = WebhookSink([hook("a"), hook("b")], policy(concurrency=4))
+    sink = WebhookSink([hook("a"), hook("b")], policy(concurrency=4), resolve=public)
     await sink.start()
     client = sink.client
     assert isinstance(client, httpx.AsyncClient)
