@@ -13,6 +13,7 @@ so a database shared with another Alembic project keeps both histories apart.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -45,7 +46,7 @@ def parse_url(url: str) -> URL:
         parsed = make_url(url)
     except ArgumentError as exc:
         raise ConfigError(
-            f"database URL {url.rsplit('@', maxsplit=1)[-1]!r} is not a SQLAlchemy URL "
+            f"database URL {safe_url(url)!r} is not a SQLAlchemy URL "
             "(examples: sqlite:///.local/skillstream.db, "
             "postgresql+psycopg://user:password@host:5432/skillstream)"
         ) from exc
@@ -54,13 +55,49 @@ def parse_url(url: str) -> URL:
     return parsed
 
 
+_SECRET_QUERY = re.compile(
+    r"([?&](?:[^=&]*(?:password|passwd|pwd|secret|token|key)[^=&]*)=)[^&]*", re.IGNORECASE
+)
+
+
 def safe_url(url: str | URL) -> str:
-    """The URL with its password hidden: the only form that goes in messages."""
-    try:
-        parsed = make_url(url) if isinstance(url, str) else url
-    except ArgumentError:
-        return "<unreadable database URL>"
-    return parsed.render_as_string(hide_password=True)
+    """The URL with every secret in it hidden: the only form that goes in messages.
+
+    Works on the text, so that it also hides what a parser would misread: a password with
+    an unencoded ``@`` (everything up to the last ``@`` before the host is credentials),
+    and secrets in the query (``?password=…``, ``sslkey``-like names).
+    """
+    text = url.render_as_string(hide_password=False) if isinstance(url, URL) else str(url)
+    scheme, sep, rest = text.partition("://")
+    if not sep:
+        return _SECRET_QUERY.sub(r"\1***", text)
+    address, question, query = rest.partition("?")
+    if "@" in address:
+        credentials, _, host = address.rpartition("@")
+        user = credentials.split(":", 1)[0]
+        address = f"{user}:***@{host}" if ":" in credentials else f"{user}@{host}"
+    masked = f"{scheme}://{address}{question}{query}"
+    return _SECRET_QUERY.sub(r"\1***", masked)
+
+
+def scrub(text: str, url: str | URL) -> str:
+    """``text`` (say, a driver's error) with every secret of ``url`` in it replaced.
+
+    Drivers quote what they were given — a host name that swallowed half a password
+    with an unencoded ``@`` in it, for one — so messages are scrubbed, not only URLs.
+    """
+    raw = url.render_as_string(hide_password=False) if isinstance(url, URL) else str(url)
+    rest = raw.partition("://")[2] or raw
+    address, _, query = rest.partition("?")
+    secrets = []
+    if "@" in address:
+        credentials = address.rpartition("@")[0]
+        secrets.append(credentials.partition(":")[2])  # the password, @ and all
+        secrets.extend(part for part in credentials.split("@")[1:])
+    secrets.extend(m.group(0).split("=", 1)[1] for m in _SECRET_QUERY.finditer("?" + query))
+    for secret in sorted({s for s in secrets if len(s) >= 3}, key=len, reverse=True):
+        text = text.replace(secret, "***")
+    return text
 
 
 def _first_line(exc: BaseException) -> str:
@@ -78,7 +115,7 @@ def unavailable(url: str | URL, exc: BaseException) -> ServiceUnavailable:
     shown = safe_url(url)
     return ServiceUnavailable(
         f"database {shown}",
-        _first_line(exc),
+        scrub(_first_line(exc), url),
         "is the database running and reachable? SKILLSTREAM_DATABASE_URL chooses it",
     )
 

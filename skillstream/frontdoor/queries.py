@@ -27,7 +27,7 @@ from sqlalchemy import Engine, select, text
 from sqlalchemy.exc import DBAPIError
 
 from sinks import tables
-from sinks.database import make_engine, safe_url
+from sinks.database import make_engine, safe_url, scrub
 from skillstream.errors import ServiceUnavailable
 
 _UNDEFINED_TABLE: Final = "42P01"
@@ -58,6 +58,7 @@ class LearnerStore:
     def _unavailable(self, exc: DBAPIError) -> ServiceUnavailable:
         orig = exc.orig
         first = (str(orig or exc).strip().splitlines() or [type(exc).__name__])[0]
+        first = scrub(first, self._url)
         if "no such table" in first or getattr(orig, "sqlstate", None) == _UNDEFINED_TABLE:
             return ServiceUnavailable(
                 f"database {self.describe()}",
