@@ -28,7 +28,7 @@ from enum import StrEnum
 
 from schemas.milestones import MilestoneEvent
 from schemas.profiles import ProfileSnapshot
-from skillstream.settings import Topics
+from schemas.topology import Topics
 
 
 class Feed(StrEnum):

@@ -32,7 +32,7 @@ from sqlalchemy.exc import (
     OperationalError,
 )
 
-from skillstream.errors import ConfigError, ServiceUnavailable
+from streams.errors import ConfigError, ServiceUnavailable
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 VERSION_TABLE = "skillstream_schema_version"

@@ -4,7 +4,7 @@ Each sink has its own consumer group, ``<group_id>-sink-<name>`` (e.g.
 ``skillstream-sink-sql``), so sinks read at their own pace and a new group
 replays from the earliest offset. Auto-commit is off: offsets move only in
 ``SinkRunner._finish``, after the batch is durable. A batch is what one
-``getmany`` returns (at most ``Settings.sinks.batch_size`` records).
+``getmany`` returns (at most ``sinks.batch_size`` records).
 
 When the sink or Kafka is unavailable (``ServiceUnavailable``), the runner
 backs off (full jitter, ``retry_initial_s`` doubling to ``retry_max_s``) and
@@ -32,10 +32,10 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
 from pydantic import ValidationError
 
+from schemas import topology
 from schemas.milestones import MilestoneEvent
 from schemas.profiles import ProfileSnapshot
 from sinks.base import (
@@ -49,12 +49,11 @@ from sinks.base import (
     Source,
     WriteResult,
 )
+from sinks.config import RunnerSettings
 from sinks.deadletters import fit, unreadable, validation_summary
 from sinks.retry import Backoff
-from skillstream.broker import check_reachable
-from skillstream.errors import ConfigError, ServiceUnavailable
-from skillstream.settings import Settings
-from streams.kafka_limits import (
+from streams.errors import ConfigError, ServiceUnavailable
+from streams.kafka.limits import (
     BROKER_DEFAULT_MAX_MESSAGE_BYTES,
     MAX_REQUEST_BYTES,
     max_message_bytes,
@@ -69,9 +68,9 @@ _KEEPALIVE_S = 1.0
 _POLL_GUARD_S = 10.0
 
 
-def sink_group(settings: Settings, sink_name: str) -> str:
+def sink_group(settings: RunnerSettings, sink_name: str) -> str:
     """The consumer group a sink commits in: ``<group_id>-sink-<name>``."""
-    return f"{settings.group_id}-sink-{sink_name}"
+    return topology.sink_group(settings.group_id, sink_name)
 
 
 @dataclass
@@ -202,7 +201,7 @@ class SinkRunner:
     def __init__(
         self,
         sink: Sink,
-        settings: Settings,
+        settings: RunnerSettings,
         *,
         group_id: str | None = None,
         until_caught_up: bool = False,
@@ -265,41 +264,35 @@ class SinkRunner:
     # --- start and stop -------------------------------------------------------------------
 
     async def _open(self) -> None:
-        await asyncio.to_thread(check_reachable, self._bootstrap)
-        await self._sink.start()
         kafka = self._settings.kafka
-        self._consumer = AIOKafkaConsumer(
-            bootstrap_servers=self._bootstrap,
-            client_id=f"{kafka.client_id}-sink-{self._sink.name}",
+        await asyncio.to_thread(kafka.check_reachable)
+        await self._sink.start()
+        self._consumer = kafka.consumer(
+            client=f"sink-{self._sink.name}",
             group_id=self.group_id,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             max_poll_records=self._options.batch_size,
-            request_timeout_ms=kafka.request_timeout_ms,
         )
-        self._producer = AIOKafkaProducer(
-            bootstrap_servers=self._bootstrap,
-            client_id=f"{kafka.client_id}-sink-{self._sink.name}-dlq",
+        self._producer = kafka.producer(
+            client=f"sink-{self._sink.name}-dlq",
             acks="all",
             enable_idempotence=True,
-            request_timeout_ms=kafka.request_timeout_ms,
             max_request_size=MAX_REQUEST_BYTES,  # the topic's own limit is the one that counts
         )
         try:
             await self._consumer.start()
             await self._producer.start()
             existing = await self._consumer.topics()
-        except KafkaError as exc:
-            raise ServiceUnavailable(
-                "Kafka", f"cannot connect to {self._bootstrap}: {exc}", "is the broker running?"
-            ) from exc
+        except (KafkaError, OSError) as exc:
+            raise kafka.unavailable(exc) from exc
         missing = sorted(set(self._feeds) - existing | ({self._dlq_topic} - existing))
         if missing:
             raise ConfigError(
                 f"topic(s) {', '.join(missing)} do not exist on {self._bootstrap}: "
                 "run `skillstream topics create`"
             )
-        limits = await max_message_bytes(self._bootstrap, [self._dlq_topic])
+        limits = await max_message_bytes(kafka, [self._dlq_topic])
         self._dlq_budget = value_budget(limits[self._dlq_topic])
         self._consumer.subscribe(topics=list(self._feeds))
         log.info(
@@ -552,7 +545,7 @@ class SinkRunner:
 
 
 async def reset_group(
-    settings: Settings, group_id: str, feeds: frozenset[Feed], to: str = "earliest"
+    settings: RunnerSettings, group_id: str, feeds: frozenset[Feed], to: str = "earliest"
 ) -> dict[str, int]:
     """Move a stopped sink's group to the start (or end) of its topics; return the new offsets.
 
@@ -563,22 +556,21 @@ async def reset_group(
     """
     if to not in ("earliest", "latest"):
         raise ConfigError(f"reset to {to!r}: use 'earliest' or 'latest'")
-    bootstrap = settings.kafka.bootstrap_servers
-    await asyncio.to_thread(check_reachable, bootstrap)
+    kafka = settings.kafka
+    bootstrap = kafka.bootstrap_servers
+    await asyncio.to_thread(kafka.check_reachable)
     topics = [feed.topic(settings.topics) for feed in sorted(feeds)]
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    consumer: AIOKafkaConsumer[bytes, bytes] = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, group_id=group_id, enable_auto_commit=False
-    )
+    admin = kafka.admin()
+    consumer = kafka.consumer(client="sink-reset", group_id=group_id, enable_auto_commit=False)
     try:
         await admin.start()
         existing = set(await admin.list_topics())
         described = await admin.describe_topics([t for t in topics if t in existing])
         await consumer.start()
-    except KafkaError as exc:
+    except (KafkaError, OSError) as exc:
         await admin.close()
         await consumer.stop()
-        raise ServiceUnavailable("Kafka", f"cannot connect to {bootstrap}: {exc}") from exc
+        raise kafka.unavailable(exc) from exc
     try:
         missing = sorted(set(topics) - existing)
         if missing:

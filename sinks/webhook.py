@@ -59,11 +59,11 @@ import httpx
 
 from schemas.milestones import MilestoneKind
 from sinks.base import DeadLetter, Feed, MilestoneRecord, Sink, SinkRecord, WriteResult
+from sinks.config import Sinks, Webhook
 from sinks.deadletters import delivery_failure
 from sinks.retry import Backoff, parse_retry_after
 from sinks.signing import ATTEMPT_HEADER, EVENT_ID_HEADER, SIGNATURE_HEADER, signature_header
-from skillstream.errors import ConfigError
-from skillstream.settings import Sinks, Webhook
+from streams.errors import ConfigError
 
 log = logging.getLogger("skillstream.sinks")
 

@@ -43,6 +43,7 @@ from typing import Any
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
+from schemas.topology import Topics, changelog_topic
 from skillstream.broker import ensure_broker, wait_for_metadata
 from skillstream.cli.catalog_cmd import publish_catalog
 from skillstream.config import SAMPLE_CATALOG, load_catalog, load_rules, load_vocabulary
@@ -50,13 +51,12 @@ from skillstream.kafka_io import read_to_end
 from skillstream.lag import total_lag
 from skillstream.processes import ManagedProcess, free_port, settings_env
 from skillstream.publishing import partition_key
-from skillstream.settings import Settings, Topics, load_settings
+from skillstream.settings import Settings, load_settings
 from skillstream.simulate import Simulation
 from skillstream.topics import create_topics
-from streams.app import pipeline_groups
+from skillstream.worker import pipeline_groups
 from streams.ingest_loop import ARRIVAL_HEADER
 from streams.offline import run_offline
-from streams.profile_stage import changelog_topic
 
 TARGETS = {
     "offline_statements_per_s": 150_000,

@@ -42,6 +42,7 @@ from rich.live import Live
 from rich.table import Table
 from sqlalchemy import create_engine, text
 
+from schemas.topology import Topics, changelog_topic
 from skillstream.broker import KAFKA_SCRIPT, ensure_broker, wait_for_metadata
 from skillstream.cli.catalog_cmd import publish_catalog
 from skillstream.config import SAMPLE_CATALOG, load_catalog_file, load_rules
@@ -50,11 +51,10 @@ from skillstream.lag import group_lag
 from skillstream.processes import ManagedProcess, free_port, settings_env
 from skillstream.publishing import publish_records
 from skillstream.report import Journey, MilestoneRow, render_report
-from skillstream.settings import Settings, Topics, load_settings
+from skillstream.settings import Settings, load_settings
 from skillstream.simulate import Simulation
 from skillstream.topics import changelog_plan, create_topics
-from streams.app import pipeline_groups
-from streams.profile_stage import changelog_topic
+from skillstream.worker import pipeline_groups
 
 console = Console(stderr=True, soft_wrap=True)
 DEMO_PREFIX = "demo-"

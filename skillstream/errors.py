@@ -1,36 +1,12 @@
-"""Errors an operator sees. The CLI turns each into one clear message and exit code.
+"""Errors an operator sees; the CLI turns each into one clear message and exit code.
 
-SkillstreamError                 exit 1, message printed, no traceback
-├── UsageError                   exit 2: the command was misused (bad flag, bad file)
-├── ConfigError                  exit 2: a settings, rules or catalog file is invalid
-└── ServiceUnavailable           exit 3: Kafka, the database or a subscriber cannot be reached
+The tree is defined in ``streams.errors`` (the bottom of the stack, so that ``streams``
+and ``sinks`` report problems without importing the application) and named here too,
+where the application's modules have always found it.
 """
 
 from __future__ import annotations
 
+from streams.errors import ConfigError, ServiceUnavailable, SkillstreamError, UsageError
 
-class SkillstreamError(Exception):
-    exit_code = 1
-
-
-class UsageError(SkillstreamError):
-    exit_code = 2
-
-
-class ConfigError(SkillstreamError):
-    exit_code = 2
-
-
-class ServiceUnavailable(SkillstreamError):
-    """A service is down or unreachable; the message names it and says what to do."""
-
-    exit_code = 3
-
-    def __init__(self, service: str, problem: str, hint: str = "") -> None:
-        self.service = service
-        self.problem = problem
-        self.hint = hint
-        text = f"{service} unavailable: {problem}"
-        if hint:
-            text += f"\n  what to do: {hint}"
-        super().__init__(text)
+__all__ = ["ConfigError", "ServiceUnavailable", "SkillstreamError", "UsageError"]

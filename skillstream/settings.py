@@ -15,157 +15,15 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, Final, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 
+from schemas.topology import Topics
+from sinks.config import Sinks, Webhook
 from skillstream.errors import ConfigError
+from streams.kafka.connection import KafkaConnection
 
 ENV_PREFIX: Final = "SKILLSTREAM_"
-
-DEFAULT_LOCAL_BOOTSTRAP = "127.0.0.1:19092"
-"""Where ``make kafka-up`` starts the local broker (see infra/kafka/kafka.sh)."""
-
-
-_HOST_PORT = re.compile(r"^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+):[0-9]{1,5}$")
-_TOPIC = r"^[A-Za-z0-9._-]{1,249}$"
-
-
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Topics(_Section):
-    """Topic names and partition counts. Change names per environment, never per run."""
-
-    statements: str = Field(default="xapi.statements", pattern=_TOPIC)
-    statements_dlq: str = Field(default="xapi.statements.dlq", pattern=_TOPIC)
-    events: str = Field(default="learning.events", pattern=_TOPIC)
-    catalog: str = Field(default="skills.catalog", pattern=_TOPIC)
-    milestones: str = Field(default="career.milestones", pattern=_TOPIC)
-    profiles: str = Field(default="learner.profiles", pattern=_TOPIC)
-    milestones_dlq: str = Field(default="career.milestones.dlq", pattern=_TOPIC)
-    erased: str = Field(default="learner.erased", pattern=_TOPIC)
-    partitions: int = Field(default=4, ge=1, le=1024)
-    replication_factor: int = Field(default=1, ge=1)
-
-    def all_names(self) -> tuple[str, ...]:
-        return (
-            self.statements,
-            self.statements_dlq,
-            self.events,
-            self.catalog,
-            self.milestones,
-            self.profiles,
-            self.milestones_dlq,
-            self.erased,
-        )
-
-    def compacted(self) -> frozenset[str]:
-        return frozenset({self.catalog, self.profiles})
-
-    def prefixed(self, prefix: str) -> Topics:
-        """The same layout under a prefix: how tests keep runs apart."""
-        names = {
-            name: f"{prefix}{getattr(self, name)}"
-            for name in (
-                "statements",
-                "statements_dlq",
-                "events",
-                "catalog",
-                "milestones",
-                "profiles",
-                "milestones_dlq",
-                "erased",
-            )
-        }
-        return self.model_copy(update=names)
-
-
-class Kafka(_Section):
-    bootstrap_servers: str = Field(
-        default=DEFAULT_LOCAL_BOOTSTRAP, description="host:port[,host:port…] of some brokers."
-    )
-    client_id: str = Field(default="skillstream", pattern=r"^[A-Za-z0-9._-]{1,200}$")
-    request_timeout_ms: int = Field(default=30_000, ge=1_000)
-
-    @field_validator("bootstrap_servers")
-    @classmethod
-    def _host_ports(cls, value: str) -> str:
-        servers = [part.strip() for part in value.split(",")]
-        for server in servers:
-            if not _HOST_PORT.match(server) or not 0 < int(server.rsplit(":", 1)[1]) < 65536:
-                raise ValueError(
-                    f"should be host:port[,host:port…] (e.g. 127.0.0.1:9092), not {server!r}"
-                )
-        return ",".join(servers)
-
-
-class Webhook(_Section):
-    """One subscriber of milestones over HTTP.
-
-    ``url`` must be http:// or https:// with a host. The webhook sink refuses a
-    loopback, private, link-local or otherwise non-public target unless
-    ``allow_private`` is set (for a receiver on this host or a private network).
-    """
-
-    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
-    url: str = Field(description="http:// or https:// URL of the receiver.")
-    secret: SecretStr
-    kinds: tuple[str, ...] = Field(default=(), description="Milestone kinds; empty = all.")
-    skills: tuple[str, ...] = Field(default=(), description="Skill ids; empty = all.")
-    allow_private: bool = Field(
-        default=False,
-        description="Allow a loopback, private or link-local target (refused by default).",
-    )
-
-    @field_validator("url")
-    @classmethod
-    def _http_url(cls, value: str, info: Any) -> str:  # info: pydantic.ValidationInfo
-        # The message never repeats the URL: its path or query may hold a token.
-        import httpx
-
-        who = f"subscriber {info.data['name']!r}: " if "name" in info.data else ""
-        try:
-            url = httpx.URL(value)
-        except httpx.InvalidURL:
-            raise ValueError(f"{who}the url is not a valid URL (check its host and port)") from None
-        if url.scheme not in ("http", "https"):
-            scheme = f", not {url.scheme}://" if url.scheme else ""
-            raise ValueError(f"{who}the url should start with http:// or https://{scheme}")
-        host = url.raw_host.decode("ascii")
-        if not host:
-            raise ValueError(f"{who}the url names no host")
-        if not re.fullmatch(r"[A-Za-z0-9._-]+|[0-9A-Fa-f:.]+", host):
-            raise ValueError(f"{who}the url's host is not a valid host name or IP address")
-        if url.port is not None and not 0 < url.port < 65536:
-            raise ValueError(f"{who}the url's port should be 1 to 65535")
-        return value
-
-
-class Sinks(_Section):
-    """How the SQL and webhook sinks batch, retry and give up (docs/sinks.md).
-
-    ``retry_*`` is the backoff while a sink's store or Kafka is unavailable
-    (retried without end, nothing committed) and between webhook attempts.
-    ``webhook_max_elapsed_s`` is a subscriber's retry budget, a time: a milestone
-    is retried until that long after its first attempt, then goes to the
-    milestones dead-letter topic.
-    """
-
-    batch_size: int = Field(default=500, ge=1, le=50_000, description="Records per batch.")
-    batch_wait_ms: int = Field(default=500, ge=0, description="Longest wait to fill a batch.")
-    retry_initial_s: float = Field(default=0.5, gt=0, description="First backoff step.")
-    retry_max_s: float = Field(default=30.0, gt=0, description="Longest backoff step.")
-    shutdown_grace_s: float = Field(
-        default=10.0, ge=0, description="How long a batch may finish after SIGTERM."
-    )
-    webhook_timeout_s: float = Field(default=10.0, gt=0, description="Per request.")
-    webhook_max_elapsed_s: float = Field(
-        default=60.0, ge=0, description="Retry budget per milestone, from its first attempt."
-    )
-    webhook_concurrency: int = Field(
-        default=16, ge=1, description="Requests in flight per subscriber."
-    )
 
 
 class Settings(BaseSettings):
@@ -176,7 +34,7 @@ class Settings(BaseSettings):
         frozen=True,
     )
 
-    kafka: Kafka = Kafka()
+    kafka: KafkaConnection = KafkaConnection()
     topics: Topics = Topics()
     group_id: str = Field(
         default="skillstream",
@@ -284,7 +142,7 @@ def load_settings(**overrides: object) -> Settings:
     own = any(n == "SKILLSTREAM_KAFKA" or n.startswith("SKILLSTREAM_KAFKA__") for n in os.environ)
     if bootstrap and not own and "kafka" not in overrides:
         try:
-            kafka = Kafka(bootstrap_servers=bootstrap)
+            kafka = KafkaConnection(bootstrap_servers=bootstrap)
         except ValidationError as exc:
             raise ConfigError(
                 "KAFKA_BOOTSTRAP_SERVERS: " + exc.errors()[0]["msg"].removeprefix("Value error, ")
@@ -307,7 +165,7 @@ _SECRET_FIELDS: Final = frozenset(
 _SECTIONS: Final = frozenset(
     name
     for name, info in Settings.model_fields.items()
-    if isinstance(info.annotation, type) and issubclass(info.annotation, _Section)
+    if isinstance(info.annotation, type) and issubclass(info.annotation, BaseModel)
 )
 
 _PATTERN_WORDS: Final = {
@@ -352,7 +210,11 @@ def settings_problems(exc: ValidationError) -> str:
             message = f"should be at least {error.get('ctx', {}).get('min_length')} characters long"
         message = message[0].lower() + message[1:] if message else message
         shown = ""
-        if loc and str(loc[0]) not in _SECRET_FIELDS and error["type"] != "missing":
+        secret = any(
+            str(part) in _SECRET_FIELDS or "password" in str(part) or "secret" in str(part)
+            for part in loc
+        )
+        if loc and not secret and error["type"] != "missing":
             shown = "=" + repr(_short(error.get("input")))
         where = f" (at {inside.lstrip('.')})" if inside else ""
         problems.append(f"{variable}{shown}{where}: {message}")

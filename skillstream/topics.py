@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 
+from schemas.topology import Topics
 from skillstream.errors import ServiceUnavailable
-from skillstream.settings import Topics
 
 COMPACTED = {"cleanup.policy": "compact", "min.cleanable.dirty.ratio": "0.1"}
 DEAD_LETTERS = {"max.message.bytes": str(8 * 1024 * 1024)}

@@ -27,10 +27,11 @@ from collections.abc import Callable
 from datetime import datetime
 
 import orjson
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import TopicPartition
 from pydantic import TypeAdapter, ValidationError
 
 from schemas.catalog import Catalog, CatalogItem
+from streams.kafka.connection import KafkaConnection
 
 log = logging.getLogger(__name__)
 _ITEM: TypeAdapter[CatalogItem] = TypeAdapter(CatalogItem)
@@ -40,9 +41,9 @@ Apply = Callable[[bytes | None, bytes | None], bool]
 
 class TopicFollower:
     def __init__(
-        self, bootstrap: str, topic: str, apply: Apply, describe: Callable[[], str]
+        self, kafka: KafkaConnection, topic: str, apply: Apply, describe: Callable[[], str]
     ) -> None:
-        self.bootstrap = bootstrap
+        self.kafka = kafka
         self.topic = topic
         self.apply = apply
         self.describe = describe
@@ -50,8 +51,8 @@ class TopicFollower:
         self.updates = 0
 
     async def run(self) -> None:
-        consumer = AIOKafkaConsumer(
-            bootstrap_servers=self.bootstrap,
+        consumer = self.kafka.consumer(
+            client="follower",
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             group_id=None,
@@ -102,9 +103,9 @@ def apply_catalog_record(catalog: Catalog, key: bytes | None, value: bytes | Non
     return True
 
 
-def catalog_follower(bootstrap: str, topic: str, catalog: Catalog) -> TopicFollower:
+def catalog_follower(kafka: KafkaConnection, topic: str, catalog: Catalog) -> TopicFollower:
     return TopicFollower(
-        bootstrap,
+        kafka,
         topic,
         lambda key, value: apply_catalog_record(catalog, key, value),
         lambda: (
@@ -139,7 +140,7 @@ class ErasedLearners:
         return erased is not None and record_time_ms <= erased
 
 
-def erased_follower(bootstrap: str, topic: str, erased: ErasedLearners) -> TopicFollower:
+def erased_follower(kafka: KafkaConnection, topic: str, erased: ErasedLearners) -> TopicFollower:
     return TopicFollower(
-        bootstrap, topic, erased.apply, lambda: f"{len(erased.erased_ms)} erased learners"
+        kafka, topic, erased.apply, lambda: f"{len(erased.erased_ms)} erased learners"
     )

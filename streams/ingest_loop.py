@@ -23,7 +23,7 @@ the same statement ids and the profile stage skips what it already applied.
 
 No single record can stop the stage: ``Ingest.record`` turns any failure on a
 record into a dead letter, and what is written is sized from the topics'
-``max.message.bytes`` (``streams.kafka_limits``), asked of the cluster at start.
+``max.message.bytes`` (``streams.kafka.limits``), asked of the cluster at start.
 """
 
 from __future__ import annotations
@@ -41,7 +41,8 @@ from schemas.deadletter import SourcePosition
 from schemas.events import LearningEvent, encode_learner_records
 from schemas.normalize import Ignored
 from streams.followers import ErasedLearners
-from streams.kafka_limits import (
+from streams.kafka.connection import KafkaConnection
+from streams.kafka.limits import (
     BROKER_DEFAULT_MAX_MESSAGE_BYTES,
     MAX_REQUEST_BYTES,
     max_message_bytes,
@@ -72,7 +73,7 @@ class IngestLoop:
         self,
         ingest: Ingest,
         *,
-        bootstrap: str,
+        kafka: KafkaConnection,
         group_id: str,
         statements_topic: str,
         events_topic: str,
@@ -83,7 +84,7 @@ class IngestLoop:
         on_rejected: Callable[[Rejected], None] | None = None,
     ) -> None:
         self.ingest = ingest
-        self.bootstrap = bootstrap
+        self.kafka = kafka
         self.group_id = group_id
         self.statements_topic = statements_topic
         self.events_topic = events_topic
@@ -102,7 +103,7 @@ class IngestLoop:
 
     async def size_outputs(self) -> None:
         """Read the output topics' ``max.message.bytes`` and size what is written from them."""
-        limits = await max_message_bytes(self.bootstrap, (self.events_topic, self.dlq_topic))
+        limits = await max_message_bytes(self.kafka, (self.events_topic, self.dlq_topic))
         self.events_budget = value_budget(limits[self.events_topic])
         self.dlq_budget = value_budget(limits[self.dlq_topic])
         needed = self.ingest.max_bytes + 64 * 1024
@@ -120,9 +121,9 @@ class IngestLoop:
         """Process until cancelled; start only once ``ready`` (the catalog) is set."""
         if ready is not None:
             await ready.wait()
-        consumer = AIOKafkaConsumer(
+        consumer = self.kafka.consumer(
             self.statements_topic,
-            bootstrap_servers=self.bootstrap,
+            client="ingest",
             group_id=self.group_id,
             session_timeout_ms=SESSION_TIMEOUT_MS,
             heartbeat_interval_ms=HEARTBEAT_INTERVAL_MS,
@@ -132,8 +133,8 @@ class IngestLoop:
             fetch_max_bytes=64 * 1024 * 1024,
             max_partition_fetch_bytes=8 * 1024 * 1024,
         )
-        producer = AIOKafkaProducer(
-            bootstrap_servers=self.bootstrap,
+        producer = self.kafka.producer(
+            client="ingest",
             acks="all",
             linger_ms=5,
             max_batch_size=1024 * 1024,

@@ -6,7 +6,7 @@ them; a restarted worker joins as a new member and waits for the old one to time
 stages use a short session (``SESSION_TIMEOUT_MS``, 6 s; aiokafka's default is 10 s and
 faust's 60 s) with a heartbeat every 1.5 s, so a killed worker's partitions move on within
 seconds (measured: 58 s from SIGKILL to caught up again before, about 6 s now — the worker
-no longer waits for faust's own group either, see ``streams.app.WorkerApp``).
+no longer waits for faust's own group either, see ``skillstream.worker.WorkerApp``).
 
 The trade-off: a worker whose event loop cannot send a heartbeat for 6 s (a machine so
 starved that the heartbeat task does not run) is taken out of the group and its partitions

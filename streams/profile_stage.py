@@ -61,9 +61,11 @@ from aiokafka.errors import CommitFailedError
 from schemas.deadletter import DeadLetter, Problem, SourcePosition
 from schemas.events import LearningEvent, decode_learner_events, encode_learner_events
 from schemas.milestones import MILESTONE_KAFKA_HEADERS
+from schemas.topology import changelog_topic
 from streams.core import ProfileState, decode_state, encode_state
 from streams.ingest_loop import ARRIVAL_HEADER
-from streams.kafka_limits import (
+from streams.kafka.connection import KafkaConnection
+from streams.kafka.limits import (
     BROKER_DEFAULT_MAX_MESSAGE_BYTES,
     MAX_REQUEST_BYTES,
     max_message_bytes,
@@ -78,10 +80,6 @@ log = logging.getLogger(__name__)
 
 ERASE = "erase"
 """A control record on ``learning.events``: ``{"version": 1, "learner": k, "control": "erase"}``."""
-
-
-def changelog_topic(group_id: str) -> str:
-    return f"{group_id}-profiles-changelog"
 
 
 def erase_record(learner: str) -> bytes:
@@ -141,7 +139,7 @@ class ProfileStage:
         self,
         profiles: Profiles,
         *,
-        bootstrap: str,
+        kafka: KafkaConnection,
         group_id: str,
         events_topic: str,
         milestones_topic: str,
@@ -153,7 +151,7 @@ class ProfileStage:
         on_milestone: Callable[[str, float | None], None] | None = None,
     ) -> None:
         self.profiles = profiles
-        self.bootstrap = bootstrap
+        self.kafka = kafka
         self.group_id = group_id
         self.events_topic = events_topic
         self.milestones_topic = milestones_topic
@@ -178,16 +176,16 @@ class ProfileStage:
     async def run(self, ready: asyncio.Event | None = None) -> None:
         if ready is not None:
             await ready.wait()
-        producer = AIOKafkaProducer(
-            bootstrap_servers=self.bootstrap,
+        producer = self.kafka.producer(
+            client="profiles",
             acks="all",
             linger_ms=5,
             max_batch_size=1024 * 1024,
             partitioner=keyed_partitioner,
             max_request_size=MAX_REQUEST_BYTES,
         )
-        consumer = AIOKafkaConsumer(
-            bootstrap_servers=self.bootstrap,
+        consumer = self.kafka.consumer(
+            client="profiles",
             group_id=self.group_id,
             session_timeout_ms=SESSION_TIMEOUT_MS,
             heartbeat_interval_ms=HEARTBEAT_INTERVAL_MS,
@@ -202,7 +200,7 @@ class ProfileStage:
         try:
             await producer.start()
             await consumer.start()
-            limits = await max_message_bytes(self.bootstrap, [self.dlq_topic])
+            limits = await max_message_bytes(self.kafka, [self.dlq_topic])
             self.dlq_budget = value_budget(limits[self.dlq_topic])
             consumer.subscribe([self.events_topic], listener=_Listener(self))
             while True:
@@ -222,8 +220,8 @@ class ProfileStage:
         self.assigned = set(partitions)
         if not partitions:
             return
-        consumer = AIOKafkaConsumer(
-            bootstrap_servers=self.bootstrap,
+        consumer = self.kafka.consumer(
+            client="profiles-restore",
             group_id=None,
             enable_auto_commit=False,
             max_partition_fetch_bytes=1024 * 1024,
@@ -479,6 +477,28 @@ class ProfileStage:
                 self._cache.get(partition, OrderedDict()).pop(key, None)
         for partition, (changes, next_offset) in per_partition.items():
             self.store.write(partition, changes, next_offset)
+        # Still step 3: an erasure reaches the disk before the offsets are committed
+        # (so `forget` sees it applied only then). A delete left older copies of the
+        # learner's state in the partition's files; ``purge`` flushes and compacts
+        # them away, and what a restore erased too (``purge_due``). In a thread: it
+        # can take a second or more on a big partition, and holds no GIL meanwhile.
+        erased: dict[int, list[bytes]] = {}
+        for learner in learners.values():
+            if learner.erase:
+                erased.setdefault(learner.partition, []).append(learner.key)
+        for partition in per_partition:
+            keys = erased.get(partition, [])
+            restored = self.store.purge_due(partition)
+            if keys or restored:
+                took = await asyncio.to_thread(self.store.purge, partition, keys)
+                log.info(
+                    "erasure: purged %d erased learner(s)%s from partition %d's local files "
+                    "in %.2fs",
+                    len(keys),
+                    " and the erasures its restore applied" if restored else "",
+                    partition,
+                    took,
+                )
 
     def _isolate(
         self, learner: _Learner, exc: Exception, letters: list[tuple[bytes | None, bytes]]

@@ -18,8 +18,9 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+from schemas.topology import Topics
 from skillstream.broker import Broker, ensure_broker, wait_for_metadata
-from skillstream.settings import Settings, Topics, load_settings
+from skillstream.settings import Settings, load_settings
 from skillstream.topics import create_topics
 
 REPO_ROOT = Path(__file__).resolve().parent.parent

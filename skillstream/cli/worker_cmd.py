@@ -49,9 +49,9 @@ def register(app: typer.Typer) -> None:
         """
         import faust
 
+        from schemas.topology import changelog_topic
         from skillstream.logs import logging_config
-        from streams.app import Runtime, create_app
-        from streams.profile_stage import changelog_topic
+        from skillstream.worker import Runtime, create_app
 
         overrides: dict[str, object] = {}
         if web_port is not None:

@@ -58,12 +58,13 @@ from pydantic import Field, ValidationError
 
 from schemas._base import Contract, UtcDatetime
 from schemas.deadletter import DeadLetter, SourcePosition
+from schemas.topology import Topics
 from schemas.xapi.formats import version_major
 from skillstream.errors import UsageError
 from skillstream.kafka_io import producer, read_to_end
 from skillstream.operations.cluster import Cluster
 from skillstream.publishing import partition_key
-from skillstream.settings import Settings, Topics
+from skillstream.settings import Settings
 from skillstream.topics import COMPACTED, TopicPlan, create_topics
 
 VERSION_HEADER: Final = "X-Experience-API-Version"

@@ -2,7 +2,7 @@
 
 A worker (``skillstream worker``) is in two groups: ``<group_id>-ingest``
 on ``xapi.statements`` and ``<group_id>`` on ``learning.events`` (the profile
-stage); the faust app that hosts both joins none (``streams.app.WorkerApp``).
+stage); the faust app that hosts both joins none (``skillstream.worker.WorkerApp``).
 The sinks each have ``<group_id>-sink-<name>``. Moving a group's offsets or
 deleting the profile changelog under a running worker would corrupt its
 state, so ``replay`` first checks that none of the worker groups has a
@@ -19,7 +19,7 @@ from sinks.runner import sink_group
 from skillstream.errors import UsageError
 from skillstream.operations.cluster import Cluster, GroupInfo
 from skillstream.settings import Settings
-from streams.app import pipeline_groups
+from skillstream.worker import pipeline_groups
 
 SINK_FEEDS: dict[str, tuple[Feed, ...]] = {
     "sql": (Feed.MILESTONES, Feed.PROFILES, Feed.ERASURES),

@@ -49,6 +49,7 @@ from typing import Literal
 
 from aiokafka import TopicPartition
 
+from schemas.topology import changelog_topic
 from skillstream.errors import SkillstreamError, UsageError
 from skillstream.operations.cluster import Cluster
 from skillstream.operations.groups import (
@@ -61,7 +62,6 @@ from skillstream.operations.local_state import delete_profiles, profiles_folder
 from skillstream.operations.when import Start
 from skillstream.settings import Settings
 from skillstream.topics import TopicPlan, changelog_plan
-from streams.profile_stage import changelog_topic
 
 
 @dataclass(frozen=True, slots=True)

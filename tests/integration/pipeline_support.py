@@ -20,7 +20,7 @@ from skillstream.processes import ManagedProcess, free_port, settings_env
 from skillstream.publishing import publish_records
 from skillstream.settings import Settings
 from skillstream.simulate import Simulation
-from streams.app import pipeline_groups
+from skillstream.worker import pipeline_groups
 from streams.offline import OfflineResult, run_offline
 from streams.pipeline import Ingest, Profiles, by_learner
 

@@ -13,9 +13,11 @@ from typing import Any
 
 import pytest
 import typer
+from pydantic import BaseModel
 
+from schemas.topology import Topics
 from skillstream.cli import _register, app, main
-from skillstream.settings import ENV_PREFIX, Settings, Topics, _Section
+from skillstream.settings import ENV_PREFIX, Settings
 
 LEAK = "pw-leak-7f3a"
 
@@ -70,6 +72,14 @@ def bad_values(tmp: Path) -> dict[str, str]:
         "KAFKA__BOOTSTRAP_SERVERS": "broker-without-port",
         "KAFKA__CLIENT_ID": "has space",
         "KAFKA__REQUEST_TIMEOUT_MS": "10",
+        "KAFKA__SECURITY_PROTOCOL": "TLS",
+        "KAFKA__SASL_MECHANISM": "GSSAPI",
+        "KAFKA__SASL_USERNAME": "skillstream",  # set while security_protocol is PLAINTEXT
+        "KAFKA__SASL_PASSWORD": LEAK,  # likewise
+        "KAFKA__SSL_CAFILE": str(tmp / "missing-ca.pem"),
+        "KAFKA__SSL_CERTFILE": str(tmp),
+        "KAFKA__SSL_KEYFILE": str(tmp / "missing-key.pem"),
+        "KAFKA__SSL_CHECK_HOSTNAME": "maybe",
         "TOPICS__PARTITIONS": "abc",
         "TOPICS__REPLICATION_FACTOR": "0",
         "GROUP_ID": "a group",
@@ -108,6 +118,7 @@ def bad_values(tmp: Path) -> dict[str, str]:
 
 
 SECRETS = {
+    "SKILLSTREAM_KAFKA__SASL_PASSWORD",
     "SKILLSTREAM_LEARNER_KEY_SECRET",
     "SKILLSTREAM_DATABASE_URL",
     "SKILLSTREAM_WEBHOOKS",
@@ -120,7 +131,7 @@ def every_setting() -> set[str]:
     names = set()
     for name, info in Settings.model_fields.items():
         kind = info.annotation
-        if isinstance(kind, type) and issubclass(kind, _Section):
+        if isinstance(kind, type) and issubclass(kind, BaseModel):
             names |= {f"{ENV_PREFIX}{name}__{sub}".upper() for sub in kind.model_fields}
         else:
             names.add(f"{ENV_PREFIX}{name}".upper())

@@ -67,7 +67,11 @@ def test_no_command_prints_a_planted_secret(
     paths = {"statements": str(statements), "out": str(tmp_path / "out")}
     caplog.set_level(logging.DEBUG)
     loggers = [logging.getLogger(), logging.getLogger("skillstream.sinks")]
-    handlers = [list(logger.handlers) for logger in loggers]
+    # Only pytest's capturing handlers: others may write to streams of earlier tests.
+    handlers = [
+        [h for h in logger.handlers if type(h).__module__.startswith("_pytest")]
+        for logger in loggers
+    ]
     leaks = []
     for command, args in COMMANDS.items():
         for logger, kept in zip(loggers, handlers, strict=True):

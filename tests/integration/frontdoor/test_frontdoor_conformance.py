@@ -30,9 +30,10 @@ import pytest
 from frontdoor_builders import PASSWORD, USERNAME, multipart
 from frontdoor_server import RunningServer, front_settings
 
+from schemas.topology import Topics
 from skillstream.broker import Broker
 from skillstream.frontdoor import create_app
-from skillstream.settings import Topics, load_settings
+from skillstream.settings import load_settings
 from skillstream.topics import create_topics
 
 REPO_ROOT = Path(__file__).resolve().parents[3]

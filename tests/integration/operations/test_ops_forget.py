@@ -18,10 +18,10 @@ from pipeline_support import (
 from sqlalchemy import create_engine, func, select
 
 from schemas.identity import learner_keys
+from schemas.topology import changelog_topic
 from sinks import tables
 from skillstream.kafka_io import read_to_end
 from skillstream.settings import Settings
-from streams.profile_stage import changelog_topic
 from streams.state_store import StateStore
 
 

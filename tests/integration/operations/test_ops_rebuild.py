@@ -25,10 +25,10 @@ from pipeline_support import (
     wait_caught_up,
 )
 
+from schemas.topology import changelog_topic
 from skillstream.operations.cluster import Cluster
 from skillstream.operations.groups import ingest_group, profile_group
 from skillstream.settings import Settings
-from streams.profile_stage import changelog_topic
 
 DEFAULT_RULES = Path(__file__).resolve().parents[3] / "streams" / "default_rules.yaml"
 

@@ -17,6 +17,7 @@ import streams.pipeline as pipeline
 from schemas.deadletter import DeadLetter
 from schemas.events import decode_learner_events, encode_learner_events
 from streams.core import DEFAULT_RULES_PATH, Rules, decode_state
+from streams.kafka.connection import KafkaConnection
 from streams.pipeline import Profiles
 from streams.profile_stage import ProfileStage
 from streams.state_store import StateStore
@@ -73,7 +74,7 @@ class Record:
 def stage(tmp_path: Path) -> ProfileStage:
     return ProfileStage(
         Profiles(catalog(), Rules.load(DEFAULT_RULES_PATH)),
-        bootstrap="127.0.0.1:1",
+        kafka=KafkaConnection(bootstrap_servers="127.0.0.1:1"),
         group_id="g",
         events_topic="learning.events",
         milestones_topic="career.milestones",

@@ -15,9 +15,10 @@ import logging
 from collections.abc import Iterable
 from typing import Final
 
-from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import KafkaError
+
+from streams.kafka.connection import KafkaConnection
 
 log = logging.getLogger(__name__)
 
@@ -29,11 +30,11 @@ RECORD_OVERHEAD: Final = 1024
 """Bytes kept free in a record for the record batch header, the key and the headers."""
 
 
-async def max_message_bytes(bootstrap: str, topics: Iterable[str]) -> dict[str, int]:
+async def max_message_bytes(kafka: KafkaConnection, topics: Iterable[str]) -> dict[str, int]:
     """``max.message.bytes`` of each topic; the broker default for one that cannot be read."""
     names = sorted(set(topics))
     limits = dict.fromkeys(names, BROKER_DEFAULT_MAX_MESSAGE_BYTES)
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=15_000)
+    admin = kafka.admin(client="limits")
     try:
         await admin.start()
         responses = await admin.describe_configs(

@@ -29,7 +29,9 @@ import faust
 from aiokafka.errors import KafkaError
 from faust.app.base import BootStrategy
 
+from schemas import topology
 from schemas.catalog import Catalog
+from schemas.topology import changelog_topic
 from schemas.vocabulary import Vocabulary
 from skillstream import metrics
 from skillstream.settings import Settings
@@ -37,7 +39,7 @@ from streams.core import Rules
 from streams.followers import ErasedLearners, catalog_follower, erased_follower
 from streams.ingest_loop import IngestLoop
 from streams.pipeline import Ingest, Profiles, Rejected
-from streams.profile_stage import ProfileStage, changelog_topic
+from streams.profile_stage import ProfileStage
 from streams.state_store import StateStore
 
 log = logging.getLogger(__name__)
@@ -56,20 +58,20 @@ class Runtime:
         self.settings = settings
         self.rules = rules
         self.catalog = catalog if catalog is not None else Catalog()
-        bootstrap = settings.kafka.bootstrap_servers
+        kafka = settings.kafka
         topics = settings.topics
         self.erased = ErasedLearners()
         self.followers = (
-            catalog_follower(bootstrap, topics.catalog, self.catalog),
-            erased_follower(bootstrap, topics.erased, self.erased),
+            catalog_follower(kafka, topics.catalog, self.catalog),
+            erased_follower(kafka, topics.erased, self.erased),
         )
         self.ingest = Ingest(
             self.catalog, vocabulary, settings.learner_secret_bytes, settings.xapi_version
         )
         self.ingest_loop = IngestLoop(
             self.ingest,
-            bootstrap=bootstrap,
-            group_id=f"{settings.group_id}-ingest",
+            kafka=kafka,
+            group_id=topology.ingest_group(settings.group_id),
             statements_topic=topics.statements,
             events_topic=topics.events,
             dlq_topic=topics.statements_dlq,
@@ -82,8 +84,8 @@ class Runtime:
         )
         self.profile_stage = ProfileStage(
             Profiles(self.catalog, rules),
-            bootstrap=bootstrap,
-            group_id=settings.group_id,
+            kafka=kafka,
+            group_id=topology.profile_group(settings.group_id),
             events_topic=topics.events,
             milestones_topic=topics.milestones,
             profiles_topic=topics.profiles,
@@ -234,15 +236,12 @@ def create_app(runtime: Runtime) -> faust.App:
 
 def worker_group(settings: Settings) -> str:
     """The faust app's name (its id; the app joins no consumer group)."""
-    return f"{settings.group_id}-worker"
+    return topology.worker_name(settings.group_id)
 
 
 def pipeline_groups(settings: Settings) -> list[tuple[str, str]]:
     """(consumer group, topic) of each stage, for lag and replay."""
-    return [
-        (f"{settings.group_id}-ingest", settings.topics.statements),
-        (settings.group_id, settings.topics.events),
-    ]
+    return topology.pipeline_groups(settings.group_id, settings.topics)
 
 
 __all__ = ["Runtime", "changelog_topic", "create_app", "pipeline_groups", "worker_group"]
