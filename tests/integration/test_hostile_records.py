@@ -22,7 +22,7 @@ from schemas.events import decode_learner_events
 from skillstream.kafka_io import producer, read_to_end
 from skillstream.processes import ManagedProcess, settings_env
 from skillstream.settings import Settings
-from streams.kafka_limits import BROKER_DEFAULT_MAX_MESSAGE_BYTES
+from streams.kafka.limits import BROKER_DEFAULT_MAX_MESSAGE_BYTES
 
 COMPLETED = "http://adlnet.gov/expapi/verbs/completed"
 
