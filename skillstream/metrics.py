@@ -27,7 +27,11 @@ A dead letter usually has several problems; it counts once in
 ``dead_letter_reasons_total`` (so the reasons add up to at least the dead
 letters, never fewer). Labels only ever take values from closed sets (source,
 problem codes, milestone kinds, route templates, partitions), never a learner
-or a statement id, so the number of series stays bounded.
+or a statement id, so the number of series stays bounded. The HTTP labels are
+bounded here whatever a client sends: ``method`` is one of :data:`HTTP_METHODS`
+or ``other``, ``status`` one of :data:`HTTP_STATUSES` or its class (``2xx`` …
+``5xx``, else ``other``), and ``route`` is the route template the front door
+matched or ``unmatched`` (the caller passes nothing else).
 """
 
 from __future__ import annotations
@@ -72,6 +76,15 @@ falls on a bucket bound so it can be read off the histogram exactly."""
 HTTP_BUCKETS: Final = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
 Source = Literal["http", "kafka"]
+
+HTTP_METHODS: Final = frozenset(
+    {"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "CONNECT", "TRACE"}
+)
+"""Request methods kept as they are in the HTTP labels; any other method is ``other``."""
+HTTP_STATUSES: Final = frozenset(
+    {200, 204, 400, 401, 403, 404, 405, 408, 413, 415, 422, 429, 500, 503, 504}
+)
+"""Statuses kept as they are in the ``status`` label; others are counted by class."""
 
 _statements_received: Final = Counter(
     "skillstream_statements_received",
@@ -174,10 +187,24 @@ def clear_lag(group: str, topic: str, partition: int) -> None:
         return
 
 
+def http_method_label(method: str) -> str:
+    """``method`` if it is a standard one, else ``other``: clients choose what they send."""
+    return method if method in HTTP_METHODS else "other"
+
+
+def http_status_label(status: int) -> str:
+    """The status if it is a known one, else its class (``4xx``), else ``other``."""
+    if status in HTTP_STATUSES:
+        return str(status)
+    return f"{status // 100}xx" if 100 <= status <= 599 else "other"
+
+
 def record_http_request(method: str, route: str, status: int, duration_s: float) -> None:
-    """One answered request; ``route`` is the route template, never the raw path."""
-    _http_requests.labels(method=method, route=route, status=str(status)).inc()
-    _http_duration.labels(method=method, route=route).observe(duration_s)
+    """One answered request; ``route`` is the route template (or ``unmatched``), never the
+    raw path. Method and status are bounded here (see the module docstring)."""
+    method_label = http_method_label(method)
+    _http_requests.labels(method=method_label, route=route, status=http_status_label(status)).inc()
+    _http_duration.labels(method=method_label, route=route).observe(duration_s)
 
 
 def render() -> tuple[bytes, str]:

@@ -14,7 +14,14 @@ written. A path that holds something else where a learner key belongs (a
 segment under ``/learners/`` other than a key-shaped ``lrn_…`` token,
 ``profile`` or ``milestones``), or any segment with an ``@``, is logged with that
 segment replaced by ``(masked)`` (:func:`logged_path`): an operator who puts an
-e-mail address in the path must not leave it in the log.
+e-mail address in the path must not leave it in the log. What a client sent
+is written escaped: a control or other unprintable character in the path
+(``%0a`` arrives decoded as a line feed) or the method is written as the
+percent-encoding of its UTF-8 bytes (``%0A``), so a request cannot add a line
+of its own to the log (:func:`printable`).
+
+The metrics (``skillstream.metrics``) get the route template, never the path,
+and bound the method and status labels, so no request grows ``/metrics``.
 
 Every response under ``/xapi/`` carries ``X-Experience-API-Version``: the
 version the request asked for when it is supported (``1.0.3`` or ``2.0.0``),
@@ -42,8 +49,23 @@ _LEARNER_SEGMENT_RE: Final = re.compile(r"learners|profile|milestones|lrn_[a-z0-
 MASKED: Final = "(masked)"
 
 
+def printable(text: str) -> str:
+    """``text`` with every unprintable character (controls, line and paragraph separators,
+    format characters, non-ASCII spaces) percent-encoded as its UTF-8 bytes."""
+    if text.isprintable():
+        return text
+    return "".join(
+        ch if ch.isprintable() else "".join(f"%{b:02X}" for b in ch.encode("utf-8", "replace"))
+        for ch in text
+    )
+
+
 def logged_path(path: str) -> str:
     """``path`` as the access log writes it: see the module docstring."""
+    return printable(_masked(path))
+
+
+def _masked(path: str) -> str:
     learners = path.startswith(_LEARNERS)
     if not learners and "@" not in path:
         return path
@@ -102,7 +124,7 @@ class AccessMiddleware:
             duration = time.perf_counter() - started
             route = scope.get("route")
             template = getattr(route, "path", None) or "unmatched"
-            method: str = scope["method"]
+            method = printable(scope["method"])
             metrics.record_http_request(method, template, status, duration)
             statements = state.get("statements")
             shown_path = logged_path(path)

@@ -17,10 +17,20 @@ endpoint                                   auth   answer
 =========================================  =====  ===========================================
 
 Statement rules are in ``statements.py``; this module reads the body (at most
-``max_body_bytes``), hands it over, produces the result and answers. Error
+``max_body_bytes``, within ``body_timeout_s`` of the handler starting to read
+it: 408 otherwise), hands it over, produces the result and answers. Error
 bodies are always ``{"error": "...", "problems": [...]}`` (``problems.py``),
 also for 401, 404 and 503, so a client parses one shape. An unreachable
 Kafka or database is 503 with a message naming it, never a stack trace.
+A 408 or 413 also closes the connection (``Connection: close``), so a client
+that is still sending is not read any further.
+
+Bounded work per request: at most ``max_statements`` statements (413 before
+any is validated, ``statements.py``), at most ``MAX_PROBLEMS`` problems in a
+400, and bodies over 256 KiB are parsed and validated in a worker thread, at
+most :data:`BIG_BODY_SLOTS` at a time, so a burst of large bodies queues
+instead of multiplying the memory their parsing takes. Header and keep-alive
+deadlines are the HTTP server's (``server.py``).
 
 ``AGENT`` is a JSON Agent, URL-encoded, as in the Statement API's GET
 (``{"mbox": "mailto:ada@example.com"}``, ``{"account": {"homePage": …, "name":
@@ -54,7 +64,7 @@ from skillstream.frontdoor.auth import require_lms
 from skillstream.frontdoor.problems import Problem, Rejected, request_problem
 from skillstream.frontdoor.publisher import KafkaPublisher, Publisher
 from skillstream.frontdoor.queries import LearnerStore
-from skillstream.frontdoor.statements import VERSION_HEADER, Accepted, accept
+from skillstream.frontdoor.statements import MAX_STATEMENTS, VERSION_HEADER, Accepted, accept
 from skillstream.learners import AGENT_EXAMPLE, InvalidAgent, learner_of_agent, parse_agent
 from skillstream.settings import Settings
 
@@ -62,7 +72,14 @@ MAX_BODY_BYTES: Final = 16 * 1024 * 1024
 _THREAD_ABOVE_BYTES: Final = 256 * 1024
 """Bodies larger than this are validated in a worker thread, so one big batch does not
 stall every other request on the event loop."""
+BIG_BODY_SLOTS: Final = 2
+"""Large bodies parsed and validated at once; others wait their turn. Validation holds the
+GIL, so more slots would add memory (up to ~150 MB each for a 16 MiB body), not speed."""
+BODY_TIMEOUT_S: Final = 60.0
+"""Seconds a client has to send the whole body once the handler reads it (``serve
+--body-timeout``): 16 MiB at 2.3 Mbit/s. Slower (or stalled) clients get 408."""
 HEALTH_TIMEOUT_S: Final = 2.0
+CLOSE: Final = {"Connection": "close"}
 
 
 class ProblemModel(BaseModel):
@@ -151,7 +168,7 @@ def _error(status: int, message: str, headers: dict[str, str] | None = None) -> 
     return JSONResponse({"error": message, "problems": []}, status, headers=headers)
 
 
-async def _read_body(request: Request, limit: int) -> bytes:
+async def _read_body(request: Request, limit: int, timeout_s: float) -> bytes:
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise request_problem(
@@ -162,16 +179,25 @@ async def _read_body(request: Request, limit: int) -> bytes:
         )
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise request_problem(
-                f"the body is over {limit} bytes, the most this front door takes per request: "
-                "split the batch",
-                "too_large",
-                status=413,
-            )
-        chunks.append(chunk)
+    try:
+        async with asyncio.timeout(timeout_s):
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > limit:
+                    raise request_problem(
+                        f"the body is over {limit} bytes, the most this front door takes per "
+                        "request: split the batch",
+                        "too_large",
+                        status=413,
+                    )
+                chunks.append(chunk)
+    except TimeoutError:
+        raise request_problem(
+            f"the body did not arrive within {timeout_s:g}s ({size} bytes received): send it "
+            "faster or split the batch",
+            "body_timeout",
+            status=408,
+        ) from None
     return b"".join(chunks)
 
 
@@ -182,16 +208,20 @@ def create_app(
     store: LearnerStore | None = None,
     publish_timeout_s: float = 10.0,
     max_body_bytes: int = MAX_BODY_BYTES,
+    max_statements: int = MAX_STATEMENTS,
+    body_timeout_s: float = BODY_TIMEOUT_S,
 ) -> FastAPI:
     """The front door for ``settings``. ``publisher``/``store`` default to Kafka and the SQL
     sink's database; tests pass fakes. The lifespan starts the publisher (a no-op if the
-    caller already did) and stops it and the store on shutdown."""
+    caller already did) and stops it and the store on shutdown. Serve it with
+    ``server.server_config`` for the header and keep-alive deadlines."""
     kafka: Publisher = publisher or KafkaPublisher(
         settings.kafka.bootstrap_servers, settings.topics.statements, timeout_s=publish_timeout_s
     )
     learners = store or LearnerStore(settings.database_url)
     secret = settings.learner_secret_bytes
     default_version = settings.xapi_version
+    big_bodies = asyncio.Semaphore(BIG_BODY_SLOTS)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -219,7 +249,9 @@ def create_app(
 
     @app.exception_handler(Rejected)
     async def _rejected(_request: Request, exc: Rejected) -> JSONResponse:
-        return JSONResponse(exc.body(), exc.status)
+        return JSONResponse(
+            exc.body(), exc.status, headers=CLOSE if exc.status in (408, 413) else None
+        )
 
     @app.exception_handler(ServiceUnavailable)
     async def _unavailable(_request: Request, exc: ServiceUnavailable) -> JSONResponse:
@@ -242,24 +274,27 @@ def create_app(
         return JSONResponse(Rejected("the request is invalid", problems).body(), 400)
 
     async def _accept(request: Request, statement_id: str | None, single: bool) -> Accepted:
-        body = await _read_body(request, max_body_bytes)
+        body = await _read_body(request, max_body_bytes, body_timeout_s)
         args = (body, request.headers.get("content-type"), request.headers.get(VERSION_HEADER))
         options: dict[str, Any] = {
             "secret": secret,
             "default_version": default_version,
             "statement_id": statement_id,
             "single": single,
+            "max_statements": max_statements,
         }
         try:
             if len(body) > _THREAD_ABOVE_BYTES:
-                accepted = await asyncio.to_thread(accept, *args, **options)
+                async with big_bodies:
+                    accepted = await asyncio.to_thread(accept, *args, **options)
             else:
                 accepted = accept(*args, **options)
         except Rejected as exc:
             request.state.statements = exc.received
             metrics.record_statements_received("http", exc.received)
-            metrics.record_rejected(p.code for p in exc.problems)
+            metrics.record_rejected(exc.codes.elements())
             raise
+        del body, args  # the records hold what is produced; the body is not needed any more
         request.state.statements = accepted.received
         metrics.record_statements_received("http", accepted.received)
         await kafka.publish(accepted.records, accepted.version_header)

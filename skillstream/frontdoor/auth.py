@@ -10,19 +10,52 @@ was wrong.
 
 from __future__ import annotations
 
+import binascii
 import hmac
+from base64 import b64decode
 from collections.abc import Awaitable, Callable
 from typing import Final
 
 from fastapi import HTTPException, Security
 from fastapi.security import HTTPBasic, HTTPBasicCredentials
+from fastapi.security.utils import get_authorization_scheme_param
+from starlette.requests import HTTPConnection
 
 from skillstream.settings import Settings
 
 REALM: Final = "skillstream"
-CHALLENGE: Final = {"WWW-Authenticate": f'Basic realm="{REALM}"'}
+CHALLENGE: Final = {"WWW-Authenticate": f'Basic realm="{REALM}", charset="UTF-8"'}
 
-basic = HTTPBasic(
+
+class Utf8Basic(HTTPBasic):
+    """FastAPI's HTTP Basic scheme (same OpenAPI entry), decoding the credentials as UTF-8.
+
+    FastAPI's own decodes them as ASCII, so a non-ASCII password could never log in.
+    Answers None when there is no Basic authorization; raises 401 when it cannot be read.
+    """
+
+    def make_authenticate_headers(self) -> dict[str, str]:
+        return dict(CHALLENGE)
+
+    async def __call__(  # type: ignore[override]
+        self, request: HTTPConnection
+    ) -> HTTPBasicCredentials | None:
+        authorization = request.headers.get("Authorization")
+        scheme, param = get_authorization_scheme_param(authorization)
+        if not authorization or scheme.lower() != "basic":
+            return None
+        try:
+            data = b64decode(param, validate=True).decode("utf-8")
+        except (ValueError, UnicodeDecodeError, binascii.Error) as exc:
+            raise self.make_not_authenticated_error() from exc
+        username, separator, password = data.partition(":")
+        if not separator:
+            raise self.make_not_authenticated_error()
+        return HTTPBasicCredentials(username=username, password=password)
+
+
+basic = Utf8Basic(
+    scheme_name="HTTPBasic",
     auto_error=False,
     realm=REALM,
     description="The LMS credential: SKILLSTREAM_HTTP_USERNAME / SKILLSTREAM_HTTP_PASSWORD.",

@@ -11,7 +11,8 @@ of its bytes computed here (an attachment's ``sha2`` may use any of them), or
 raises :class:`~skillstream.frontdoor.problems.Rejected` naming what is wrong
 with the request: no boundary, no closing boundary, a first part that is not
 JSON, a part without ``X-Experience-API-Hash`` or whose hash is not the one of
-its bytes, a transfer encoding other than ``binary``. Lines end with CRLF as
+its bytes, a transfer encoding other than ``binary``, more than ``max_parts``
+attachment parts (413, counted before anything is split or hashed). Lines end with CRLF as
 RFC 2046 requires. The attachment bytes are only hashed: skillstream keeps no
 attachment store, so they are not forwarded anywhere.
 """
@@ -112,11 +113,23 @@ def split_parts(body: bytes, boundary: str) -> list[tuple[dict[str, str], bytes]
     return parts
 
 
-def read_multipart(body: bytes, content_type: str) -> tuple[bytes, list[AttachmentPart]]:
+def read_multipart(
+    body: bytes, content_type: str, *, max_parts: int | None = None
+) -> tuple[bytes, list[AttachmentPart]]:
     """The statements bytes and the attachment parts of an xAPI multipart/mixed request."""
     boundary = boundary_of(content_type)
     if boundary is None:
         raise _reject('Content-Type multipart/mixed needs a boundary parameter (boundary="…")')
+    if max_parts is not None:
+        # Each part starts at a delimiter; the statements part and the closing one are extra.
+        found = (_CRLF + body).count(_CRLF + b"--" + boundary.encode("latin-1")) - 2
+        if found > max_parts:
+            raise request_problem(
+                f"the multipart body has {found} attachment parts; this front door takes at "
+                f"most {max_parts} per request: split the batch",
+                "too_large",
+                status=413,
+            )
     parts = split_parts(body, boundary)
     if not parts:
         raise _reject("the multipart body has no parts: the first part must hold the statements")

@@ -12,6 +12,14 @@ listing every problem. In order:
 2. The body is ``application/json`` (one statement or an array) or an xAPI
    ``multipart/mixed`` request whose first part is that JSON and whose other
    parts are attachment data (:mod:`~skillstream.frontdoor.multipart`).
+   The work per request is bounded before anything is parsed or validated
+   (413 otherwise, "split the batch"): at most ``max_statements``
+   (:data:`MAX_STATEMENTS`) statements, at most as many attachment parts, and
+   at most :data:`VALUES_PER_STATEMENT` × ``max_statements`` JSON values,
+   counted without parsing as the commas and opening brackets of the JSON
+   (strings included, so it can only over-count). The last bound keeps the
+   parser's memory in proportion: ``[{},{},…]`` costs ~70 bytes of objects
+   per 3 bytes of JSON, so a 16 MiB body of it would take ~400 MB to parse.
 3. Every statement is validated (``schemas.xapi``); the SHA-2 digests of the
    parts received are passed as ``attachment_hashes``, so an attachment with
    neither ``fileUrl`` nor data in the request is refused; a JSON request has
@@ -20,6 +28,7 @@ listing every problem. In order:
    statements with the same ``id``, a part no attachment describes, and for
    PUT an ``id`` other than ``statementId`` are problems too.
 4. If anything is wrong the whole request is refused: nothing is produced.
+   At most ``MAX_PROBLEMS`` problems are listed (``problems.py``).
 5. Otherwise the receiver's properties are added to each statement, after
    validation: ``id`` when missing, ``stored`` (now, UTC, milliseconds),
    ``timestamp`` = ``stored`` when missing, and ``version`` when missing
@@ -36,6 +45,7 @@ share an id and count once: send ids (or timestamps) to count repeats.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -48,7 +58,7 @@ from schemas.xapi import StatementProblem, XapiVersion, resolve_version, validat
 from schemas.xapi.formats import is_uuid
 from schemas.xapi.parse import DEFAULT_MAX_BYTES
 from skillstream.frontdoor.multipart import AttachmentPart, media_type, read_multipart
-from skillstream.frontdoor.problems import Problem, Rejected, request_problem
+from skillstream.frontdoor.problems import MAX_PROBLEMS, Problem, Rejected, request_problem
 from skillstream.frontdoor.signatures import check_signature, is_signature
 from skillstream.publishing import partition_key
 
@@ -58,6 +68,11 @@ RESPONSE_VERSION: Final = {XapiVersion.V1_0_3: "1.0.3", XapiVersion.V2_0: "2.0.0
 """The version a response declares: the newest patch of the rules the request used."""
 STORED_VERSION: Final = {XapiVersion.V1_0_3: "1.0.0", XapiVersion.V2_0: "2.0.0"}
 """The ``version`` a receiver sets on a statement sent without one, per specification."""
+MAX_STATEMENTS: Final = 10_000
+"""Statements (and attachment parts) one request may hold; ``serve --max-statements``."""
+VALUES_PER_STATEMENT: Final = 200
+"""JSON values (commas and opening brackets) allowed per statement of ``max_statements``:
+2,000,000 for the default, which parse into at most ~70 MB of objects."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,14 +126,16 @@ def negotiate(header: str | None) -> Negotiated:
     return Negotiated(value, rules)
 
 
-def read_body(body: bytes, content_type: str | None) -> tuple[bytes, list[AttachmentPart] | None]:
+def read_body(
+    body: bytes, content_type: str | None, max_parts: int = MAX_STATEMENTS
+) -> tuple[bytes, list[AttachmentPart] | None]:
     """The statements JSON and the attachment parts (None for a plain JSON request)."""
     kind = media_type(content_type)
     if kind in ("", "application/json"):
         return body, None
     if kind == "multipart/mixed":
         assert content_type is not None
-        return read_multipart(body, content_type)
+        return read_multipart(body, content_type, max_parts=max_parts)
     raise request_problem(
         f"Content-Type {content_type[:80] if content_type else ''!r} is not accepted: send "
         "application/json, or multipart/mixed when attachment data comes with the statements",
@@ -126,13 +143,43 @@ def read_body(body: bytes, content_type: str | None) -> tuple[bytes, list[Attach
     )
 
 
-def parse_statements(raw: bytes) -> tuple[list[Any], bool]:
-    """The statements of the JSON body and whether it was an array."""
+def json_values_at_most(raw: bytes) -> int:
+    """An upper bound of the number of values in the JSON ``raw``, without parsing it:
+    every value but the first follows a comma or an opening bracket."""
+    return raw.count(b",") + raw.count(b"{") + raw.count(b"[") + 1
+
+
+def check_work(raw: bytes, max_statements: int) -> None:
+    """Refuse (413) JSON that would cost more to parse than ``max_statements`` allow."""
+    most = VALUES_PER_STATEMENT * max_statements
+    counted = json_values_at_most(raw)
+    if counted > most:
+        raise request_problem(
+            f"the statements hold up to {counted} JSON values (commas and brackets); this "
+            f"front door parses at most {most} per request ({VALUES_PER_STATEMENT} per "
+            f"statement of the {max_statements} a request may hold): split the batch",
+            "too_large",
+            status=413,
+        )
+
+
+def parse_statements(raw: bytes, max_statements: int = MAX_STATEMENTS) -> tuple[list[Any], bool]:
+    """The statements of the JSON body and whether it was an array (413 if more than
+    ``max_statements``: refused before any of them is looked at)."""
     try:
         document = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         raise request_problem(f"the statements are not valid JSON: {exc}", "json") from exc
     if isinstance(document, list):
+        if len(document) > max_statements:
+            count = len(document)
+            del document
+            raise request_problem(
+                f"the batch holds {count} statements; this front door takes at most "
+                f"{max_statements} per request: split the batch",
+                "too_many_statements",
+                status=413,
+            )
         return document, True
     if isinstance(document, dict):
         return [document], False
@@ -151,13 +198,29 @@ def _as_problem(index: int, problem: StatementProblem) -> Problem:
 
 
 class _Batch:
-    """Problems of one request, gathered before anything is decided."""
+    """Problems of one request, gathered before anything is decided: the first
+    ``MAX_PROBLEMS`` kept, the others only counted (so memory stays bounded)."""
 
     def __init__(self) -> None:
         self.problems: list[Problem] = []
+        self.omitted = 0
+        self.invalid: set[int] = set()
+        self.codes: Counter[str] = Counter()
+
+    def __bool__(self) -> bool:
+        return bool(self.problems)
+
+    def keep(self, problem: Problem) -> None:
+        self.codes[problem.code] += 1
+        if problem.index is not None:
+            self.invalid.add(problem.index)
+        if len(self.problems) < MAX_PROBLEMS:
+            self.problems.append(problem)
+        else:
+            self.omitted += 1
 
     def add(self, index: int | None, path: str | None, message: str, code: str) -> None:
-        self.problems.append(Problem(index, path, message, code))
+        self.keep(Problem(index, path, message, code))
 
 
 def _validate(
@@ -174,12 +237,13 @@ def _validate(
     used: list[XapiVersion] = []
     for index, statement in enumerate(statements):
         rules, version_problems = resolve_version(statement, negotiated.header, default_version)
-        batch.problems.extend(_as_problem(index, p) for p in version_problems)
+        for problem in version_problems:
+            batch.keep(_as_problem(index, problem))
         checked_with = rules or negotiated.rules
         for problem in validate_statement(statement, checked_with, attachment_hashes=hashes):
             if rules is None and problem.path == "$.version":
                 continue
-            batch.problems.append(_as_problem(index, problem))
+            batch.keep(_as_problem(index, problem))
         used.append(checked_with)
     return used
 
@@ -207,6 +271,9 @@ def _check_parts(
     statements: Sequence[Any], parts: list[AttachmentPart] | None, batch: _Batch
 ) -> None:
     """Signature attachments against their JWS parts; every part must belong to an attachment."""
+    by_digest: dict[str, AttachmentPart] = {}
+    for candidate in reversed(parts or ()):  # the first part with a digest wins, as a scan would
+        by_digest.update(dict.fromkeys(candidate.digests, candidate))
     referenced: set[int] = set()
     for index, statement in enumerate(statements):
         if not isinstance(statement, dict) or not isinstance(statement.get("attachments"), list):
@@ -215,7 +282,7 @@ def _check_parts(
             if not isinstance(attachment, dict) or not isinstance(attachment.get("sha2"), str):
                 continue
             sha2 = attachment["sha2"].lower()
-            part = next((p for p in parts or () if sha2 in p.digests), None)
+            part = by_digest.get(sha2)
             if part is not None:
                 referenced.add(part.number)
             if not is_signature(attachment):
@@ -266,6 +333,7 @@ def accept(
     statement_id: str | None = None,
     single: bool = False,
     max_statement_bytes: int = DEFAULT_MAX_BYTES,
+    max_statements: int = MAX_STATEMENTS,
 ) -> Accepted:
     """Apply the Statement API's rules to one request (see the module docstring).
 
@@ -274,8 +342,9 @@ def accept(
     it has one, and becomes its ``id`` if not.
     """
     negotiated = negotiate(version_header)
-    raw, parts = read_body(body, content_type)
-    statements, is_array = parse_statements(raw)
+    raw, parts = read_body(body, content_type, max_parts=max_statements)
+    check_work(raw, max_statements)
+    statements, is_array = parse_statements(raw, max_statements)
     if single and is_array:
         raise request_problem("PUT stores one statement: send a JSON object, not an array", "json")
     batch = _Batch()
@@ -284,14 +353,16 @@ def accept(
     used = _validate(statements, negotiated, default_version, parts, batch)
     _check_ids(statements, batch)
     _check_parts(statements, parts, batch)
-    if batch.problems:
-        raise _refusal(batch.problems, len(statements))
+    if batch:
+        raise _refusal(batch, len(statements))
     stored = _now()
     ids: list[str] = []
     records: list[Outgoing] = []
     for index, (statement, rules) in enumerate(zip(statements, used, strict=True)):
         enriched = _enrich(statement, rules, stored)
-        value = orjson.dumps(enriched)
+        # orjson's result keeps its growth buffer (16 KiB for a 1.6 KB statement): an exact
+        # copy makes a 16 MiB batch hold ~16 MiB of records while it is produced, not ~160.
+        value = memoryview(orjson.dumps(enriched)).tobytes()
         if len(value) > max_statement_bytes:
             batch.add(
                 index,
@@ -303,8 +374,8 @@ def accept(
             continue
         ids.append(enriched["id"])
         records.append(Outgoing(enriched["id"], value, partition_key(value, secret)))
-    if batch.problems:
-        raise _refusal(batch.problems, len(statements))
+    if batch:
+        raise _refusal(batch, len(statements))
     return Accepted(ids, records, len(statements), negotiated.header)
 
 
@@ -331,11 +402,11 @@ def _with_statement_id(statement: Any, statement_id: str, batch: _Batch) -> Any:
     return statement
 
 
-def _refusal(problems: list[Problem], count: int) -> Rejected:
-    indexes = {p.index for p in problems if p.index is not None}
-    if indexes:
-        what = f"{len(indexes)} of {count} statement(s) invalid"
+def _refusal(batch: _Batch, count: int) -> Rejected:
+    problems = batch.problems
+    if batch.invalid:
+        what = f"{len(batch.invalid)} of {count} statement(s) invalid"
         error = f"{what}; nothing was stored: fix every problem listed and send the batch again"
     else:
         error = problems[0].message if len(problems) == 1 else "the request is invalid"
-    return Rejected(error, problems, received=count)
+    return Rejected(error, problems, received=count, omitted=batch.omitted, codes=batch.codes)

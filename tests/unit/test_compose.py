@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shlex
 import shutil
 import subprocess
@@ -78,5 +79,10 @@ def test_docker_compose_accepts_the_file() -> None:
         check=False,
         capture_output=True,
         text=True,
+        env={
+            **os.environ,
+            "SKILLSTREAM_HTTP_PASSWORD": "a-password-for-the-check",
+            "SKILLSTREAM_LEARNER_KEY_SECRET": "a-learner-key-secret-for-the-check",
+        },
     )
     assert result.returncode == 0, result.stderr

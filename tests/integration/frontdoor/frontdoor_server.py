@@ -1,7 +1,8 @@
 """A real uvicorn server running the front door in a thread, for the integration tests.
 
 The server runs in a thread with its own event loop (uvicorn installs no
-signal handlers off the main thread) against the real broker.
+signal handlers off the main thread) against the real broker, configured as
+``skillstream serve`` configures it (``skillstream.frontdoor.server``).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from frontdoor_builders import PASSWORD, USERNAME
 from pydantic import SecretStr
 
 from skillstream.frontdoor import create_app
+from skillstream.frontdoor.server import server_config
 from skillstream.settings import Settings
 from skillstream.topics import create_topics
 
@@ -33,10 +35,7 @@ class RunningServer:
     def __init__(self, app: FastAPI) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        config = uvicorn.Config(
-            app, host="127.0.0.1", port=self.port, log_config=None, access_log=False
-        )
-        self.server = uvicorn.Server(config)
+        self.server = uvicorn.Server(server_config(app, "127.0.0.1", self.port))
         self.thread = threading.Thread(target=self.server.run, name="frontdoor", daemon=True)
 
     def start(self, timeout_s: float = 30.0) -> None:

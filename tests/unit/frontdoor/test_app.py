@@ -53,7 +53,7 @@ async def test_protected_endpoints_need_the_lms_credential(
     client.auth = httpx.BasicAuth(*auth) if auth else None  # type: ignore[assignment]
     response = await client.request(method, url, json=statement(), headers=V2)
     assert response.status_code == 401
-    assert response.headers["www-authenticate"] == 'Basic realm="skillstream"'
+    assert response.headers["www-authenticate"] == 'Basic realm="skillstream", charset="UTF-8"'
     problems_of(response)
     assert publisher.calls == []
 
