@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 from skillstream.errors import ServiceUnavailable
+from skillstream.settings import Settings
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 KAFKA_SCRIPT = REPO_ROOT / "infra" / "kafka" / "kafka.sh"
@@ -87,22 +87,10 @@ def ensure_broker() -> Broker:
     return _start_local()
 
 
-def check_reachable(bootstrap: str, timeout: float = 5.0) -> None:
-    """Raise ``ServiceUnavailable`` naming the broker if no bootstrap server accepts a connection."""
-    errors = []
-    for server in bootstrap.split(","):
-        host, _, port = server.strip().rpartition(":")
-        try:
-            with socket.create_connection((host.strip("[]") or "127.0.0.1", int(port)), timeout):
-                return
-        except (OSError, ValueError) as exc:
-            errors.append(f"{server}: {exc}")
-    raise ServiceUnavailable(
-        "Kafka",
-        f"no broker answers at {bootstrap} ({'; '.join(errors)})",
-        "start one with `make kafka-up`, or point KAFKA_BOOTSTRAP_SERVERS / "
-        "SKILLSTREAM_KAFKA__BOOTSTRAP_SERVERS at a running cluster",
-    )
+def check_kafka(settings: Settings) -> None:
+    """Before a command starts its work: connect to the cluster once, TLS and SASL included,
+    and exit 3 naming the brokers and the cause when that fails."""
+    asyncio.run(settings.kafka.check())
 
 
 async def wait_for_metadata(bootstrap: str, timeout: float = 60.0) -> None:

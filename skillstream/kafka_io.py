@@ -7,25 +7,20 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
-from aiokafka.errors import KafkaConnectionError, KafkaError
+from aiokafka import AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka.errors import KafkaError
 
-from skillstream.errors import ServiceUnavailable
-
-
-def _unavailable(bootstrap: str, exc: Exception) -> ServiceUnavailable:
-    return ServiceUnavailable(
-        "Kafka",
-        f"cannot reach {bootstrap}: {exc}",
-        "start a broker with `make kafka-up` or set KAFKA_BOOTSTRAP_SERVERS",
-    )
+from streams.kafka.connection import KafkaConnection, connection
 
 
 @asynccontextmanager
-async def producer(bootstrap: str, **options: Any) -> AsyncIterator[AIOKafkaProducer]:
+async def producer(
+    kafka: KafkaConnection | str, **options: Any
+) -> AsyncIterator[AIOKafkaProducer[bytes, bytes]]:
     """An idempotent producer with ``acks=all``: a send returns once every in-sync replica has it."""
-    p = AIOKafkaProducer(
-        bootstrap_servers=bootstrap,
+    kafka = connection(kafka)
+    p = kafka.producer(
+        client=options.pop("client", "producer"),
         acks="all",
         enable_idempotence=True,
         linger_ms=options.pop("linger_ms", 10),
@@ -34,30 +29,28 @@ async def producer(bootstrap: str, **options: Any) -> AsyncIterator[AIOKafkaProd
     )
     try:
         await p.start()
-    except (KafkaConnectionError, KafkaError, OSError) as exc:
+    except (KafkaError, OSError) as exc:
         await p.stop()
-        raise _unavailable(bootstrap, exc) from exc
+        raise kafka.unavailable(exc) from exc
     try:
         yield p
     finally:
         await p.stop()
 
 
-async def read_to_end(bootstrap: str, topic: str) -> AsyncIterator[ConsumerRecord]:
+async def read_to_end(
+    kafka: KafkaConnection | str, topic: str
+) -> AsyncIterator[ConsumerRecord[bytes, bytes]]:
     """Every record of ``topic`` from the beginning up to the end offsets seen at start."""
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None
-    )
+    kafka = connection(kafka)
+    consumer = kafka.consumer(client="reader", enable_auto_commit=False, group_id=None)
     try:
         await consumer.start()
-    except (KafkaConnectionError, KafkaError, OSError) as exc:
+        partitions = await kafka.partitions(topic)
+    except (KafkaError, OSError) as exc:
         await consumer.stop()
-        raise _unavailable(bootstrap, exc) from exc
+        raise kafka.unavailable(exc) from exc
     try:
-        partitions = consumer.partitions_for_topic(topic)
-        if partitions is None:
-            await consumer._client.force_metadata_update()
-            partitions = consumer.partitions_for_topic(topic)
         if not partitions:
             return
         tps = [TopicPartition(topic, p) for p in sorted(partitions)]

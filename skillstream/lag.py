@@ -9,8 +9,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka import TopicPartition
 from aiokafka.errors import (
     CoordinatorLoadInProgressError,
     CoordinatorNotAvailableError,
@@ -21,6 +20,8 @@ COORDINATOR_RETRIES = 20
 """A new cluster creates its offsets topic on the first group request, and a
 broker that just started loads it: coordinators answer "not available" or
 "loading" for a few seconds. Asked again every half second, up to 10 s."""
+from streams.kafka.connection import KafkaConnection, connection  # noqa: E402 - after the notes
+
 _TRANSIENT = (CoordinatorNotAvailableError, CoordinatorLoadInProgressError, NotCoordinatorError)
 
 
@@ -37,18 +38,16 @@ class PartitionLag:
         return self.end - (self.committed or 0)
 
 
-async def group_lag(bootstrap: str, group: str, topic: str) -> list[PartitionLag]:
+async def group_lag(kafka: KafkaConnection | str, group: str, topic: str) -> list[PartitionLag]:
     """Positions of ``group`` on every partition of ``topic`` (committed None = never committed)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None)
+    kafka = connection(kafka)
+    admin = kafka.admin(client="lag")
+    consumer = kafka.consumer(client="lag", group_id=None)
     await admin.start()
     await consumer.start()
     try:
-        partitions = consumer.partitions_for_topic(topic)
-        if partitions is None:
-            await consumer._client.force_metadata_update()
-            partitions = consumer.partitions_for_topic(topic) or set()
-        tps = [TopicPartition(topic, p) for p in sorted(partitions)]
+        partitions = await kafka.partitions(topic) or []
+        tps = [TopicPartition(topic, p) for p in partitions]
         if not tps:
             return []
         end = await consumer.end_offsets(tps)
@@ -71,7 +70,7 @@ async def group_lag(bootstrap: str, group: str, topic: str) -> list[PartitionLag
         await admin.close()
 
 
-async def total_lag(bootstrap: str, pairs: list[tuple[str, str]]) -> int:
+async def total_lag(kafka: KafkaConnection | str, pairs: list[tuple[str, str]]) -> int:
     """Sum of lag over (group, topic) pairs."""
-    results = await asyncio.gather(*(group_lag(bootstrap, g, t) for g, t in pairs))
+    results = await asyncio.gather(*(group_lag(kafka, g, t) for g, t in pairs))
     return sum(p.lag for parts in results for p in parts)

@@ -24,8 +24,11 @@ def free_port() -> int:
 
 def settings_env(settings: Settings) -> dict[str, str]:
     """The environment that makes a child process load exactly ``settings``."""
+    kafka = settings.kafka.model_dump(mode="json", exclude_none=True)
+    if settings.kafka.sasl_password is not None:
+        kafka["sasl_password"] = settings.kafka.sasl_password.get_secret_value()
     env = {
-        "SKILLSTREAM_KAFKA": orjson.dumps(settings.kafka.model_dump()).decode(),
+        "SKILLSTREAM_KAFKA": orjson.dumps(kafka).decode(),
         "SKILLSTREAM_TOPICS": orjson.dumps(settings.topics.model_dump()).decode(),
         "SKILLSTREAM_GROUP_ID": settings.group_id,
         "SKILLSTREAM_STORE": settings.store,

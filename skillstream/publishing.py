@@ -33,11 +33,11 @@ async def publish_records(
     settings: Settings, records: Iterable[bytes], on_sent: Callable[[int], None] | None = None
 ) -> int:
     """Produce records to the statements topic with acks=all; return how many."""
-    await create_topics(settings.kafka.bootstrap_servers, settings.topics)
+    await create_topics(settings.kafka, settings.topics)
     secret = settings.learner_secret_bytes
     topic = settings.topics.statements
     sent = 0
-    async with producer(settings.kafka.bootstrap_servers) as p:
+    async with producer(settings.kafka) as p:
         window = []
         for raw in records:
             window.append(await p.send(topic, raw, key=partition_key(raw, secret)))

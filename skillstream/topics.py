@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin import NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 
 from schemas.topology import Topics
 from skillstream.errors import ServiceUnavailable
+from streams.kafka.connection import KafkaConnection, connection
 
 COMPACTED = {"cleanup.policy": "compact", "min.cleanable.dirty.ratio": "0.1"}
 DEAD_LETTERS = {"max.message.bytes": str(8 * 1024 * 1024)}
@@ -48,16 +49,15 @@ def changelog_plan(name: str, topics: Topics) -> TopicPlan:
 
 
 async def create_topics(
-    bootstrap: str, topics: Topics, extra: tuple[TopicPlan, ...] = ()
+    kafka: KafkaConnection | str, topics: Topics, extra: tuple[TopicPlan, ...] = ()
 ) -> dict[str, str]:
     """Create what is missing (skillstream's topics plus ``extra``); return {topic: status}."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=15_000)
+    kafka = connection(kafka)
+    admin = kafka.admin(client="topics")
     try:
         await admin.start()
-    except KafkaError as exc:
-        raise ServiceUnavailable(
-            "Kafka", f"cannot connect to {bootstrap}: {exc}", "is the broker running?"
-        ) from exc
+    except (KafkaError, OSError) as exc:
+        raise kafka.unavailable(exc) from exc
     try:
         existing = set(await admin.list_topics())
         plans = [*plan(topics), *extra]

@@ -7,6 +7,7 @@ traceback for those. ``SKILLSTREAM_DEBUG=1`` shows tracebacks anyway.
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 
@@ -51,6 +52,9 @@ def _register() -> None:
 
 def main(argv: list[str] | None = None) -> None:
     _register()
+    # Kafka clients log connection trouble as they meet it; a command reports it once,
+    # as its error. Commands that set up logging (worker, serve, sinks) still log it.
+    logging.getLogger("aiokafka").addHandler(logging.NullHandler())
     debug = os.environ.get("SKILLSTREAM_DEBUG") == "1"
     try:
         app(args=argv)  # standalone: click reports usage errors itself (exit 2)

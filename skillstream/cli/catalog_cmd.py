@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from skillstream.broker import check_reachable
+from skillstream.broker import check_kafka
 from skillstream.cli import err
 from skillstream.config import SAMPLE_CATALOG, load_catalog_file
 from skillstream.kafka_io import producer, read_to_end
@@ -21,10 +21,10 @@ async def publish_catalog(settings: Settings, path: Path) -> tuple[int, int]:
     Returns (items written, items removed). Workers apply the change live.
     """
     catalog = load_catalog_file(path)
-    await create_topics(settings.kafka.bootstrap_servers, settings.topics)
+    await create_topics(settings.kafka, settings.topics)
     items = {item.key: item for item in catalog.items()}
     present = set()
-    async for record in read_to_end(settings.kafka.bootstrap_servers, settings.topics.catalog):
+    async for record in read_to_end(settings.kafka, settings.topics.catalog):
         if record.key is None:
             continue
         key = record.key.decode("utf-8", "replace")
@@ -33,7 +33,7 @@ async def publish_catalog(settings: Settings, path: Path) -> tuple[int, int]:
         else:
             present.add(key)
     stale = sorted(present - set(items))
-    async with producer(settings.kafka.bootstrap_servers) as p:
+    async with producer(settings.kafka) as p:
         futures = [
             await p.send(settings.topics.catalog, item.model_dump_json().encode(), key=key.encode())
             for key, item in items.items()
@@ -70,7 +70,7 @@ def register(app: typer.Typer) -> None:
         """
         settings = load_settings()
         load_catalog_file(file)  # refused here, before the broker is asked anything
-        check_reachable(settings.kafka.bootstrap_servers)
+        check_kafka(settings)
         written, removed = asyncio.run(publish_catalog(settings, file))
         err.print(
             f"catalog {file}: {written} items published to {settings.topics.catalog}, {removed} removed"

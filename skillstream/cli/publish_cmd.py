@@ -9,7 +9,7 @@ from pathlib import Path
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from skillstream.broker import check_reachable
+from skillstream.broker import check_kafka
 from skillstream.cli import err
 from skillstream.config import read_statements
 from skillstream.errors import UsageError
@@ -46,7 +46,7 @@ def register(app: typer.Typer) -> None:
         """
         settings = load_settings()
         records = list(read_statements(source))
-        check_reachable(settings.kafka.bootstrap_servers)
+        check_kafka(settings)
         with _progress() as progress:
             task = progress.add_task("statements", total=len(records))
             sent = asyncio.run(
@@ -99,7 +99,7 @@ def register(app: typer.Typer) -> None:
                     f.write(line + b"\n")
             err.print(f"wrote {len(records)} records to {out}")
         if settings is not None:
-            check_reachable(settings.kafka.bootstrap_servers)
+            check_kafka(settings)
             with _progress() as progress:
                 task = progress.add_task("statements", total=len(records))
                 sent = asyncio.run(

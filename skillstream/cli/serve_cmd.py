@@ -116,7 +116,7 @@ def register(app: typer.Typer) -> None:
             ),
         ),
     ) -> None:
-        from skillstream.broker import check_reachable
+        from skillstream.broker import check_kafka
         from skillstream.logs import setup_logging
         from skillstream.settings import load_settings
 
@@ -128,7 +128,7 @@ def register(app: typer.Typer) -> None:
         setup_logging(settings)
         if defaulted:
             _warn(settings, warning(chosen, defaulted))
-        check_reachable(settings.kafka.bootstrap_servers)
+        check_kafka(settings)
         asyncio.run(
             _serve(
                 settings,
@@ -214,9 +214,9 @@ async def _serve(
     from skillstream.frontdoor.server import server_config
     from skillstream.topics import create_topics
 
-    await create_topics(settings.kafka.bootstrap_servers, settings.topics)
+    await create_topics(settings.kafka, settings.topics)
     publisher = KafkaPublisher(
-        settings.kafka.bootstrap_servers, settings.topics.statements, timeout_s=publish_timeout
+        settings.kafka, settings.topics.statements, timeout_s=publish_timeout
     )
     await publisher.start()
     try:

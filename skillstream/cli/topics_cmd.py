@@ -8,7 +8,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from skillstream.broker import check_reachable
+from skillstream.broker import check_kafka
 from skillstream.settings import load_settings
 from skillstream.topics import create_topics, plan
 
@@ -28,8 +28,8 @@ def register(app: typer.Typer) -> None:
         SKILLSTREAM_TOPICS__REPLICATION_FACTOR=3 skillstream topics create
         """
         settings = load_settings()
-        check_reachable(settings.kafka.bootstrap_servers)
-        result = asyncio.run(create_topics(settings.kafka.bootstrap_servers, settings.topics))
+        check_kafka(settings)
+        result = asyncio.run(create_topics(settings.kafka, settings.topics))
         table = Table("topic", "partitions", "config", "status")
         for p in plan(settings.topics):
             config = ",".join(f"{k}={v}" for k, v in p.config.items()) or "-"

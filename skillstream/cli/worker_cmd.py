@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from skillstream.broker import check_reachable
+from skillstream.broker import check_kafka
 from skillstream.config import load_rules, load_vocabulary, output_folder
 from skillstream.settings import load_settings
 from skillstream.topics import changelog_plan, create_topics
@@ -66,9 +66,9 @@ def register(app: typer.Typer) -> None:
         rules_model = load_rules(rules or settings.rules_file)
         vocab = load_vocabulary(vocabulary or settings.vocabulary_file)
         output_folder(settings.data_dir, "SKILLSTREAM_DATA_DIR")
-        check_reachable(settings.kafka.bootstrap_servers)
+        check_kafka(settings)
         changelog = changelog_plan(changelog_topic(settings.group_id), settings.topics)
-        asyncio.run(create_topics(settings.kafka.bootstrap_servers, settings.topics, (changelog,)))
+        asyncio.run(create_topics(settings.kafka, settings.topics, (changelog,)))
         runtime = Runtime(settings, rules_model, vocab)
         faust_app = create_app(runtime)
         faust.Worker(

@@ -216,7 +216,7 @@ def create_app(
     caller already did) and stops it and the store on shutdown. Serve it with
     ``server.server_config`` for the header and keep-alive deadlines."""
     kafka: Publisher = publisher or KafkaPublisher(
-        settings.kafka.bootstrap_servers, settings.topics.statements, timeout_s=publish_timeout_s
+        settings.kafka, settings.topics.statements, timeout_s=publish_timeout_s
     )
     learners = store or LearnerStore(settings.database_url)
     secret = settings.learner_secret_bytes

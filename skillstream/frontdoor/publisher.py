@@ -56,6 +56,7 @@ from aiokafka.errors import (
 
 from skillstream.errors import ServiceUnavailable
 from skillstream.frontdoor.statements import VERSION_HEADER, Outgoing
+from streams.kafka.connection import KafkaConnection, connection
 
 logger: Final = logging.getLogger("skillstream.frontdoor.publisher")
 
@@ -134,17 +135,18 @@ class KafkaPublisher:
 
     def __init__(
         self,
-        bootstrap: str,
+        kafka: KafkaConnection | str,
         topic: str,
         *,
         timeout_s: float = 10.0,
         linger_ms: int = 0,
-        client_id: str = "skillstream-frontdoor",
+        client_id: str = "frontdoor",
         producer_factory: ProducerFactory | None = None,
         restart_backoff_s: float = RESTART_BACKOFF_S,
         restart_backoff_max_s: float = RESTART_BACKOFF_MAX_S,
     ) -> None:
-        self.bootstrap = bootstrap
+        self.kafka = connection(kafka)
+        self.bootstrap = self.kafka.bootstrap_servers
         self.topic = topic
         self.timeout_s = timeout_s
         self._linger_ms = linger_ms
@@ -162,9 +164,8 @@ class KafkaPublisher:
         """How many times a broken producer has been replaced (for logs and tests)."""
 
     def _new_producer(self) -> AIOKafkaProducer:
-        return AIOKafkaProducer(
-            bootstrap_servers=self.bootstrap,
-            client_id=self._client_id,
+        return self.kafka.producer(
+            client=self._client_id,
             acks="all",
             enable_idempotence=True,
             linger_ms=self._linger_ms,

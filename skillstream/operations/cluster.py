@@ -28,15 +28,15 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka import TopicPartition
+from aiokafka.admin import NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError, UnknownTopicOrPartitionError
 from aiokafka.protocol.admin import DescribeGroupsRequest_v1, DescribeGroupsRequest_v2
 from aiokafka.protocol.api import Request
 
-from skillstream.broker import check_reachable
 from skillstream.errors import ServiceUnavailable, UsageError
 from skillstream.topics import TopicPlan
+from streams.kafka.connection import KafkaConnection, connection
 
 KAFKA_HINT = (
     "start a broker with `make kafka-up`, or point SKILLSTREAM_KAFKA__BOOTSTRAP_SERVERS "
@@ -90,23 +90,16 @@ class _DescribeGroups(Request[DescribeGroupsRequest_v1 | DescribeGroupsRequest_v
 class Cluster:
     """Kafka for one operator command; use ``async with Cluster(bootstrap) as cluster``."""
 
-    def __init__(self, bootstrap: str, *, request_timeout_ms: int = 15_000) -> None:
-        self.bootstrap = bootstrap
-        self._timeout_ms = request_timeout_ms
+    def __init__(self, kafka: KafkaConnection | str, *, request_timeout_ms: int = 15_000) -> None:
+        self.kafka = connection(kafka).model_copy(update={"request_timeout_ms": request_timeout_ms})
+        self.bootstrap = self.kafka.bootstrap_servers
         self._admin: Any = None
         self._consumer: Any = None
 
     async def __aenter__(self) -> Cluster:
-        await asyncio.to_thread(check_reachable, self.bootstrap)
-        admin = AIOKafkaAdminClient(
-            bootstrap_servers=self.bootstrap, request_timeout_ms=self._timeout_ms
-        )
-        consumer = AIOKafkaConsumer(
-            bootstrap_servers=self.bootstrap,
-            group_id=None,
-            enable_auto_commit=False,
-            request_timeout_ms=self._timeout_ms,
-        )
+        await asyncio.to_thread(self.kafka.check_reachable)
+        admin = self.kafka.admin(client="operator")
+        consumer = self.kafka.consumer(client="operator", group_id=None, enable_auto_commit=False)
         try:
             await admin.start()
             await consumer.start()
@@ -289,12 +282,7 @@ class Cluster:
         """Set a group's committed offsets; ``GroupBusyError`` if the group has members."""
         if not offsets:
             return
-        consumer = AIOKafkaConsumer(
-            bootstrap_servers=self.bootstrap,
-            group_id=group,
-            enable_auto_commit=False,
-            request_timeout_ms=self._timeout_ms,
-        )
+        consumer = self.kafka.consumer(client="operator", group_id=group, enable_auto_commit=False)
         with self._step(f"joining group {group} to move its offsets"):
             await consumer.start()
         try:

@@ -174,8 +174,8 @@ async def read_contents(
 ) -> Contents:
     """Read the dead-letter topic and the ledger; ``on_progress(read, total)`` as it goes."""
     topics = settings.topics
-    bootstrap = settings.kafka.bootstrap_servers
-    async with Cluster(bootstrap) as cluster:
+    kafka = settings.kafka
+    async with Cluster(kafka) as cluster:
         tps = await cluster.partitions_if_exists(topics.statements_dlq)
         if tps is None:
             return Contents(topics.statements_dlq, 0, [])
@@ -185,7 +185,7 @@ async def read_contents(
     total = sum(end[tp] - begin[tp] for tp in tps)
     ledger: dict[bytes, Reprocessed] = {}
     if has_ledger:
-        async for record in read_to_end(bootstrap, ledger_topic(topics)):
+        async for record in read_to_end(kafka, ledger_topic(topics)):
             if record.key is None:
                 continue
             if record.value is None:
@@ -201,7 +201,7 @@ async def read_contents(
     }
     contents = Contents(topics.statements_dlq, len(tps), [])
     read = 0
-    async for record in read_to_end(bootstrap, topics.statements_dlq):
+    async for record in read_to_end(kafka, topics.statements_dlq):
         read += 1
         if on_progress is not None and (read % 500 == 0 or read == total):
             on_progress(read, total)
@@ -449,10 +449,10 @@ async def reprocess(
     if dry_run or not todo:
         return report
     topics = settings.topics
-    bootstrap = settings.kafka.bootstrap_servers
-    await create_topics(bootstrap, topics, (ledger_plan(topics),))
+    kafka = settings.kafka
+    await create_topics(kafka, topics, (ledger_plan(topics),))
     secret = settings.learner_secret_bytes
-    async with producer(bootstrap) as p:
+    async with producer(kafka) as p:
         for start in range(0, len(todo), WINDOW):
             window = todo[start : start + WINDOW]
             futures = []

@@ -135,7 +135,7 @@ async def _erasures(cluster: Cluster, settings: Settings) -> int:
 async def plan_from(settings: Settings, start: Start) -> ReplayPlan:
     """The moves of a replay from ``start``; refuses while workers run."""
     ingest = ingest_group(settings)
-    async with Cluster(settings.kafka.bootstrap_servers) as cluster:
+    async with Cluster(settings.kafka) as cluster:
         await ensure_workers_stopped(cluster, settings)
 
         async def targets(tps: list[TopicPartition]) -> dict[TopicPartition, int]:
@@ -163,7 +163,7 @@ async def plan_rebuild(settings: Settings, local_state: Sequence[Path] = ()) -> 
     """The steps of a rebuild; refuses while workers run."""
     states = resolve_local_state(local_state)
     ingest, profiles = ingest_group(settings), profile_group(settings)
-    async with Cluster(settings.kafka.bootstrap_servers) as cluster:
+    async with Cluster(settings.kafka) as cluster:
         await ensure_workers_stopped(cluster, settings)
         profile_moves = await _moves(
             cluster, profiles.role, profiles.group, profiles.topics[0], cluster.end_offsets
@@ -195,7 +195,7 @@ async def execute(
         if on_step is not None:
             on_step(text)
 
-    async with Cluster(settings.kafka.bootstrap_servers) as cluster:
+    async with Cluster(settings.kafka) as cluster:
         await ensure_workers_stopped(cluster, settings)
         if plan.mode == "rebuild":
             profiles = profile_group(settings)
@@ -285,7 +285,7 @@ async def follow(
     """
     ingest, profiles = ingest_group(settings), profile_group(settings)
     started = time.monotonic()
-    async with Cluster(settings.kafka.bootstrap_servers) as cluster:
+    async with Cluster(settings.kafka) as cluster:
         statements = await cluster.partitions(ingest.topics[0])
         events = await cluster.partitions(profiles.topics[0])
         state = _Follow(ingest_goal or await cluster.end_offsets(statements))

@@ -157,7 +157,7 @@ async def read_positions(settings: Settings, clock: Any = time.time) -> Reading:
     """A reading of every group now (rates not filled in)."""
     roles = [ingest_group(settings), profile_group(settings)]
     sinks = sink_groups(settings)
-    async with Cluster(settings.kafka.bootstrap_servers) as cluster:
+    async with Cluster(settings.kafka) as cluster:
         described = await cluster.describe_groups([r.group for r in roles + sinks])
         roles += [r for r in sinks if described[r.group].exists]
         groups = []

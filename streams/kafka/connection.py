@@ -29,7 +29,8 @@ from typing import Any, Final, Literal
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
-from aiokafka.errors import KafkaError
+from aiokafka.conn import create_conn
+from aiokafka.errors import KafkaConnectionError, KafkaError
 from aiokafka.helpers import create_ssl_context
 from pydantic import (
     BaseModel,
@@ -134,7 +135,8 @@ class KafkaConnection(BaseModel):
         return context
 
     def options(self, client: str = "") -> dict[str, Any]:
-        """The keyword arguments every aiokafka client takes to reach the cluster."""
+        """The keyword arguments every aiokafka client takes to reach the cluster (a client's
+        own options, such as a shorter ``request_timeout_ms``, override them)."""
         options: dict[str, Any] = {
             "bootstrap_servers": self.bootstrap_servers,
             "client_id": f"{self.client_id}-{client}" if client else self.client_id,
@@ -153,13 +155,25 @@ class KafkaConnection(BaseModel):
     def consumer(
         self, *topics: str, client: str = "", **options: Any
     ) -> AIOKafkaConsumer[bytes, bytes]:
-        return AIOKafkaConsumer(*topics, **self.options(client), **options)
+        return AIOKafkaConsumer(*topics, **{**self.options(client), **options})
 
     def producer(self, *, client: str = "", **options: Any) -> AIOKafkaProducer[bytes, bytes]:
-        return AIOKafkaProducer(**self.options(client), **options)
+        return AIOKafkaProducer(**{**self.options(client), **options})
 
     def admin(self, *, client: str = "", **options: Any) -> AIOKafkaAdminClient:
-        return AIOKafkaAdminClient(**self.options(client or "admin"), **options)
+        return AIOKafkaAdminClient(**{**self.options(client or "admin"), **options})
+
+    async def partitions(self, topic: str) -> list[int] | None:
+        """The partitions of ``topic``, or None when the cluster has no such topic."""
+        admin = self.admin(client="metadata")
+        try:
+            await admin.start()
+            [found] = await admin.describe_topics([topic])
+        finally:
+            await admin.close()
+        if found["error_code"] != 0 or not found["partitions"]:
+            return None
+        return sorted(int(p["partition"]) for p in found["partitions"])
 
     # --- checking --------------------------------------------------------------------------
 
@@ -190,19 +204,45 @@ class KafkaConnection(BaseModel):
             await asyncio.wait_for(admin.start(), timeout)
             await asyncio.wait_for(admin.describe_cluster(), timeout)
         except (KafkaError, OSError, ssl.SSLError, TimeoutError) as exc:
-            raise self.unavailable(exc) from None
+            raise self.unavailable(await self._cause(exc)) from None
         finally:
             await admin.close()
 
+    async def _cause(self, exc: BaseException) -> BaseException:
+        """The reason behind aiokafka's "Unable to bootstrap", which it only logs: one
+        connection of our own to the first broker, with the same TLS and SASL options."""
+        given: BaseException = exc
+        if not isinstance(exc, KafkaConnectionError):
+            return given
+        host, _, port = self.bootstrap_servers.split(",")[0].rpartition(":")
+        options = self.options()
+        for key in ("bootstrap_servers", "client_id"):
+            options.pop(key)
+        try:
+            conn = await asyncio.wait_for(
+                create_conn(host.strip("[]"), int(port), client_id=self.client_id, **options),
+                self.request_timeout_ms / 1000,
+            )
+        except (KafkaError, OSError, ssl.SSLError, TimeoutError) as found:
+            cause: BaseException = found
+            return cause
+        conn.close()
+        return given
+
     def unavailable(self, exc: BaseException) -> ServiceUnavailable:
         """The error to report when a client of this connection failed with ``exc``."""
-        return ServiceUnavailable(
-            "Kafka", f"{self.bootstrap_servers}: {describe_failure(exc, self)}", _START_HINT
-        )
+        problem, hint = describe_failure(exc, self)
+        return ServiceUnavailable("Kafka", f"{self.bootstrap_servers}: {problem}", hint)
 
 
-def describe_failure(exc: BaseException, connection: KafkaConnection) -> str:
-    """What went wrong connecting, in words an operator can act on."""
+def connection(kafka: KafkaConnection | str) -> KafkaConnection:
+    """``kafka`` itself, or a plaintext connection to the bootstrap servers a string names
+    (tests and tools that only have an address)."""
+    return kafka if isinstance(kafka, KafkaConnection) else KafkaConnection(bootstrap_servers=kafka)
+
+
+def describe_failure(exc: BaseException, connection: KafkaConnection) -> tuple[str, str]:
+    """What went wrong connecting, and what to do about it, in words an operator can act on."""
     text = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
     chain = [exc, exc.__cause__, exc.__context__]
     if any(isinstance(e, ssl.SSLCertVerificationError) for e in chain) or (
@@ -210,16 +250,18 @@ def describe_failure(exc: BaseException, connection: KafkaConnection) -> str:
     ):
         where = connection.ssl_cafile or "the system's CA certificates"
         return (
-            f"the broker's TLS certificate is not trusted by {where} ({text}); set "
-            "SKILLSTREAM_KAFKA__SSL_CAFILE to the CA that signed it"
+            f"the broker's TLS certificate is not trusted by {where} ({text})",
+            "set SKILLSTREAM_KAFKA__SSL_CAFILE to the CA that signed the brokers' certificates",
         )
     if any(isinstance(e, ssl.SSLError) for e in chain):
-        return f"the TLS handshake failed ({text}); is the listener TLS (SSL / SASL_SSL)?"
-    lowered = text.lower()
-    if "authentication" in lowered or "sasl" in lowered or "credentials" in lowered:
+        return (
+            f"the TLS handshake failed ({text})",
+            "is this listener TLS? SKILLSTREAM_KAFKA__SECURITY_PROTOCOL must match it",
+        )
+    if "authentication" in text.lower() or "sasl" in text.lower():
         return (
             f"the broker refused the {connection.sasl_mechanism} credentials of user "
-            f"{connection.sasl_username!r} ({text}); check SKILLSTREAM_KAFKA__SASL_USERNAME, "
-            "__SASL_PASSWORD and __SASL_MECHANISM"
+            f"{connection.sasl_username!r} ({text})",
+            "check SKILLSTREAM_KAFKA__SASL_USERNAME, __SASL_PASSWORD and __SASL_MECHANISM",
         )
-    return text
+    return text, _START_HINT

@@ -66,7 +66,7 @@ async def wait_caught_up(
 ) -> None:
     """Wait until every stage has committed everything, and stays so for ``settle`` seconds."""
     groups = pipeline_groups(settings)
-    bootstrap = settings.kafka.bootstrap_servers
+    bootstrap = settings.kafka
     deadline = time.monotonic() + timeout
     quiet_since: float | None = None
     while time.monotonic() < deadline:
@@ -89,7 +89,7 @@ async def wait_caught_up(
 async def committed_on(settings: Settings, group_topic: tuple[str, str]) -> int:
     from skillstream.lag import group_lag
 
-    parts = await group_lag(settings.kafka.bootstrap_servers, *group_topic)
+    parts = await group_lag(settings.kafka, *group_topic)
     return sum(p.committed or 0 for p in parts)
 
 
@@ -102,7 +102,7 @@ class StreamResult:
 
 
 async def read_results(settings: Settings) -> StreamResult:
-    bootstrap = settings.kafka.bootstrap_servers
+    bootstrap = settings.kafka
     ids: set[str] = set()
     n = 0
     async for r in read_to_end(bootstrap, settings.topics.milestones):
@@ -146,7 +146,7 @@ async def delivered_events(
 ) -> dict[str, list[LearningEvent]]:
     """Each learner's events in the order ``learning.events`` holds them (from ``start``)."""
     per: dict[str, list[LearningEvent]] = defaultdict(list)
-    async for r in read_to_end(settings.kafka.bootstrap_servers, settings.topics.events):
+    async for r in read_to_end(settings.kafka, settings.topics.events):
         if start is not None and r.offset < start.get(r.partition, 0):
             continue
         if b'"control"' in r.value:

@@ -91,7 +91,7 @@ async def test_thousands_of_one_learners_statements_in_one_batch_are_split_to_fi
     assert profile["statements"] == 4000
     sizes = []
     ids = []
-    async for record in read_to_end(settings.kafka.bootstrap_servers, settings.topics.events):
+    async for record in read_to_end(settings.kafka, settings.topics.events):
         sizes.append(len(record.value))
         ids.extend(e.statement_id for e in decode_learner_events(record.value)[1])
     assert len(sizes) > 1, "one record of 4,000 events would not fit a 1 MiB topic"

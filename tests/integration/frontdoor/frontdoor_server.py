@@ -64,7 +64,7 @@ def front_settings(settings: Settings) -> Settings:
 
 
 def start_server(settings: Settings) -> RunningServer:
-    asyncio.run(create_topics(settings.kafka.bootstrap_servers, settings.topics))
+    asyncio.run(create_topics(settings.kafka, settings.topics))
     running = RunningServer(create_app(front_settings(settings), publish_timeout_s=15))
     running.start()
     return running

@@ -26,10 +26,7 @@ REPO_ROOT = Path(__file__).resolve().parents[3]
 
 def topic_records(settings: Settings) -> list[ConsumerRecord]:
     async def read() -> list[ConsumerRecord]:
-        return [
-            r
-            async for r in read_to_end(settings.kafka.bootstrap_servers, settings.topics.statements)
-        ]
+        return [r async for r in read_to_end(settings.kafka, settings.topics.statements)]
 
     return asyncio.run(read())
 

@@ -56,7 +56,7 @@ async def cli(settings: Settings, *args: str, timeout: float = 300.0) -> Run:
 async def wait_workers_gone(settings: Settings, timeout: float = 90.0) -> None:
     """Wait until no worker group has a member (a killed worker lingers until its session ends)."""
     deadline = time.monotonic() + timeout
-    async with Cluster(settings.kafka.bootstrap_servers) as cluster:
+    async with Cluster(settings.kafka) as cluster:
         while True:
             described = await cluster.describe_groups(worker_groups(settings))
             if not any(info.active for info in described.values()):
@@ -68,7 +68,7 @@ async def wait_workers_gone(settings: Settings, timeout: float = 90.0) -> None:
 
 async def wait_workers_joined(settings: Settings, timeout: float = 90.0) -> None:
     deadline = time.monotonic() + timeout
-    async with Cluster(settings.kafka.bootstrap_servers) as cluster:
+    async with Cluster(settings.kafka) as cluster:
         while True:
             described = await cluster.describe_groups(worker_groups(settings)[:2])
             if all(info.members for info in described.values()):
@@ -79,7 +79,7 @@ async def wait_workers_joined(settings: Settings, timeout: float = 90.0) -> None
 
 
 async def end_offset_sum(settings: Settings, topic: str) -> int:
-    async with Cluster(settings.kafka.bootstrap_servers) as cluster:
+    async with Cluster(settings.kafka) as cluster:
         tps = await cluster.partitions(topic)
         return sum((await cluster.end_offsets(tps)).values())
 
@@ -88,14 +88,14 @@ async def milestone_ids(settings: Settings) -> list[tuple[int, int, str]]:
     """(partition, offset, id) of every record on the milestones topic."""
     return [
         (r.partition, r.offset, orjson.loads(r.value)["id"])
-        async for r in read_to_end(settings.kafka.bootstrap_servers, settings.topics.milestones)
+        async for r in read_to_end(settings.kafka, settings.topics.milestones)
     ]
 
 
 async def latest_by_key(settings: Settings, topic: str) -> dict[bytes, bytes | None]:
     """The latest value per key, as compaction keeps it (None: a tombstone)."""
     latest: dict[bytes, bytes | None] = {}
-    async for r in read_to_end(settings.kafka.bootstrap_servers, topic):
+    async for r in read_to_end(settings.kafka, topic):
         if r.key is not None:
             latest[r.key] = r.value
     return latest
@@ -104,7 +104,7 @@ async def latest_by_key(settings: Settings, topic: str) -> dict[bytes, bytes | N
 async def event_statement_ids(settings: Settings) -> set[str]:
     """Statement ids of every learning event produced so far."""
     ids: set[str] = set()
-    async for r in read_to_end(settings.kafka.bootstrap_servers, settings.topics.events):
+    async for r in read_to_end(settings.kafka, settings.topics.events):
         try:
             _, events = decode_learner_events(r.value)
         except ValueError:
@@ -116,7 +116,7 @@ async def event_statement_ids(settings: Settings) -> set[str]:
 async def dead_letters(settings: Settings) -> list[dict[str, object]]:
     return [
         orjson.loads(r.value)
-        async for r in read_to_end(settings.kafka.bootstrap_servers, settings.topics.statements_dlq)
+        async for r in read_to_end(settings.kafka, settings.topics.statements_dlq)
     ]
 
 
@@ -130,7 +130,7 @@ async def describe_milestones(
         for m in reference.milestones:
             if m.id in ids:
                 found[m.id] = f"{m.data.kind.value}/{m.data.level} ({m.data.learner}, offline)"
-    async for r in read_to_end(settings.kafka.bootstrap_servers, settings.topics.milestones):
+    async for r in read_to_end(settings.kafka, settings.topics.milestones):
         doc = orjson.loads(r.value)
         if doc["id"] in ids:
             data = doc["data"]

@@ -40,7 +40,7 @@ def usable_statements(settings: Settings, n: int) -> list[dict[str, object]]:
 
 
 async def send(settings: Settings, records: list[tuple[bytes, str | None]]) -> None:
-    async with producer(settings.kafka.bootstrap_servers) as p:
+    async with producer(settings.kafka) as p:
         for value, version in records:
             headers = [(HEADER, version.encode())] if version else None
             await (await p.send(settings.topics.statements, value, headers=headers))
@@ -116,7 +116,7 @@ async def test_reprocess_moves_fixed_records_through_once(
         assert {d["xapi_version_header"] for d in returned} == {"1.0.0"}
         republished = [
             r
-            async for r in read_to_end(settings.kafka.bootstrap_servers, settings.topics.statements)
+            async for r in read_to_end(settings.kafka, settings.topics.statements)
             if r.value == raw_b
         ]
         assert len(republished) == 2
@@ -152,7 +152,7 @@ async def test_reprocess_moves_fixed_records_through_once(
     assert "5 dead letters — 0 waiting, 4 reprocessed, 1 came back" in summary.out, summary
     ledger = [
         orjson.loads(r.value)
-        async for r in read_to_end(settings.kafka.bootstrap_servers, ledger_topic(settings.topics))
+        async for r in read_to_end(settings.kafka, ledger_topic(settings.topics))
     ]
     assert len(ledger) == 4
     assert {entry["attempt"] for entry in ledger} == {1, 2}

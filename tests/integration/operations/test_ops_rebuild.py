@@ -70,7 +70,7 @@ async def test_rebuild_after_a_rule_change_emits_what_offline_predicts(
         worker.stop()
     await wait_workers_gone(settings)
     old_reference = (await stream_reference(settings, records)).delivered
-    async with Cluster(settings.kafka.bootstrap_servers) as cluster:
+    async with Cluster(settings.kafka) as cluster:
         events_end = await cluster.end_offsets(await cluster.partitions(settings.topics.events))
     rebuild_start = {tp.partition: offset for tp, offset in events_end.items()}
     published_before = {(p, o) for p, o, _ in await milestone_ids(settings)}
@@ -89,7 +89,7 @@ async def test_rebuild_after_a_rule_change_emits_what_offline_predicts(
     assert rebuild.code == 0, rebuild
     assert "epoch mismatch" in rebuild.err
     assert (data_dir / "profiles").exists() == (local_state == "epoch")
-    async with Cluster(settings.kafka.bootstrap_servers) as cluster:
+    async with Cluster(settings.kafka) as cluster:
         changelog = await cluster.partitions(changelog_topic(settings.group_id))
         assert len(changelog) == settings.topics.partitions
         assert sum((await cluster.end_offsets(changelog)).values()) == 0

@@ -67,7 +67,7 @@ async def test_replay_from_earliest_after_a_crash_gives_the_same_milestones(
     assert dry.code == 0, dry
     assert "nothing was changed" in dry.err
     ingest = ingest_group(settings)
-    async with Cluster(settings.kafka.bootstrap_servers) as cluster:
+    async with Cluster(settings.kafka) as cluster:
         tps = await cluster.partitions(settings.topics.statements)
         assert sum(v or 0 for v in (await cluster.committed(ingest.group, tps)).values()) == len(
             records
@@ -76,7 +76,7 @@ async def test_replay_from_earliest_after_a_crash_gives_the_same_milestones(
     replay = await cli(settings, "replay", "--from", "earliest")
     assert replay.code == 0, replay
     assert f"{len(records):,} statements will be read again" in replay.err, replay
-    async with Cluster(settings.kafka.bootstrap_servers) as cluster:
+    async with Cluster(settings.kafka) as cluster:
         committed = await cluster.committed(ingest.group, tps)
         assert committed == await cluster.beginning_offsets(tps)
 

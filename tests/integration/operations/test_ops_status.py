@@ -31,7 +31,7 @@ def groups(reading: dict[str, object]) -> dict[str, dict[str, object]]:
 
 
 async def ingest_committed(settings: Settings) -> int:
-    async with Cluster(settings.kafka.bootstrap_servers) as cluster:
+    async with Cluster(settings.kafka) as cluster:
         tps = await cluster.partitions(settings.topics.statements)
         found = await cluster.committed(ingest_group(settings).group, tps)
     return sum(v or 0 for v in found.values())
@@ -79,7 +79,7 @@ async def test_replay_from_a_time_and_status(settings: Settings, tmp_path: Path)
             assert f"group {settings.group_id}:" in refused.err, refused
 
         # Kafka itself refuses to move a group with members, whatever the command checked.
-        async with Cluster(settings.kafka.bootstrap_servers) as cluster:
+        async with Cluster(settings.kafka) as cluster:
             tps = await cluster.partitions(settings.topics.statements)
             with pytest.raises(GroupBusyError, match="a member joined it"):
                 await cluster.commit_stopped_group(
