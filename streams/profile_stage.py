@@ -23,7 +23,9 @@ It keeps the same guarantees a faust table gives, written out here:
      and the new states to the changelog; wait for the broker to acknowledge
      all of them (``acks=all``);
   3. write the states and the changelog checkpoint to the local database in
-     one atomic batch;
+     one atomic batch; after a batch that erased a learner, purge their older
+     copies from the partition's files (``StateStore.purge``: flush, compact the
+     key's range) before the commit, so that ``forget`` sees it applied only then;
   4. commit the ``learning.events`` offsets.
 
   A milestone is durable before the state that remembers it fired: a crash
@@ -481,7 +483,7 @@ class ProfileStage:
         # (so `forget` sees it applied only then). A delete left older copies of the
         # learner's state in the partition's files; ``purge`` flushes and compacts
         # them away, and what a restore erased too (``purge_due``). In a thread: it
-        # can take a second or more on a big partition, and holds no GIL meanwhile.
+        # can take seconds on a big partition, and RocksDB releases the GIL meanwhile.
         erased: dict[int, list[bytes]] = {}
         for learner in learners.values():
             if learner.erase:

@@ -21,8 +21,9 @@ FORGET_HELP = "\n\n".join(
         ),
         (
             "Steps: an ERASE record on learning.events keyed by the learner (applied in "
-            "order by the worker: profile state deleted, tombstones on learner.profiles "
-            "and the profile changelog); a wait until the worker applied it; a "
+            "order by the worker: profile state deleted and purged from its local RocksDB "
+            "files, log and older SST files included, tombstones on learner.profiles and "
+            "the profile changelog); a wait until the worker applied it; a "
             "learner.erased event (key and time only) from which the SQL sink deletes the "
             "learner's rows for good; and, when a database is configured (or --sql), the "
             "same delete in SKILLSTREAM_DATABASE_URL right away, so queries stop returning "
@@ -31,9 +32,12 @@ FORGET_HELP = "\n\n".join(
         (
             "Exit 1 when the worker has not applied the erasure yet (no worker running, "
             "or --timeout passed): it is applied when a worker gets there; run the same "
-            "command again then, to also delete what was published meanwhile. Raw "
-            "statements stay on xapi.statements (and dead letters on "
-            "xapi.statements.dlq) until their retention: see docs/operations.md."
+            "command again then, to also delete what was published meanwhile. The "
+            "report ends with every place the command cannot reach and until when the "
+            "learner stays there, from the topics' own settings: raw statements on "
+            "xapi.statements and its dead letters until retention, older records of the "
+            "compacted topics until Kafka's log cleaner runs, other workers' copies, the "
+            "disks' freed blocks, webhook subscribers, backups (docs/operations.md)."
         ),
         (
             "[bold]Examples[/]: skillstream forget mailto:ann@example.com | skillstream "

@@ -6,6 +6,7 @@ words an operator reads are in one place (tested as text).
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
@@ -268,7 +269,9 @@ def forget_report(report: ForgetReport, events_topic: str, profile_group: str) -
     yield (
         f"  ERASE record on {events_topic}[{report.erase_partition}]@{report.erase_offset}: "
         + (
-            "applied (profile state deleted; tombstones on learner.profiles and the changelog)"
+            "applied (profile state deleted, and purged from the local files of the worker "
+            "that applied it: RocksDB log flushed, key range compacted; tombstones on "
+            "learner.profiles and the changelog)"
             if report.applied
             else (
                 "pending: no worker is running; a worker applies it when it starts"
@@ -288,3 +291,20 @@ def forget_report(report: ForgetReport, events_topic: str, profile_group: str) -
         yield f"  SQL {report.sql.database}: skipped ({report.sql.skipped})"
     else:
         yield f"  SQL {report.sql.database}: {report.sql.rows_deleted} row(s) deleted now"
+    if report.remains:
+        yield "not erased by this command: what stays where, and until when"
+        for place in report.remains:
+            yield from textwrap.wrap(
+                f"{place.where}: {place.what}",
+                width=100,
+                initial_indent="  - ",
+                subsequent_indent="    ",
+                break_on_hyphens=False,
+            )
+            yield from textwrap.wrap(
+                f"until: {place.until}",
+                width=100,
+                initial_indent="      ",
+                subsequent_indent="      ",
+                break_on_hyphens=False,
+            )

@@ -124,9 +124,7 @@ async def test_forget_leaves_no_trace(
     assert changelog[key.encode()] is None
     assert sum(v is not None for v in changelog.values()) > 1
     # learner.erased names the key and the time, nothing else.
-    notices = [
-        r async for r in read_to_end(settings.kafka.bootstrap_servers, settings.topics.erased)
-    ]
+    notices = [r async for r in read_to_end(settings.kafka, settings.topics.erased)]
     assert [r.key for r in notices] == [key.encode()]
     notice = orjson.loads(notices[0].value)
     assert set(notice) == {"version", "learner", "erased_at"}
