@@ -77,9 +77,7 @@ class Runtime:
             dlq_topic=topics.statements_dlq,
             max_records=settings.ingest_batch,
             erased=self.erased,
-            on_batch=lambda records, _rejected, _learners: metrics.record_statements_received(
-                "kafka", records
-            ),
+            on_batch=lambda records: metrics.record_statements_received("kafka", records),
             on_rejected=_count_rejected,
         )
         self.profile_stage = ProfileStage(

@@ -1,0 +1,312 @@
+"""The one batch loop every stage runs on: fetch, process, produce, acknowledge, commit.
+
+Ingest, the profile stage and the sinks are *handlers*: a handler turns a batch of
+records into an ``Outcome`` — the records to produce, and what must be made durable
+once they are acknowledged — and knows nothing of consumers, producers or commits.
+The loop owns those, the same way for every stage:
+
+1. **fetch** up to ``max_records`` records; a batch is also bounded in time: the loop
+   measures how long a record takes to process and sizes the next fetch so that a
+   batch takes about ``budget_ms`` (a batch under load never grows past what keeps
+   latency low);
+2. **process** the batch (``handler.process``); a ``ServiceUnavailable`` from it (a
+   sink's database down, say) is retried with backoff on the same batch, with the
+   partitions paused and the consumer still polling so the group keeps the member;
+3. **produce** the outcome's records, without waiting;
+4. while those acknowledgements are in flight, **fetch and process the next batch**
+   (at most ``max_in_flight`` batches are in flight: 1 is stop-and-wait);
+5. **complete** the oldest batch once every record of it is acknowledged: the
+   outcome's ``durable`` step runs (e.g. the profile stage writes its states to
+   RocksDB), then the batch's offsets are **committed** — strictly in fetch order.
+
+A crash anywhere before 5 commits nothing for that batch or any later one: the records
+are fetched again after a restart, and each stage's own idempotence (statement ids,
+milestone ids, upserts) makes the second time harmless. A rebalance waits for every
+batch in flight to complete before partitions are handed over (``drain``). Errors
+from Kafka itself (produce, commit, fetch) end ``run``: the caller restarts the stage
+from its last commit (``skillstream.worker.supervise``), which is the one policy for
+broker restarts, lost connections and a stage that crashed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from aiokafka import TopicPartition
+from aiokafka.errors import CommitFailedError, IllegalStateError
+
+from streams.errors import ServiceUnavailable
+
+log = logging.getLogger(__name__)
+
+Batch = Mapping[TopicPartition, Sequence[Any]]
+"""What one fetch returns: each partition's records, in offset order."""
+
+
+@dataclass(slots=True)
+class Produce:
+    """One record an outcome asks the loop to produce."""
+
+    topic: str
+    value: bytes | None
+    key: bytes | None = None
+    partition: int | None = None
+    headers: list[tuple[str, bytes]] | None = None
+
+
+@dataclass(slots=True)
+class Outcome:
+    """What a batch becomes: records to produce, and what to make durable once they are
+    acknowledged (called with each produced record's metadata, in ``produce`` order)."""
+
+    produce: list[Produce] = field(default_factory=list)
+    durable: Callable[[list[Any]], None] | None = None
+
+
+class Handler(Protocol):
+    async def process(self, batch: Batch) -> Outcome: ...
+
+
+class Consumer(Protocol):
+    """The part of ``AIOKafkaConsumer`` the loop uses (an in-memory one in unit tests)."""
+
+    async def getmany(
+        self, *partitions: TopicPartition, timeout_ms: int = 0, max_records: int | None = None
+    ) -> dict[TopicPartition, list[Any]]: ...
+
+    async def commit(self, offsets: dict[TopicPartition, int]) -> None: ...
+
+    def assignment(self) -> set[TopicPartition]: ...
+
+    def pause(self, *partitions: TopicPartition) -> None: ...
+
+    def resume(self, *partitions: TopicPartition) -> None: ...
+
+    def paused(self) -> set[TopicPartition]: ...
+
+    def seek(self, partition: TopicPartition, offset: int) -> None: ...
+
+
+class Producer(Protocol):
+    async def send(
+        self,
+        topic: str,
+        value: bytes | None = None,
+        key: bytes | None = None,
+        partition: int | None = None,
+        timestamp_ms: int | None = None,
+        headers: list[tuple[str, bytes]] | None = None,
+    ) -> Awaitable[Any]: ...
+
+
+class LoopStopped(Exception):
+    """``stop`` came while a batch waited for a service: that batch is not committed."""
+
+
+@dataclass(slots=True)
+class LoopStats:
+    batches: int = 0
+    records: int = 0
+    produced: int = 0
+    retries: int = 0
+    busy_s: float = 0.0
+    """Seconds spent processing and producing (not waiting for records or acks)."""
+
+
+@dataclass(slots=True)
+class _InFlight:
+    offsets: dict[TopicPartition, int]
+    acks: list[Awaitable[Any]]
+    durable: Callable[[list[Any]], None] | None
+    records: int
+
+
+class BatchLoop:
+    """Runs one handler over one consumer and one producer; see the module docstring."""
+
+    def __init__(
+        self,
+        consumer: Consumer,
+        producer: Producer,
+        handler: Handler,
+        *,
+        name: str,
+        max_records: int = 5000,
+        min_records: int = 50,
+        budget_ms: float = 50.0,
+        wait_ms: int = 100,
+        max_in_flight: int = 2,
+        retry: Callable[[int], float] | None = None,
+        on_batch: Callable[[int], None] | None = None,
+        on_waiting: Callable[[str | None], None] | None = None,
+        on_idle: Callable[[], Awaitable[bool]] | None = None,
+        clock: Callable[[], float] = time.perf_counter,
+    ) -> None:
+        self.consumer = consumer
+        self.producer = producer
+        self.handler = handler
+        self.name = name
+        self.max_records = max_records
+        self.min_records = min(min_records, max_records)
+        self.budget_s = budget_ms / 1000
+        self.wait_ms = wait_ms
+        self.max_in_flight = max(1, max_in_flight)
+        self._retry = retry or (lambda attempt: min(0.5 * 2 ** (attempt - 1), 30.0))
+        self.on_batch = on_batch
+        self.on_waiting = on_waiting
+        self.on_idle = on_idle
+        self._clock = clock
+        self._per_record_s: float | None = None
+        self._in_flight: deque[_InFlight] = deque()
+        self._stopping = asyncio.Event()
+        self.stats = LoopStats()
+
+    # --- running ---------------------------------------------------------------------------
+
+    def stop(self) -> None:
+        """Finish the batches in flight, fetch nothing more, and return from ``run``."""
+        self._stopping.set()
+
+    @property
+    def next_fetch(self) -> int:
+        """How many records to fetch so that processing them takes about ``budget_ms``."""
+        if self._per_record_s is None or self._per_record_s <= 0:
+            return self.max_records
+        fits = int(self.budget_s / self._per_record_s)
+        return max(self.min_records, min(self.max_records, fits))
+
+    async def run(self) -> None:
+        """Until ``stop`` (or ``on_idle`` says there is nothing left to do)."""
+        try:
+            await self._run()
+        except LoopStopped as stopped:
+            log.info("%s", stopped)
+
+    async def _run(self) -> None:
+        try:
+            while not self._stopping.is_set():
+                wait = 0 if self._in_flight else self.wait_ms
+                batch = await self.consumer.getmany(timeout_ms=wait, max_records=self.next_fetch)
+                batch = {tp: records for tp, records in batch.items() if records}
+                if batch:
+                    await self._start(batch)
+                while self._in_flight and (len(self._in_flight) >= self.max_in_flight or not batch):
+                    await self._complete(self._in_flight.popleft())
+                on_idle = self.on_idle
+                if not batch and not self._in_flight and on_idle is not None and await on_idle():
+                    return
+        finally:
+            if self._stopping.is_set():
+                await self.drain()
+
+    async def drain(self) -> None:
+        """Complete every batch in flight, in order (before partitions are handed over)."""
+        while self._in_flight:
+            await self._complete(self._in_flight.popleft())
+
+    # --- one batch -------------------------------------------------------------------------
+
+    async def _start(self, batch: Batch) -> None:
+        started = self._clock()
+        records = sum(len(r) for r in batch.values())
+        outcome = await self._process(batch)
+        send = self.producer.send
+        acks = [
+            await send(p.topic, p.value, key=p.key, partition=p.partition, headers=p.headers)
+            for p in outcome.produce
+        ]
+        offsets = {tp: recs[-1].offset + 1 for tp, recs in batch.items()}
+        self._in_flight.append(_InFlight(offsets, acks, outcome.durable, records))
+        took = self._clock() - started
+        self.stats.busy_s += took
+        per_record = took / records
+        self._per_record_s = (
+            per_record
+            if self._per_record_s is None
+            else 0.8 * self._per_record_s + 0.2 * per_record
+        )
+        self.stats.batches += 1
+        self.stats.records += records
+        self.stats.produced += len(acks)
+
+    async def _process(self, batch: Batch) -> Outcome:
+        """``handler.process``, again and again while what it needs is unavailable."""
+        attempt = 0
+        while True:
+            if self._stopping.is_set() and attempt:
+                raise LoopStopped(f"{self.name}: stopped while waiting; nothing committed")
+            try:
+                outcome = await self.handler.process(batch)
+            except ServiceUnavailable as exc:
+                attempt += 1
+                self.stats.retries += 1
+                delay = self._retry(attempt)
+                waiting = (
+                    f"{exc.service} unavailable: {exc.problem} (attempt {attempt}, next in "
+                    f"{delay:.2f}s; nothing committed meanwhile)"
+                )
+                log.warning("%s: %s", self.name, waiting)
+                if self.on_waiting is not None:
+                    self.on_waiting(waiting)
+                await self._wait_in_group(delay)
+                continue
+            if attempt:
+                log.warning("%s: recovered after %d attempts", self.name, attempt + 1)
+                if self.on_waiting is not None:
+                    self.on_waiting(None)
+            return outcome
+
+    async def _complete(self, flight: _InFlight) -> None:
+        metas = list(await asyncio.gather(*flight.acks)) if flight.acks else []
+        if flight.durable is not None:
+            flight.durable(metas)
+        await self._commit(flight.offsets)
+        if self.on_batch is not None:
+            self.on_batch(flight.records)
+
+    async def _commit(self, offsets: dict[TopicPartition, int]) -> None:
+        owned = self.consumer.assignment()
+        mine = {tp: offset for tp, offset in offsets.items() if tp in owned}
+        if len(mine) < len(offsets):
+            log.warning(
+                "%s: partitions %s moved to another member before the commit; it re-reads "
+                "their records (harmless: every stage skips what it already applied)",
+                self.name,
+                sorted(f"{tp.topic}[{tp.partition}]" for tp in set(offsets) - set(mine)),
+            )
+        if not mine:
+            return
+        try:
+            await self.consumer.commit(mine)
+        except (CommitFailedError, IllegalStateError) as exc:
+            log.warning(
+                "%s: commit refused after a rebalance (%s); the records are read again",
+                self.name,
+                exc,
+            )
+
+    async def _wait_in_group(self, delay: float) -> None:
+        """Sleep ``delay`` seconds with partitions paused, polling so the group keeps us."""
+        consumer = self.consumer
+        deadline = self._clock() + delay
+        try:
+            while not self._stopping.is_set():
+                remaining = deadline - self._clock()
+                if remaining <= 0:
+                    return
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stopping.wait(), min(remaining, 1.0))
+                consumer.pause(*consumer.assignment())
+                stray = await consumer.getmany(timeout_ms=0)
+                for tp, messages in stray.items():
+                    if messages:
+                        consumer.seek(tp, messages[0].offset)
+        finally:
+            consumer.resume(*consumer.paused())

@@ -1,0 +1,235 @@
+"""The one batch loop, driven without a broker: order, pipelining, crashes, retries, budget."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+from aiokafka import TopicPartition
+from memory_kafka import Crash, MemoryConsumer, MemoryKafka, MemoryProducer
+
+from streams.errors import ServiceUnavailable
+from streams.kafka.batch_loop import Batch, BatchLoop, Outcome, Produce
+
+IN, OUT = "in", "out"
+
+
+class Echo:
+    """Each record becomes one output record; ``durable`` remembers what was stored when."""
+
+    def __init__(self, producer: MemoryProducer | None = None) -> None:
+        self.processed: list[bytes] = []
+        self.stored: list[tuple[bytes, int]] = []
+        self.producer = producer
+        self.unavailable_for = 0
+        self.crash_in_durable = False
+
+    async def process(self, batch: Batch) -> Outcome:
+        if self.unavailable_for:
+            self.unavailable_for -= 1
+            raise ServiceUnavailable("database x", "down")
+        values = [r.value for records in batch.values() for r in records]
+        self.processed.extend(values)
+
+        def durable(metas: list[Any]) -> None:
+            if self.crash_in_durable:
+                raise Crash("while making the batch durable")
+            assert len(metas) == len(values)
+            self.stored.extend((v, m.offset) for v, m in zip(values, metas, strict=True))
+
+        return Outcome([Produce(OUT, v + b"!", key=v) for v in values], durable)
+
+
+def kafka_with(n: int, partitions: int = 3) -> MemoryKafka:
+    kafka = MemoryKafka()
+    kafka.create(IN, partitions)
+    kafka.create(OUT, partitions)
+    for i in range(n):
+        kafka.append(IN, f"r{i:04d}".encode(), key=f"k{i % 7}".encode())
+    return kafka
+
+
+async def run_until_idle(loop: BatchLoop) -> None:
+    async def idle() -> bool:
+        return True
+
+    loop.on_idle = idle
+    await asyncio.wait_for(loop.run(), 10)
+
+
+async def test_every_record_is_processed_produced_and_committed() -> None:
+    kafka = kafka_with(500)
+    consumer = MemoryConsumer(kafka, "g", IN)
+    handler = Echo()
+    loop = BatchLoop(consumer, MemoryProducer(kafka), handler, name="t", max_records=64)
+    await run_until_idle(loop)
+    inputs = {r.value for r in kafka.records(IN)}
+    assert set(handler.processed) == inputs
+    assert {r.value for r in kafka.records(OUT)} == {v + b"!" for v in inputs}  # type: ignore[operator]
+    assert {v for v, _ in handler.stored} == inputs
+    for tp in consumer.assignment():
+        assert kafka.committed[("g", tp)] == len(kafka.logs[tp])
+
+
+async def test_the_next_batch_is_processed_while_the_last_one_waits_for_its_acks() -> None:
+    kafka = kafka_with(300, partitions=1)
+    producer = MemoryProducer(kafka)
+    producer.hold_acks = True
+    consumer = MemoryConsumer(kafka, "g", IN)
+    handler = Echo()
+    loop = BatchLoop(
+        consumer, producer, handler, name="t", max_records=100, min_records=100, max_in_flight=2
+    )
+    task = asyncio.create_task(loop.run())
+    for _ in range(50):
+        await asyncio.sleep(0)
+    # Batch 1 is produced and unacknowledged, batch 2 is already processed: pipelined.
+    assert len(handler.processed) == 200
+    assert consumer.commits == []
+    assert handler.stored == []
+    producer.release()
+    for _ in range(50):
+        await asyncio.sleep(0)
+    assert consumer.commits[0] == {TopicPartition(IN, 0): 100}
+    producer.hold_acks = False
+    producer.release()
+    loop.stop()
+    await asyncio.wait_for(task, 5)
+    assert [c[TopicPartition(IN, 0)] for c in consumer.commits] == [100, 200, 300]
+    assert [v for v, _ in handler.stored] == [r.value for r in kafka.records(IN)]
+
+
+async def test_stop_and_wait_when_one_batch_may_be_in_flight() -> None:
+    kafka = kafka_with(300, partitions=1)
+    producer = MemoryProducer(kafka)
+    producer.hold_acks = True
+    handler = Echo()
+    loop = BatchLoop(
+        MemoryConsumer(kafka, "g", IN),
+        producer,
+        handler,
+        name="t",
+        max_records=100,
+        min_records=100,
+        max_in_flight=1,
+    )
+    task = asyncio.create_task(loop.run())
+    for _ in range(50):
+        await asyncio.sleep(0)
+    assert len(handler.processed) == 100
+    producer.hold_acks = False
+    producer.release()
+    loop.stop()
+    await asyncio.wait_for(task, 5)
+
+
+@pytest.mark.parametrize("crash", ["producing", "durable", "commit", "after the first commit"])
+async def test_a_crash_between_any_two_steps_loses_nothing(crash: str) -> None:
+    kafka = kafka_with(400)
+    reference = Echo()
+    clean = kafka_with(400)
+    await run_until_idle(
+        BatchLoop(
+            MemoryConsumer(clean, "g", IN),
+            MemoryProducer(clean),
+            reference,
+            name="t",
+            max_records=50,
+        )
+    )
+    consumer = MemoryConsumer(kafka, "g", IN)
+    producer = MemoryProducer(kafka)
+    handler = Echo()
+    if crash == "producing":
+        producer.crash_after_sends = 120
+    elif crash == "durable":
+        handler.crash_in_durable = True
+    elif crash == "commit":
+        consumer.crash_on_commit = True
+    loop = BatchLoop(consumer, producer, handler, name="t", max_records=50)
+    if crash == "after the first commit":
+        original = consumer.commit
+
+        async def once(offsets: dict[TopicPartition, int]) -> None:
+            await original(offsets)
+            raise Crash("right after a commit")
+
+        consumer.commit = once  # type: ignore[method-assign]
+    with pytest.raises(Crash):
+        await run_until_idle(loop)
+    committed_before = dict(kafka.committed)
+    # The restarted stage: a new consumer and producer from the committed offsets.
+    restarted = Echo()
+    await run_until_idle(
+        BatchLoop(
+            MemoryConsumer(kafka, "g", IN),
+            MemoryProducer(kafka),
+            restarted,
+            name="t",
+            max_records=50,
+        )
+    )
+    # Nothing durable that was not committed is skipped; everything ends up processed.
+    inputs = {r.value for r in kafka.records(IN)}
+    assert {v for v, _ in handler.stored} | {v for v, _ in restarted.stored} == inputs
+    assert {r.value for r in kafka.records(OUT)} == {r.value for r in clean.records(OUT)}
+    # What was committed before the crash was durable before its commit.
+    durable_before = {v for v, _ in handler.stored}
+    for (_, tp), offset in committed_before.items():
+        for record in kafka.logs[tp][:offset]:
+            assert record.value in durable_before
+
+
+async def test_an_unavailable_service_is_waited_for_in_the_group_and_nothing_is_lost() -> None:
+    kafka = kafka_with(100, partitions=2)
+    consumer = MemoryConsumer(kafka, "g", IN)
+    handler = Echo()
+    handler.unavailable_for = 3
+    waits: list[str | None] = []
+    loop = BatchLoop(
+        consumer,
+        MemoryProducer(kafka),
+        handler,
+        name="t",
+        retry=lambda attempt: 0.01,
+        on_waiting=waits.append,
+    )
+    await run_until_idle(loop)
+    assert loop.stats.retries == 3
+    assert [w is None for w in waits] == [False, False, False, True]
+    assert sorted(handler.processed) == sorted(r.value for r in kafka.records(IN))  # type: ignore[type-var]
+    assert consumer.paused() == set()
+
+
+async def test_stop_while_waiting_commits_nothing() -> None:
+    kafka = kafka_with(10, partitions=1)
+    consumer = MemoryConsumer(kafka, "g", IN)
+    handler = Echo()
+    handler.unavailable_for = 1_000_000
+    loop = BatchLoop(consumer, MemoryProducer(kafka), handler, name="t", retry=lambda a: 0.01)
+    task = asyncio.create_task(loop.run())
+    await asyncio.sleep(0.05)
+    loop.stop()
+    await asyncio.wait_for(task, 5)
+    assert consumer.commits == []
+
+
+def test_a_batch_is_sized_to_the_time_budget() -> None:
+    kafka = kafka_with(0)
+    loop = BatchLoop(
+        MemoryConsumer(kafka, "g", IN),
+        MemoryProducer(kafka),
+        Echo(),
+        name="t",
+        max_records=5000,
+        min_records=10,
+        budget_ms=20,
+    )
+    assert loop.next_fetch == 5000  # nothing measured yet
+    loop._per_record_s = 100e-6  # 100 µs a record
+    assert loop.next_fetch == 200
+    loop._per_record_s = 1e-6
+    assert loop.next_fetch == 5000
+    loop._per_record_s = 1.0
+    assert loop.next_fetch == 10
