@@ -117,7 +117,7 @@ class Runtime:
                 self.ingest.counts.dead_lettered,
                 events,
                 events / span,
-                100 * (stats.busy_s - profile0) / span,
+                100 * (self.profile_stage.busy_s - profile0) / span,
                 stats.milestones,
             )
         self._last_report = (
@@ -125,7 +125,7 @@ class Runtime:
             self.ingest.counts.records,
             loop.busy_s,
             stats.events,
-            stats.busy_s,
+            self.profile_stage.busy_s,
         )
 
 

@@ -58,7 +58,6 @@ from typing import Any
 
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
-from aiokafka.errors import CommitFailedError
 
 from schemas.deadletter import DeadLetter, Problem, SourcePosition
 from schemas.events import LearningEvent, decode_learner_events, encode_learner_events
@@ -66,6 +65,7 @@ from schemas.milestones import MILESTONE_KAFKA_HEADERS
 from schemas.topology import changelog_topic
 from streams.core import ProfileState, decode_state, encode_state
 from streams.ingest_loop import ARRIVAL_HEADER
+from streams.kafka.batch_loop import Batch, BatchLoop, Outcome, Produce
 from streams.kafka.connection import KafkaConnection
 from streams.kafka.limits import (
     BROKER_DEFAULT_MAX_MESSAGE_BYTES,
@@ -122,9 +122,13 @@ class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
         self.stage = stage
 
     async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
-        async with self.stage.lock:  # let the batch in progress finish first
+        async with self.stage.lock:  # the batch being processed finishes first …
+            loop = self.stage.loop
+            if loop is not None:
+                await loop.drain()  # … and every batch in flight is durable and committed
             for tp in revoked:
                 self.stage.drop_cache(tp.partition)
+                self.stage._unflushed.pop(tp.partition, None)
                 self.stage.restored.discard(tp.partition)
 
     async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
@@ -149,6 +153,7 @@ class ProfileStage:
         dlq_topic: str,
         store: StateStore,
         max_records: int = 20_000,
+        budget_ms: float = 100.0,
         cache_per_partition: int = 50_000,
         on_milestone: Callable[[str, float | None], None] | None = None,
     ) -> None:
@@ -171,7 +176,13 @@ class ProfileStage:
         self.restored: set[int] = set()
         """Partitions whose state is restored; records of any other are fetched again."""
         self._cache: dict[int, OrderedDict[bytes, ProfileState]] = {}
+        self._unflushed: dict[int, dict[bytes, bytes | None]] = {}
+        """States of batches in flight (produced, not yet written to the store): what a
+        learner's state is when the cache no longer holds it and the store not yet."""
         self._producer: AIOKafkaProducer | None = None
+        self._consumer: AIOKafkaConsumer | None = None
+        self.loop: BatchLoop | None = None
+        self.budget_ms = budget_ms
 
     # --- lifecycle -----------------------------------------------------------------------
 
@@ -198,21 +209,35 @@ class ProfileStage:
             max_partition_fetch_bytes=16 * 1024 * 1024,
         )
         self._cache.clear()
-        self._producer = producer
+        self._unflushed.clear()
+        self._producer, self._consumer = producer, consumer
+        if self.loop is not None:
+            self.stats.busy_s += self.loop.stats.busy_s
+        self.loop = BatchLoop(
+            consumer,
+            producer,
+            self,
+            name="profile stage",
+            max_records=self.max_records,
+            budget_ms=self.budget_ms,
+            lock=self.lock,
+        )
         try:
             await producer.start()
             await consumer.start()
             limits = await max_message_bytes(self.kafka, [self.dlq_topic])
             self.dlq_budget = value_budget(limits[self.dlq_topic])
             consumer.subscribe([self.events_topic], listener=_Listener(self))
-            while True:
-                batch = await consumer.getmany(timeout_ms=200, max_records=self.max_records)
-                if batch:
-                    await self.process(batch, consumer, producer)
+            await self.loop.run()
         finally:
             await consumer.stop()
             await producer.stop()
             self.store.close()
+
+    @property
+    def busy_s(self) -> float:
+        """Seconds spent processing batches, over every run."""
+        return self.stats.busy_s + (self.loop.stats.busy_s if self.loop is not None else 0.0)
 
     # --- restore ---------------------------------------------------------------------------
 
@@ -320,7 +345,11 @@ class ProfileStage:
         if state is not None:
             cache.move_to_end(key)
             return state
-        raw = self.store.get(partition, key)
+        unflushed = self._unflushed.get(partition)
+        if unflushed is not None and key in unflushed:
+            raw = unflushed[key]
+        else:
+            raw = self.store.get(partition, key)
         return decode_state(raw) if raw is not None else None
 
     def _remember(self, partition: int, key: bytes, state: ProfileState) -> None:
@@ -372,54 +401,52 @@ class ProfileStage:
                 entry.sources.extend([record] * len(events))
         return learners
 
-    async def process(
-        self,
-        batch: dict[TopicPartition, list[Any]],
-        consumer: AIOKafkaConsumer,
-        producer: AIOKafkaProducer,
-    ) -> None:
-        async with self.lock:
-            assignment = consumer.assignment()
-            for tp, records in batch.items():
-                if tp.partition not in self.restored and records and tp in assignment:
-                    consumer.seek(tp, records[0].offset)  # fetched before its restore: again later
-            batch = {tp: r for tp, r in batch.items() if tp.partition in self.restored}
-            if not batch:
-                return
-            started = time.perf_counter()
-            try:
-                await self._process(batch, producer)
-            except BaseException:
-                for tp in batch:
-                    self.drop_cache(tp.partition)
-                raise
-            offsets = {tp: records[-1].offset + 1 for tp, records in batch.items() if records}
-            try:
-                await consumer.commit(offsets)
-            except CommitFailedError as exc:
-                log.warning(
-                    "profile commit refused after a rebalance (%s); batch will be re-read", exc
-                )
-            self.stats.busy_s += time.perf_counter() - started
+    async def process(self, batch: Batch) -> Outcome:
+        """One batch of ``learning.events`` (``streams.kafka.batch_loop.Handler``).
 
-    async def _process(
-        self, batch: dict[TopicPartition, list[Any]], producer: AIOKafkaProducer
-    ) -> None:
+        The loop holds ``self.lock`` meanwhile, so a rebalance sees each batch either not
+        started or in flight. Records of a partition whose state is not restored yet
+        (fetched before its restore) are sought back and left for later.
+        """
+        consumer = self._consumer
+        unrestored = {tp: r for tp, r in batch.items() if tp.partition not in self.restored}
+        if consumer is not None:
+            assignment = consumer.assignment()
+            for tp, records in unrestored.items():
+                if records and tp in assignment:
+                    consumer.seek(tp, records[0].offset)
+        ready = {tp: list(r) for tp, r in batch.items() if tp.partition in self.restored}
+        skipped = frozenset(unrestored)
+        if not ready:
+            return Outcome(unprocessed=skipped)
+        try:
+            outcome = self._process(ready)
+        except BaseException:
+            for tp in ready:
+                self.drop_cache(tp.partition)
+            raise
+        outcome.unprocessed = skipped
+        return outcome
+
+    def _process(self, batch: dict[TopicPartition, list[Any]]) -> Outcome:
+        """The batch's outcome: what to produce, and the store writes to make once the
+        batch is acknowledged (step 3 of the commit order)."""
         stats = self.stats
         letters: list[tuple[bytes | None, bytes]] = []
         learners = self._group(batch, letters)
-        send = producer.send
-        pending: list[Any] = []
-        changelog: list[tuple[int, bytes, bytes | None, Any]] = []
+        produce: list[Produce] = []
+        changelog: list[tuple[int, int, bytes, bytes | None]] = []
+        """(index in produce, partition, learner key, encoded state or None)"""
         now_ms = time.time() * 1000
         for learner in learners.values():
             key, partition = learner.key, learner.partition
             if learner.erase:
                 self._cache.get(partition, OrderedDict()).pop(key, None)
                 if not learner.events:
-                    pending.append(await send(self.profiles_topic, None, key=key))
-                    fut = await send(self.changelog, None, key=key, partition=partition)
-                    changelog.append((partition, key, None, fut))
+                    produce.append(Produce(self.profiles_topic, None, key=key))
+                    changelog.append((len(produce), partition, key, None))
+                    produce.append(Produce(self.changelog, None, key=key, partition=partition))
+                    self._unflushed.setdefault(partition, {})[key] = None
                     continue
             state = None if learner.erase else self._state(partition, key)
             try:
@@ -436,8 +463,8 @@ class ProfileStage:
                 headers = [*MILESTONE_KAFKA_HEADERS]
                 if arrival:
                     headers.append((ARRIVAL_HEADER, str(arrival).encode()))
-                pending.append(
-                    await send(
+                produce.append(
+                    Produce(
                         self.milestones_topic,
                         milestone.model_dump_json().encode(),
                         key=key,
@@ -455,39 +482,53 @@ class ProfileStage:
                 if self.on_milestone is not None:
                     self.on_milestone(kind, None if latency is None else latency / 1000)
             if outcome.snapshot is not None:
-                pending.append(
-                    await send(
+                produce.append(
+                    Produce(
                         self.profiles_topic, outcome.snapshot.model_dump_json().encode(), key=key
                     )
                 )
                 stats.snapshots += 1
             encoded = encode_state(outcome.state)
-            fut = await send(self.changelog, encoded, key=key, partition=partition)
-            changelog.append((partition, key, encoded, fut))
+            changelog.append((len(produce), partition, key, encoded))
+            produce.append(Produce(self.changelog, encoded, key=key, partition=partition))
+            self._unflushed.setdefault(partition, {})[key] = encoded
             self._remember(partition, key, outcome.state)
-        for letter_key, letter in letters:
-            pending.append(await send(self.dlq_topic, letter, key=letter_key))
-        if pending:
-            await asyncio.gather(*pending)
+        produce.extend(Produce(self.dlq_topic, letter, key=k) for k, letter in letters)
+        erased: dict[int, list[bytes]] = {}
+        for learner in learners.values():
+            if learner.erase:
+                erased.setdefault(learner.partition, []).append(learner.key)
+
+        async def durable(metas: list[Any]) -> None:
+            await self._write(changelog, metas, erased)
+
+        return Outcome(produce, durable)
+
+    async def _write(
+        self,
+        changelog: list[tuple[int, int, bytes, bytes | None]],
+        metas: list[Any],
+        erased: dict[int, list[bytes]],
+    ) -> None:
+        """Step 3: the batch's states into the local store, with the changelog checkpoint."""
         per_partition: dict[int, tuple[dict[bytes, bytes | None], int]] = {}
-        for partition, key, value, fut in changelog:
-            meta = await fut
+        for index, partition, key, value in changelog:
             changes, next_offset = per_partition.get(partition, ({}, 0))
             changes[key] = value
-            per_partition[partition] = (changes, max(next_offset, meta.offset + 1))
+            per_partition[partition] = (changes, max(next_offset, metas[index].offset + 1))
             if value is None:
                 self._cache.get(partition, OrderedDict()).pop(key, None)
         for partition, (changes, next_offset) in per_partition.items():
             self.store.write(partition, changes, next_offset)
+            unflushed = self._unflushed.get(partition, {})
+            for key, value in changes.items():
+                if unflushed.get(key, b"") is value:  # no later batch changed it meanwhile
+                    del unflushed[key]
         # Still step 3: an erasure reaches the disk before the offsets are committed
         # (so `forget` sees it applied only then). A delete left older copies of the
         # learner's state in the partition's files; ``purge`` flushes and compacts
         # them away, and what a restore erased too (``purge_due``). In a thread: it
         # can take seconds on a big partition, and RocksDB releases the GIL meanwhile.
-        erased: dict[int, list[bytes]] = {}
-        for learner in learners.values():
-            if learner.erase:
-                erased.setdefault(learner.partition, []).append(learner.key)
         for partition in per_partition:
             keys = erased.get(partition, [])
             restored = self.store.purge_due(partition)

@@ -64,10 +64,12 @@ class Produce:
 @dataclass(slots=True)
 class Outcome:
     """What a batch becomes: records to produce, and what to make durable once they are
-    acknowledged (called with each produced record's metadata, in ``produce`` order)."""
+    acknowledged (awaited with each produced record's metadata, in ``produce`` order)."""
 
     produce: list[Produce] = field(default_factory=list)
-    durable: Callable[[list[Any]], None] | None = None
+    durable: Callable[[list[Any]], Awaitable[None]] | None = None
+    unprocessed: frozenset[TopicPartition] = frozenset()
+    """Partitions whose records the handler left alone (and sought back): not committed."""
 
 
 class Handler(Protocol):
@@ -124,7 +126,7 @@ class LoopStats:
 class _InFlight:
     offsets: dict[TopicPartition, int]
     acks: list[Awaitable[Any]]
-    durable: Callable[[list[Any]], None] | None
+    durable: Callable[[list[Any]], Awaitable[None]] | None
     records: int
 
 
@@ -147,6 +149,7 @@ class BatchLoop:
         on_batch: Callable[[int], None] | None = None,
         on_waiting: Callable[[str | None], None] | None = None,
         on_idle: Callable[[], Awaitable[bool]] | None = None,
+        lock: asyncio.Lock | None = None,
         clock: Callable[[], float] = time.perf_counter,
     ) -> None:
         self.consumer = consumer
@@ -162,6 +165,10 @@ class BatchLoop:
         self.on_batch = on_batch
         self.on_waiting = on_waiting
         self.on_idle = on_idle
+        self._lock = lock or asyncio.Lock()
+        """Held while a batch is processed and produced: a rebalance listener that takes it
+        and then calls ``drain`` sees every batch either not started or in flight."""
+        self._completing = asyncio.Lock()
         self._clock = clock
         self._per_record_s: float | None = None
         self._in_flight: deque[_InFlight] = deque()
@@ -198,7 +205,7 @@ class BatchLoop:
                 if batch:
                     await self._start(batch)
                 while self._in_flight and (len(self._in_flight) >= self.max_in_flight or not batch):
-                    await self._complete(self._in_flight.popleft())
+                    await self._complete_oldest()
                 on_idle = self.on_idle
                 if not batch and not self._in_flight and on_idle is not None and await on_idle():
                     return
@@ -209,11 +216,15 @@ class BatchLoop:
     async def drain(self) -> None:
         """Complete every batch in flight, in order (before partitions are handed over)."""
         while self._in_flight:
-            await self._complete(self._in_flight.popleft())
+            await self._complete_oldest()
 
     # --- one batch -------------------------------------------------------------------------
 
     async def _start(self, batch: Batch) -> None:
+        async with self._lock:
+            await self._start_locked(batch)
+
+    async def _start_locked(self, batch: Batch) -> None:
         started = self._clock()
         records = sum(len(r) for r in batch.values())
         outcome = await self._process(batch)
@@ -222,7 +233,9 @@ class BatchLoop:
             await send(p.topic, p.value, key=p.key, partition=p.partition, headers=p.headers)
             for p in outcome.produce
         ]
-        offsets = {tp: recs[-1].offset + 1 for tp, recs in batch.items()}
+        offsets = {
+            tp: recs[-1].offset + 1 for tp, recs in batch.items() if tp not in outcome.unprocessed
+        }
         self._in_flight.append(_InFlight(offsets, acks, outcome.durable, records))
         took = self._clock() - started
         self.stats.busy_s += took
@@ -263,10 +276,17 @@ class BatchLoop:
                     self.on_waiting(None)
             return outcome
 
+    async def _complete_oldest(self) -> None:
+        """Complete the oldest batch in flight; one at a time, so commits stay in order."""
+        async with self._completing:
+            if self._in_flight:
+                await self._complete(self._in_flight[0])
+                self._in_flight.popleft()
+
     async def _complete(self, flight: _InFlight) -> None:
         metas = list(await asyncio.gather(*flight.acks)) if flight.acks else []
         if flight.durable is not None:
-            flight.durable(metas)
+            await flight.durable(metas)
         await self._commit(flight.offsets)
         if self.on_batch is not None:
             self.on_batch(flight.records)

@@ -32,7 +32,7 @@ class Echo:
         values = [r.value for records in batch.values() for r in records]
         self.processed.extend(values)
 
-        def durable(metas: list[Any]) -> None:
+        async def durable(metas: list[Any]) -> None:
             if self.crash_in_durable:
                 raise Crash("while making the batch durable")
             assert len(metas) == len(values)

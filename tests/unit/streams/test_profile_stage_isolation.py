@@ -1,74 +1,32 @@
-"""The profile stage, driven without a broker: a record it cannot read and an event the core
-fails on become dead letters, and every other event of the batch is applied."""
+"""The profile stage on the batch loop, driven without a broker: dead letters for a record it
+cannot read and an event the core fails on; pipelined batches equal one batch."""
 
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import orjson
 import pytest
-from aiokafka import TopicPartition
 from core_helpers import LEARNER, catalog, event
+from memory_kafka import MemoryConsumer, MemoryKafka, MemoryProducer
 
 import streams.pipeline as pipeline
 from schemas.deadletter import DeadLetter
 from schemas.events import decode_learner_events, encode_learner_events
-from streams.core import DEFAULT_RULES_PATH, Rules, decode_state
+from streams.core import DEFAULT_RULES_PATH, Rules, decode_state, encode_state
+from streams.kafka.batch_loop import BatchLoop
 from streams.kafka.connection import KafkaConnection
 from streams.pipeline import Profiles
 from streams.profile_stage import ProfileStage
 from streams.state_store import StateStore
 
-
-@dataclass
-class Sent:
-    topic: str
-    value: bytes | None
-    key: bytes | None
-
-
-@dataclass
-class Meta:
-    topic: str
-    partition: int
-    offset: int
-
-
-class MemoryProducer:
-    """Records what the stage produces; every send is acknowledged at once."""
-
-    def __init__(self) -> None:
-        self.sent: list[Sent] = []
-
-    async def send(
-        self,
-        topic: str,
-        value: bytes | None,
-        key: bytes | None = None,
-        partition: int | None = None,
-        headers: Any = None,
-    ) -> asyncio.Future[Meta]:
-        self.sent.append(Sent(topic, value, key))
-        done: asyncio.Future[Meta] = asyncio.get_running_loop().create_future()
-        done.set_result(Meta(topic, partition or 0, len(self.sent)))
-        return done
-
-    def on(self, topic: str) -> list[Sent]:
-        return [s for s in self.sent if s.topic == topic]
-
-
-@dataclass
-class Record:
-    topic: str
-    partition: int
-    offset: int
-    key: bytes | None
-    value: bytes | None
-    timestamp: int = 1_767_225_600_000
-    headers: tuple[tuple[str, bytes], ...] = ()
+EVENTS, DLQ, PROFILES, MILESTONES = (
+    "learning.events",
+    "xapi.statements.dlq",
+    "learner.profiles",
+    "career.milestones",
+)
 
 
 def stage(tmp_path: Path) -> ProfileStage:
@@ -76,27 +34,50 @@ def stage(tmp_path: Path) -> ProfileStage:
         Profiles(catalog(), Rules.load(DEFAULT_RULES_PATH)),
         kafka=KafkaConnection(bootstrap_servers="127.0.0.1:1"),
         group_id="g",
-        events_topic="learning.events",
-        milestones_topic="career.milestones",
-        profiles_topic="learner.profiles",
-        dlq_topic="xapi.statements.dlq",
+        events_topic=EVENTS,
+        milestones_topic=MILESTONES,
+        profiles_topic=PROFILES,
+        dlq_topic=DLQ,
         store=StateStore(tmp_path / "state"),
     )
+
+
+async def run(profiles: ProfileStage, kafka: MemoryKafka, max_records: int, hold: bool) -> None:
+    consumer = MemoryConsumer(kafka, "g", EVENTS)
+    producer = MemoryProducer(kafka)
+    producer.hold_acks = hold
+    profiles.restored = set(range(kafka.partitions[EVENTS]))
+    kafka.create(profiles.changelog, kafka.partitions[EVENTS])
+    profiles._consumer = consumer  # type: ignore[assignment]
+    loop = BatchLoop(
+        consumer, producer, profiles, name="profiles", max_records=max_records, min_records=1
+    )
+    profiles.loop = loop
+
+    async def idle() -> bool:
+        producer.hold_acks = False
+        producer.release()
+        return True
+
+    loop.on_idle = idle
+    task = asyncio.create_task(loop.run())
+    for _ in range(200):
+        await asyncio.sleep(0)
+        if hold:
+            producer.release()  # acks come late: the next batch is processed before them
+    await asyncio.wait_for(task, 10)
 
 
 async def test_an_unreadable_record_and_a_failing_event_are_dead_lettered(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     events = [event(f"s{n}", days=n, score=0.6) for n in range(5)]
-    tp = TopicPartition("learning.events", 0)
+    kafka = MemoryKafka()
+    kafka.create(EVENTS, 1)
     key = LEARNER.encode()
-    batch = {
-        tp: [
-            Record(tp.topic, 0, 10, key, encode_learner_events(LEARNER, events[:3])),
-            Record(tp.topic, 0, 11, key, b"\x00 not a learning.events record"),
-            Record(tp.topic, 0, 12, key, encode_learner_events(LEARNER, events[3:])),
-        ]
-    }
+    kafka.append(EVENTS, encode_learner_events(LEARNER, events[:3]), key=key)
+    kafka.append(EVENTS, b"\x00 not a learning.events record", key=key)
+    kafka.append(EVENTS, encode_learner_events(LEARNER, events[3:]), key=key)
     real_apply = pipeline.apply
 
     def flaky(state, ev, cat, rules):  # type: ignore[no-untyped-def]
@@ -106,15 +87,12 @@ async def test_an_unreadable_record_and_a_failing_event_are_dead_lettered(
 
     monkeypatch.setattr(pipeline, "apply", flaky)
     profiles = stage(tmp_path)
-    producer = MemoryProducer()
-    await profiles._process(batch, producer)  # type: ignore[arg-type]
+    await run(profiles, kafka, max_records=100, hold=False)
 
-    letters = [
-        DeadLetter.model_validate_json(s.value or b"") for s in producer.on("xapi.statements.dlq")
-    ]
+    letters = [DeadLetter.model_validate_json(r.value or b"") for r in kafka.records(DLQ)]
     assert sorted((d.source.offset, d.errors[0].code) for d in letters) == [
-        (11, "events_record"),
-        (12, "internal"),
+        (1, "events_record"),
+        (2, "internal"),
     ]
     internal = next(d for d in letters if d.errors[0].code == "internal")
     assert "a bug in the core" in internal.errors[0].message
@@ -123,9 +101,46 @@ async def test_an_unreadable_record_and_a_failing_event_are_dead_lettered(
     unreadable = next(d for d in letters if d.errors[0].code == "events_record")
     assert unreadable.original() == b"\x00 not a learning.events record"
 
-    [snapshot] = producer.on("learner.profiles")
-    assert orjson.loads(snapshot.value or b"")["statements"] == 4
+    snapshots = kafka.records(PROFILES)
+    assert orjson.loads(snapshots[-1].value or b"")["statements"] == 4
     stored = profiles.store.get(0, key)
     assert stored is not None
     assert decode_state(stored).learner == LEARNER
     assert profiles.stats.bad_records == 2
+    assert kafka.committed[("g", next(iter(kafka.logs)))] == 3
+
+
+async def test_pipelined_small_batches_end_where_one_batch_does(tmp_path: Path) -> None:
+    """Batches of one record with acks held back (so the next batch is processed from
+    states not yet written to the store) give the store, milestones and snapshots of
+    one batch of everything."""
+    learners = [f"lrn-{n}" for n in range(5)]
+    records = [
+        (who, [event(f"{who}-s{d}", days=d, score=0.5 + d / 40, learner=who)])
+        for d in range(12)
+        for who in learners
+    ]
+
+    def fill() -> MemoryKafka:
+        kafka = MemoryKafka()
+        kafka.create(EVENTS, 2)
+        for who, evs in records:
+            kafka.append(EVENTS, encode_learner_events(who, evs), key=who.encode())
+        return kafka
+
+    one, many = fill(), fill()
+    first, second = stage(tmp_path / "one"), stage(tmp_path / "many")
+    await run(first, one, max_records=10_000, hold=False)
+    await run(second, many, max_records=1, hold=True)
+    for who in learners:
+        partition = sum(who.encode()) % 2
+        a, b = first.store.get(partition, who.encode()), second.store.get(partition, who.encode())
+        assert a is not None
+        assert b is not None
+        assert encode_state(decode_state(a)) == encode_state(decode_state(b))
+    ids = {orjson.loads(r.value or b"")["id"] for r in one.records(MILESTONES)}
+    assert ids
+    assert {orjson.loads(r.value or b"")["id"] for r in many.records(MILESTONES)} == ids
+    for tp in many.logs:
+        if tp.topic == EVENTS:
+            assert many.committed[("g", tp)] == len(many.logs[tp])
