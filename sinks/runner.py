@@ -2,16 +2,19 @@
 
 Each sink has its own consumer group, ``<group_id>-sink-<name>`` (e.g.
 ``skillstream-sink-sql``), so sinks read at their own pace and a new group
-replays from the earliest offset. Auto-commit is off: offsets move only in
-``SinkRunner._finish``, after the batch is durable. A batch is what one
-``getmany`` returns (at most ``sinks.batch_size`` records).
+replays from the earliest offset. The runner is a handler on the stages' one
+batch loop (``streams.kafka.batch_loop``): auto-commit is off, offsets move only
+after a batch is durable, in order, and the next batch is written while the
+last one's dead letters are acknowledged. A batch is at most
+``sinks.batch_size`` records.
 
-When the sink or Kafka is unavailable (``ServiceUnavailable``), the runner
-backs off (full jitter, ``retry_initial_s`` doubling to ``retry_max_s``) and
-tries the same step again, for as long as it takes, committing nothing. While
-it waits, its partitions are paused and the consumer keeps polling, so the
-group does not evict it for being idle. ``ServiceUnavailable`` while starting
-is not retried: the command exits 3 and names what is down.
+When the sink is unavailable (``ServiceUnavailable``), the loop backs off (full
+jitter, ``retry_initial_s`` doubling to ``retry_max_s``) and writes the same batch
+again, for as long as it takes, committing nothing; while it waits, its
+partitions are paused and the consumer keeps polling, so the group does not
+evict it for being idle. Kafka lost mid-run reopens the clients with the same
+backoff, from the last commit. Unavailable at start is not retried: the command
+exits 3 and names what is down.
 
 SIGTERM or SIGINT stops the runner between steps; a step in flight gets
 ``shutdown_grace_s`` to finish (a second signal cuts it short), then whatever
@@ -26,13 +29,13 @@ import logging
 import random
 import signal
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
-from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
+from aiokafka.errors import KafkaError
 from pydantic import ValidationError
 
 from schemas import topology
@@ -53,19 +56,18 @@ from sinks.config import RunnerSettings
 from sinks.deadletters import fit, unreadable, validation_summary
 from sinks.retry import Backoff
 from streams.errors import ConfigError, ServiceUnavailable
+from streams.kafka.batch_loop import Batch, BatchLoop, LoopStopped, Outcome, Produce
 from streams.kafka.limits import (
     BROKER_DEFAULT_MAX_MESSAGE_BYTES,
     MAX_REQUEST_BYTES,
     max_message_bytes,
     value_budget,
 )
+from streams.membership import HEARTBEAT_INTERVAL_MS, SESSION_TIMEOUT_MS
 
 log = logging.getLogger("skillstream.sinks")
 
 T = TypeVar("T")
-
-_KEEPALIVE_S = 1.0
-_POLL_GUARD_S = 10.0
 
 
 def sink_group(settings: RunnerSettings, sink_name: str) -> str:
@@ -104,10 +106,6 @@ class Progress:
         """Records consumed per second since the start."""
         elapsed = self.elapsed_s
         return self.consumed / elapsed if elapsed > 0 else 0.0
-
-
-class _StoppedError(Exception):
-    """A stop was requested while a step was waiting; leave without committing."""
 
 
 # --- decoding ------------------------------------------------------------------------------
@@ -227,6 +225,7 @@ class SinkRunner:
         self._consumer: AIOKafkaConsumer[bytes, bytes] | None = None
         self._producer: AIOKafkaProducer[bytes, bytes] | None = None
         self._dlq_budget = value_budget(BROKER_DEFAULT_MAX_MESSAGE_BYTES)
+        self._loop: BatchLoop | None = None
         self.progress = Progress(sink=sink.name, group=self.group_id, clock=clock)
 
     @property
@@ -238,9 +237,16 @@ class SinkRunner:
         if self._stopping.is_set():
             self._forced.set()
         self._stopping.set()
+        if self._loop is not None:
+            self._loop.stop()
 
     async def run(self) -> Progress:
-        """Run until stopped (or, with ``until_caught_up``, until no record is left to read)."""
+        """Run until stopped (or, with ``until_caught_up``, until no record is left to read).
+
+        Kafka or the sink unreachable at start is an error (exit 3). Later, a sink that is
+        down is waited for on the same batch (``streams.kafka.batch_loop``), and Kafka lost
+        mid-run reopens the clients with backoff, from the last commit.
+        """
         loop = asyncio.get_running_loop()
         handled: list[signal.Signals] = []
         if self._handle_signals:
@@ -249,13 +255,81 @@ class SinkRunner:
                 handled.append(sig)
         try:
             await self._open()
-            with contextlib.suppress(_StoppedError):
-                await self._loop()
-            return self.progress
+            attempt = 0
+            while True:
+                try:
+                    await self._batches().run()
+                    return self.progress
+                except (KafkaError, OSError) as exc:
+                    if self._stopping.is_set():
+                        return self.progress
+                    attempt += 1
+                    await self._reopen(attempt, exc)
         finally:
             for sig in handled:
                 loop.remove_signal_handler(sig)
             await self._close()
+
+    async def _reopen(self, attempt: int, exc: BaseException) -> None:
+        """After Kafka was lost: back off, then new clients from the last commit."""
+        while not self._stopping.is_set():
+            delay = self._backoff.delay(attempt, self._rng)
+            self.progress.retries += 1
+            self.progress.waiting = (
+                f"Kafka unavailable: {exc} (attempt {attempt}, next in {delay:.2f}s; "
+                "nothing committed meanwhile)"
+            )
+            log.warning("sink %s: %s", self._sink.name, self.progress.waiting)
+            self._emit()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), delay)
+            await self._close_clients()
+            try:
+                await self._open_clients()
+            except (ServiceUnavailable, KafkaError, OSError) as again:
+                exc = again
+                attempt += 1
+                continue
+            log.warning("sink %s: reconnected to Kafka", self._sink.name)
+            self.progress.waiting = None
+            self._emit()
+            return
+
+    def _batches(self) -> BatchLoop:
+        self._loop = BatchLoop(
+            self.consumer,
+            self._producer_or_fail(),
+            self,
+            name=f"sink {self._sink.name}",
+            max_records=self._options.batch_size,
+            budget_ms=3_600_000,  # a sink's batch is bounded by batch_size, not by time
+            wait_ms=self._options.batch_wait_ms,
+            retry=lambda attempt: self._backoff.delay(attempt, self._rng),
+            on_waiting=self._on_waiting,
+            on_idle=self._on_idle,
+        )
+        if self._stopping.is_set():
+            self._loop.stop()
+        return self._loop
+
+    def _producer_or_fail(self) -> AIOKafkaProducer[bytes, bytes]:
+        if self._producer is None:
+            raise RuntimeError("the runner is not started")
+        return self._producer
+
+    def _on_waiting(self, waiting: str | None) -> None:
+        if waiting is None and self.progress.waiting is not None:
+            log.warning("sink %s: recovered", self._sink.name)
+        self.progress.waiting = waiting
+        if waiting is not None:
+            self.progress.retries += 1
+        self._emit()
+
+    async def _on_idle(self) -> bool:
+        if self._until_caught_up and await self._caught_up():
+            return True
+        self._emit()  # idle: lets a status display flush what it held back
+        return False
 
     def _on_signal(self) -> None:
         self.progress.stopped_by_signal = True
@@ -267,9 +341,22 @@ class SinkRunner:
         kafka = self._settings.kafka
         await asyncio.to_thread(kafka.check_reachable)
         await self._sink.start()
+        await self._open_clients()
+        log.info(
+            "sink %s: reading %s as group %s into %s",
+            self._sink.name,
+            ", ".join(self._feeds),
+            self.group_id,
+            self._sink.describe(),
+        )
+
+    async def _open_clients(self) -> None:
+        kafka = self._settings.kafka
         self._consumer = kafka.consumer(
             client=f"sink-{self._sink.name}",
             group_id=self.group_id,
+            session_timeout_ms=SESSION_TIMEOUT_MS,
+            heartbeat_interval_ms=HEARTBEAT_INTERVAL_MS,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             max_poll_records=self._options.batch_size,
@@ -295,21 +382,17 @@ class SinkRunner:
         limits = await max_message_bytes(kafka, [self._dlq_topic])
         self._dlq_budget = value_budget(limits[self._dlq_topic])
         self._consumer.subscribe(topics=list(self._feeds))
-        log.info(
-            "sink %s: reading %s as group %s into %s",
-            self._sink.name,
-            ", ".join(self._feeds),
-            self.group_id,
-            self._sink.describe(),
-        )
 
-    async def _close(self) -> None:
+    async def _close_clients(self) -> None:
         if self._consumer is not None:
-            with contextlib.suppress(KafkaError):
+            with contextlib.suppress(KafkaError, OSError):
                 await self._consumer.stop()
         if self._producer is not None:
-            with contextlib.suppress(KafkaError):
+            with contextlib.suppress(KafkaError, OSError):
                 await self._producer.stop()
+
+    async def _close(self) -> None:
+        await self._close_clients()
         await self._sink.close()
 
     @property
@@ -318,33 +401,18 @@ class SinkRunner:
             raise RuntimeError("the runner is not started")
         return self._consumer
 
-    # --- the loop -------------------------------------------------------------------------
+    # --- one batch (streams.kafka.batch_loop.Handler) ------------------------------------
 
-    async def _loop(self) -> None:
-        while not self._stopping.is_set():
-            batch = await self.consumer.getmany(
-                timeout_ms=self._options.batch_wait_ms, max_records=self._options.batch_size
-            )
-            if batch:
-                await self._finish(batch)
-                if self._until_caught_up and self.progress.lag == 0 and await self._caught_up():
-                    return
-            elif self._until_caught_up and await self._caught_up():
-                return
-            else:
-                self._emit()  # idle: lets a status display flush what it held back
-
-    async def _finish(
-        self, batch: Mapping[TopicPartition, Sequence[ConsumerRecord[bytes, bytes]]]
-    ) -> None:
-        """Make one batch durable, then commit it. The commit order, the only one there is:
+    async def process(self, batch: Batch) -> Outcome:
+        """One batch, in the only order there is (the loop does 3 and 4):
 
         1. decode   — unreadable records become dead letters, the rest go to the sink;
         2. write    — ``sink.write`` returns once every record is durable in the sink or
-                      handed back as a dead letter (retried while the sink is unavailable);
+                      handed back as a dead letter (while the sink is unavailable, the loop
+                      waits in the group and runs this step again);
         3. dead-letter — every dead letter is produced to the DLQ topic and acknowledged
-                      by all in-sync replicas (acks=all; retried while Kafka is unavailable);
-        4. commit   — the offset after each partition's last record.
+                      by all in-sync replicas (acks=all);
+        4. commit   — the offset after each partition's last record, in batch order.
 
         A crash or stop anywhere before 4 commits nothing: the batch is delivered again
         on restart, and the sink's idempotent writes make the second time harmless.
@@ -352,7 +420,6 @@ class SinkRunner:
         now = datetime.now(UTC)
         records: list[SinkRecord] = []
         letters: list[DeadLetter] = []
-        offsets: dict[TopicPartition, int] = {}
         for tp, messages in batch.items():
             feed = self._feeds[tp.topic]
             for message in messages:
@@ -361,105 +428,23 @@ class SinkRunner:
                     letters.append(item)
                 else:
                     records.append(item)
-            offsets[tp] = messages[-1].offset + 1
-        consumed = sum(len(m) for m in batch.values())
-
-        result = await self._step(self._write, records) if records else WriteResult()
+        result = await self._unless_stopped(self._sink.write(records)) if records else WriteResult()
         letters.extend(result.dead_letters)
-        if letters:
-            await self._step(self._dead_letter, list(letters))
-        await self._step(self._commit, offsets)
-
         p = self.progress
-        p.consumed += consumed
+        p.consumed += sum(len(m) for m in batch.values())
         p.written += result.written
         p.deliveries += result.deliveries
         p.dead_lettered += len(letters)
         p.batches += 1
         p.lag = await self._lag_estimate()
         self._emit()
-
-    async def _write(self, records: list[SinkRecord]) -> WriteResult:
-        return await self._sink.write(records)
-
-    async def _dead_letter(self, letters: list[DeadLetter]) -> None:
-        """Produce dead letters, waiting for each ack; acknowledged ones leave ``letters``.
-
-        The list is the step's argument, so a retry after a Kafka outage sends only
-        what was not acknowledged yet.
-        """
-        assert self._producer is not None
-        try:
-            while letters:
-                letter = fit(letters[0], self._dlq_budget)
-                future = await self._producer.send(
-                    self._dlq_topic,
-                    value=letter.value,
-                    key=letter.key,
-                    headers=list(letter.headers),
-                )
-                await future
-                letters.pop(0)
-        except KafkaError as exc:
-            raise ServiceUnavailable(
-                "Kafka",
-                f"cannot write dead letters to {self._dlq_topic} at {self._bootstrap}: {exc}",
-            ) from exc
-
-    async def _commit(self, offsets: dict[TopicPartition, int]) -> None:
-        owned = self.consumer.assignment()
-        mine = {tp: offset for tp, offset in offsets.items() if tp in owned}
-        if len(mine) < len(offsets):
-            log.warning(
-                "sink %s: partitions %s moved to another member of %s before the commit; "
-                "their records will be written again by it (harmless: writes are idempotent)",
-                self._sink.name,
-                sorted(f"{tp.topic}[{tp.partition}]" for tp in set(offsets) - set(mine)),
-                self.group_id,
+        produce = []
+        for letter in letters:
+            fitted = fit(letter, self._dlq_budget)
+            produce.append(
+                Produce(self._dlq_topic, fitted.value, key=fitted.key, headers=list(fitted.headers))
             )
-        if not mine:
-            return
-        try:
-            await self.consumer.commit(mine)
-        except (CommitFailedError, IllegalStateError) as exc:
-            log.warning(
-                "sink %s: commit refused after a rebalance of %s (%s); the batch will be "
-                "delivered again (harmless: writes are idempotent)",
-                self._sink.name,
-                self.group_id,
-                exc,
-            )
-        except KafkaError as exc:
-            raise ServiceUnavailable(
-                "Kafka",
-                f"cannot commit offsets of group {self.group_id} at {self._bootstrap}: {exc}",
-            ) from exc
-
-    # --- retrying, waiting, stopping ------------------------------------------------------
-
-    async def _step(self, step: Callable[[Any], Awaitable[T]], argument: Any) -> T:
-        """Run one step of a batch; while its service is unavailable, back off and run it again."""
-        attempt = 0
-        while True:
-            try:
-                result = await self._unless_stopped(step(argument))
-            except ServiceUnavailable as exc:
-                attempt += 1
-                self.progress.retries += 1
-                delay = self._backoff.delay(attempt, self._rng)
-                self.progress.waiting = (
-                    f"{exc.service} unavailable: {exc.problem} (attempt {attempt}, "
-                    f"next in {delay:.2f}s; nothing committed meanwhile)"
-                )
-                log.warning("sink %s: %s", self._sink.name, self.progress.waiting)
-                self._emit()
-                await self._wait_in_group(delay)
-                continue
-            if attempt:
-                log.warning("sink %s: recovered after %d attempts", self._sink.name, attempt + 1)
-                self.progress.waiting = None
-                self._emit()
-            return result
+        return Outcome(produce)
 
     async def _unless_stopped(self, work: Awaitable[T]) -> T:
         task = asyncio.ensure_future(work)
@@ -480,31 +465,10 @@ class SinkRunner:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
-                raise _StoppedError
+                raise LoopStopped(f"sink {self._sink.name}: stopped during a write")
             return task.result()
         finally:
             stop.cancel()
-
-    async def _wait_in_group(self, delay: float) -> None:
-        """Sleep ``delay`` seconds with partitions paused, polling so the group keeps us."""
-        consumer = self.consumer
-        deadline = time.monotonic() + delay
-        try:
-            while True:
-                if self._stopping.is_set():
-                    raise _StoppedError
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    return
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._stopping.wait(), min(remaining, _KEEPALIVE_S))
-                consumer.pause(*consumer.assignment())
-                with contextlib.suppress(TimeoutError):
-                    stray = await asyncio.wait_for(consumer.getmany(timeout_ms=0), _POLL_GUARD_S)
-                    for tp, messages in stray.items():
-                        consumer.seek(tp, messages[0].offset)
-        finally:
-            consumer.resume(*consumer.paused())
 
     # --- lag ------------------------------------------------------------------------------
 

@@ -137,7 +137,10 @@ class SinkContract:
                 await runner.run()
 
         done = (await committed(bootstrap, runner.group_id, [topic]))[topic]
-        assert done == sum(crashing.batch_sizes[:2]), "only the two batches before the crash"
+        # Batches before the crash, and only those, may be committed: the runner writes
+        # the next batch while the last one's dead letters are acknowledged, so the second
+        # batch's commit may not have happened yet when the third write crashed.
+        assert done in (sum(crashing.batch_sizes[:1]), sum(crashing.batch_sizes[:2]))
         assert done < len(events)
 
         restarted = await run_until_caught_up(harness.sink(), sink_settings)
