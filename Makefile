@@ -42,10 +42,11 @@ test-unit: $(STAMP) ## unit tests only (no broker)
 test-pythons: ## the unit suite on Python 3.12 and 3.13 (.venv-3.12, .venv-3.13; missing ones reported)
 	@bash scripts/test-pythons.sh
 
-lint: $(STAMP) ## ruff and mypy (strict on the package)
+lint: $(STAMP) ## ruff, mypy (strict on the package) and the import direction (lint-imports)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 demo: $(STAMP) ## run the main job end to end on embedded defaults (local broker, SQLite)
 	@bash scripts/demo.sh
