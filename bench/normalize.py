@@ -9,7 +9,9 @@ validation instead of the direct construction ``schemas.normalize`` uses.
 The pure core targets 150k statements/s end to end, so normalisation aims at
 300k/s or more.
 
-    .venv/bin/python bench/normalize.py [--seconds 1.0] [--learners 2000] [--days 30]
+    .venv/bin/python -m bench.normalize [--seconds 1.0] [--learners 2000] [--days 30]
+
+(from the repository root, as a module: the simulator it draws on is in ``tools/``).
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from schemas.catalog import Catalog
 from schemas.events import LearningEvent
 from schemas.normalize import Ignored, normalize
 from schemas.vocabulary import Vocabulary
-from skillstream.simulate import SAMPLE_CATALOG, Simulation
+from tools.simulate import SAMPLE_CATALOG, Simulation
 
 SECRET = b"bench-secret"
 

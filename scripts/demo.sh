@@ -9,7 +9,7 @@
 # The run's topics are deleted when it ends. DEMO_KEEP_TOPICS=1 (or
 # --keep-topics) keeps them, and a broker the demo started with them, for
 # inspection: the demo then prints how to look at them and how to stop it.
-# Other arguments pass through to `python -m skillstream.demo` (--help).
+# Other arguments pass through to `python -m tools.demo` (--help).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 kafka=infra/kafka/kafka.sh
@@ -62,4 +62,4 @@ if [ -z "$address" ]; then
   fi
 fi
 
-KAFKA_BOOTSTRAP_SERVERS=$address .venv/bin/python -m skillstream.demo "$@"
+KAFKA_BOOTSTRAP_SERVERS=$address .venv/bin/python -m tools.demo "$@"

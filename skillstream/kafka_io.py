@@ -1,8 +1,10 @@
-"""Small aiokafka helpers the operator commands share: a producer that names the broker
-when it cannot connect, and reading a topic to its current end."""
+"""Small aiokafka helpers the operator commands share: a check that the cluster answers,
+a producer that names the broker when it cannot connect, and reading a topic to its
+current end."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -10,7 +12,14 @@ from typing import Any
 from aiokafka import AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.errors import KafkaError
 
+from skillstream.settings import Settings
 from streams.kafka.connection import KafkaConnection, connection
+
+
+def check_kafka(settings: Settings) -> None:
+    """Before a command starts its work: connect to the cluster once, TLS and SASL included,
+    and exit 3 naming the brokers and the cause when that fails."""
+    asyncio.run(settings.kafka.check())
 
 
 @asynccontextmanager

@@ -2,7 +2,7 @@
 
 Integration tests (everything under ``tests/integration``) are marked
 ``integration`` automatically; they use the broker chosen by
-``skillstream.broker.ensure_broker`` and their own topic names, so tests never
+``tools.broker.ensure_broker`` and their own topic names, so tests never
 see each other's data.
 """
 
@@ -19,9 +19,9 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from schemas.topology import Topics
-from skillstream.broker import Broker, ensure_broker, wait_for_metadata
 from skillstream.settings import Settings, load_settings
 from skillstream.topics import create_topics
+from tools.broker import Broker, ensure_broker, wait_for_metadata
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from collections.abc import Callable
 
 import typer
 from rich.console import Console
@@ -52,12 +53,20 @@ def _register() -> None:
 
 def main(argv: list[str] | None = None) -> None:
     _register()
+    run(app, argv)
+
+
+def run(
+    command: Callable[..., object], argv: list[str] | None, prog_name: str | None = None
+) -> None:
+    """Run a command (the ``skillstream`` app, or one of its commands on its own, as
+    ``python -m tools.simulate`` does) with the errors and exit codes of the module docstring."""
     # Kafka clients log connection trouble as they meet it; a command reports it once,
     # as its error. Commands that set up logging (worker, serve, sinks) still log it.
     logging.getLogger("aiokafka").addHandler(logging.NullHandler())
     debug = os.environ.get("SKILLSTREAM_DEBUG") == "1"
     try:
-        app(args=argv)  # standalone: click reports usage errors itself (exit 2)
+        command(args=argv, prog_name=prog_name)  # standalone: click reports usage errors (exit 2)
     except SkillstreamError as exc:
         if debug:
             raise

@@ -7,10 +7,9 @@ from pathlib import Path
 
 import typer
 
-from skillstream.broker import check_kafka
 from skillstream.cli import err
 from skillstream.config import SAMPLE_CATALOG, load_catalog_file
-from skillstream.kafka_io import producer, read_to_end
+from skillstream.kafka_io import check_kafka, producer, read_to_end
 from skillstream.settings import Settings, load_settings
 from skillstream.topics import create_topics
 

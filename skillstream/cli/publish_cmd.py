@@ -1,20 +1,40 @@
-"""``skillstream publish`` and ``skillstream simulate``: statements into Kafka."""
+"""``skillstream publish`` and ``skillstream simulate``: statements into Kafka.
+
+The simulator itself is tooling, not part of the package: it lives in ``tools/simulate.py``
+of the source tree. ``skillstream simulate`` runs it from a checkout (an editable install
+included); an installed package without the source tree says so and exits 2.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import sys
 from datetime import date
 from pathlib import Path
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from skillstream.broker import check_kafka
 from skillstream.cli import err
 from skillstream.config import read_statements
 from skillstream.errors import UsageError
+from skillstream.kafka_io import check_kafka
 from skillstream.publishing import publish_records
 from skillstream.settings import load_settings
+
+NO_SIMULATOR = (
+    "the simulator comes with skillstream's source tree, not with the installed package: "
+    "from a checkout, run `python -m tools.simulate` with the same options "
+    "(e.g. `python -m tools.simulate --learners 200 --days 90 --out traffic.jsonl`)"
+)
+
+
+def _checkout_on_path() -> None:
+    """In a source checkout (where an editable install runs from) ``tools/`` sits beside
+    ``skillstream/``: put that folder on the import path so the simulator can be found."""
+    checkout = Path(__file__).resolve().parents[2]
+    if (checkout / "tools" / "simulate.py").is_file() and str(checkout) not in sys.path:
+        sys.path.append(str(checkout))
 
 
 def _progress() -> Progress:
@@ -74,13 +94,17 @@ def register(app: typer.Typer) -> None:
         emerging skills, T-shaped generalist, steady weekly learner, dropout,
         ordinary learner. The traffic has duplicates, late arrivals, voided
         statements and a share of invalid statements. Give --out FILE,
-        --publish, or both.
+        --publish, or both. The simulator comes with the source tree
+        (tools/simulate.py), not with an installed package.
 
         Examples: skillstream simulate --learners 500 --days 180 --out traffic.jsonl |
         skillstream simulate --learners 50 --days 30 --publish
         """
-        from skillstream.simulate import Simulation
-
+        _checkout_on_path()
+        try:
+            from tools.simulate import Simulation
+        except ImportError:
+            raise UsageError(NO_SIMULATOR) from None
         if out is None and not publish_:
             raise UsageError("say where the statements go: --out FILE, --publish, or both")
         settings = load_settings() if publish_ else None

@@ -116,7 +116,7 @@ def register(app: typer.Typer) -> None:
             ),
         ),
     ) -> None:
-        from skillstream.broker import check_kafka
+        from skillstream.kafka_io import check_kafka
         from skillstream.logs import setup_logging
         from skillstream.settings import load_settings
 

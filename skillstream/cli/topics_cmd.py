@@ -8,7 +8,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from skillstream.broker import check_kafka
+from skillstream.kafka_io import check_kafka
 from skillstream.settings import load_settings
 from skillstream.topics import create_topics, plan
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import typer
 
-from skillstream.broker import check_kafka
 from skillstream.config import load_rules, load_vocabulary, output_folder
+from skillstream.kafka_io import check_kafka
 from skillstream.settings import load_settings
 from skillstream.topics import changelog_plan, create_topics
 

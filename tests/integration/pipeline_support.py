@@ -16,13 +16,13 @@ from skillstream.cli.catalog_cmd import publish_catalog
 from skillstream.config import SAMPLE_CATALOG, load_catalog, load_rules, load_vocabulary
 from skillstream.kafka_io import read_to_end
 from skillstream.lag import total_lag
-from skillstream.processes import ManagedProcess, free_port, settings_env
 from skillstream.publishing import publish_records
 from skillstream.settings import Settings
-from skillstream.simulate import Simulation
 from skillstream.worker import pipeline_groups
 from streams.offline import OfflineResult, run_offline
 from streams.pipeline import Ingest, Profiles, by_learner
+from tools.processes import ManagedProcess, free_port, settings_env
+from tools.simulate import Simulation
 
 
 def simulated(learners: int, days: int, seed: int) -> list[bytes]:

@@ -28,10 +28,10 @@ from pipeline_support import (
 )
 from sqlalchemy import create_engine, text
 
-from skillstream.broker import KAFKA_SCRIPT, Broker
-from skillstream.faults import BadKind, bad_records, mix
-from skillstream.processes import ManagedProcess, settings_env
 from skillstream.settings import Settings
+from tools.broker import KAFKA_SCRIPT, Broker
+from tools.faults import BadKind, bad_records, mix
+from tools.processes import ManagedProcess, settings_env
 
 
 def workload(learners: int, days: int, bad: int, seed: int) -> tuple[list[bytes], list[bytes]]:

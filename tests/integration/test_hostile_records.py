@@ -20,9 +20,9 @@ from pipeline_support import prepare, publish, read_results, start_worker, wait_
 
 from schemas.events import decode_learner_events
 from skillstream.kafka_io import producer, read_to_end
-from skillstream.processes import ManagedProcess, settings_env
 from skillstream.settings import Settings
 from streams.kafka.limits import BROKER_DEFAULT_MAX_MESSAGE_BYTES
+from tools.processes import ManagedProcess, settings_env
 
 COMPLETED = "http://adlnet.gov/expapi/verbs/completed"
 

@@ -19,10 +19,10 @@ import pytest
 from pipeline_support import prepare, publish, read_results, simulated, start_worker, wait_caught_up
 from sqlalchemy import create_engine, text
 
-from skillstream.broker import KAFKA_SCRIPT, Broker
-from skillstream.processes import ManagedProcess, settings_env
 from skillstream.settings import Settings
 from streams.kafka.connection import KafkaConnection
+from tools.broker import KAFKA_SCRIPT, Broker
+from tools.processes import ManagedProcess, settings_env
 
 
 @pytest.fixture(scope="session")

@@ -7,7 +7,7 @@ import argparse
 
 import pytest
 
-from skillstream.demo import KEEP_ENV, featured_learners, is_run_topic, keep_requested
+from tools.demo import KEEP_ENV, featured_learners, is_run_topic, keep_requested
 
 
 def test_a_runs_topics() -> None:

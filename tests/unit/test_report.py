@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 
 from skillstream.config import load_rules
-from skillstream.report import (
+from streams.core import Rules
+from tools.report import (
     Journey,
     MilestoneRow,
     format_date,
@@ -27,7 +28,6 @@ from skillstream.report import (
     render_report,
     time_axis,
 )
-from streams.core import Rules
 
 GENERATED = datetime(2026, 7, 6, 9, 30, tzinfo=UTC)
 ANN = "lrn_aaaaaaaaaaaaaaaaaaaaaaaaaa"

@@ -10,8 +10,8 @@ import orjson
 import pytest
 
 from schemas.identity import learner_keys
-from skillstream import simulate
-from skillstream.simulate import (
+from tools import simulate
+from tools.simulate import (
     DEFAULT_START,
     InvalidKind,
     Persona,

@@ -33,10 +33,10 @@ import pytest
 from frontdoor_builders import PASSWORD, USERNAME, V2, learner, new_id, statement
 
 from sinks.database import upgrade
-from skillstream.broker import KAFKA_SCRIPT, REPO_ROOT
 from skillstream.kafka_io import read_to_end
-from skillstream.processes import ManagedProcess, free_port, settings_env
 from skillstream.settings import Settings, Topics, load_settings
+from tools.broker import KAFKA_SCRIPT, REPO_ROOT
+from tools.processes import ManagedProcess, free_port, settings_env
 
 PUBLISH_TIMEOUT_S = 2.0
 SLACK_S = 2.5

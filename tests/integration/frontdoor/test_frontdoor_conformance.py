@@ -31,10 +31,10 @@ from frontdoor_builders import PASSWORD, USERNAME, multipart
 from frontdoor_server import RunningServer, front_settings
 
 from schemas.topology import Topics
-from skillstream.broker import Broker
 from skillstream.frontdoor import create_app
 from skillstream.settings import load_settings
 from skillstream.topics import create_topics
+from tools.broker import Broker
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 CASE_FILES = (("xapi-1.0.3.jsonl", "1.0.3"), ("xapi-2.0.jsonl", "2.0.0"))

@@ -15,9 +15,9 @@ from schemas.events import decode_learner_events
 from skillstream.kafka_io import read_to_end
 from skillstream.operations.cluster import Cluster
 from skillstream.operations.groups import worker_groups
-from skillstream.processes import settings_env
 from skillstream.settings import Settings
 from streams.offline import OfflineResult
+from tools.processes import settings_env
 
 
 @dataclass

@@ -18,8 +18,8 @@ from sink_receiver import Receiver
 
 from schemas.milestones import MilestoneDeliveryFailure
 from sinks.webhook import DeliveryPolicy, WebhookSink
-from skillstream.processes import free_port
 from skillstream.settings import Settings, Sinks
+from tools.processes import free_port
 
 SECRET = "outage-secret"
 OUTAGE_S = 20.0

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from schemas.catalog import KNOWN_CATEGORIES, Catalog, CatalogFile
-from skillstream.simulate import LMS_HOME, SAMPLE_CATALOG
+from tools.simulate import LMS_HOME, SAMPLE_CATALOG
 
 
 @pytest.fixture(scope="module")

@@ -23,7 +23,7 @@ from schemas.normalize import (
     statement_id_of,
 )
 from schemas.vocabulary import VOIDED_VERB, Vocabulary
-from skillstream.simulate import SAMPLE_CATALOG, Simulation
+from tools.simulate import SAMPLE_CATALOG, Simulation
 
 SECRET = b"test-secret"
 ADL = "http://adlnet.gov/expapi/verbs/"

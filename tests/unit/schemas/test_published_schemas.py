@@ -16,8 +16,8 @@ from schemas.milestones import MILESTONE_DATASCHEMA, MilestoneEvent
 from schemas.profiles import ProfileSnapshot
 from skillstream.config import SAMPLE_CATALOG, load_catalog, load_rules, load_vocabulary
 from skillstream.contracts import PUBLISHED, export_schemas, schema_id
-from skillstream.simulate import Simulation
 from streams.offline import OfflineResult, run_offline
+from tools.simulate import Simulation
 
 OPEN = ("milestone-event", "milestone", "profile-snapshot", "dead-letter")
 

@@ -44,19 +44,19 @@ import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from schemas.topology import Topics, changelog_topic
-from skillstream.broker import ensure_broker, wait_for_metadata
 from skillstream.cli.catalog_cmd import publish_catalog
 from skillstream.config import SAMPLE_CATALOG, load_catalog, load_rules, load_vocabulary
 from skillstream.kafka_io import read_to_end
 from skillstream.lag import total_lag
-from skillstream.processes import ManagedProcess, free_port, settings_env
 from skillstream.publishing import partition_key
 from skillstream.settings import Settings, load_settings
-from skillstream.simulate import Simulation
 from skillstream.topics import create_topics
 from skillstream.worker import pipeline_groups
 from streams.ingest_loop import ARRIVAL_HEADER
 from streams.offline import run_offline
+from tools.broker import REPO_ROOT, ensure_broker, wait_for_metadata
+from tools.processes import ManagedProcess, free_port, settings_env
+from tools.simulate import Simulation
 
 TARGETS = {
     "offline_statements_per_s": 150_000,
@@ -224,7 +224,7 @@ async def bench_raw(bootstrap: str, records: list[bytes], work: Path) -> float:
         [
             sys.executable,
             "-m",
-            "skillstream.bench",
+            "tools.bench",
             "raw-loop",
             bootstrap,
             s.topics.statements,
@@ -232,6 +232,7 @@ async def bench_raw(bootstrap: str, records: list[bytes], work: Path) -> float:
             s.group_id,
             str(len(records)),
         ],
+        cwd=REPO_ROOT,  # where ``tools`` is importable
     )
     if started.wait(1800) != 0:
         raise RuntimeError("raw loop failed")

@@ -43,18 +43,18 @@ from rich.table import Table
 from sqlalchemy import create_engine, text
 
 from schemas.topology import Topics, changelog_topic
-from skillstream.broker import KAFKA_SCRIPT, ensure_broker, wait_for_metadata
 from skillstream.cli.catalog_cmd import publish_catalog
 from skillstream.config import SAMPLE_CATALOG, load_catalog_file, load_rules
 from skillstream.errors import ServiceUnavailable, SkillstreamError
 from skillstream.lag import group_lag
-from skillstream.processes import ManagedProcess, free_port, settings_env
 from skillstream.publishing import publish_records
-from skillstream.report import Journey, MilestoneRow, render_report
 from skillstream.settings import Settings, load_settings
-from skillstream.simulate import Simulation
 from skillstream.topics import changelog_plan, create_topics
 from skillstream.worker import pipeline_groups
+from tools.broker import KAFKA_SCRIPT, ensure_broker, wait_for_metadata
+from tools.processes import ManagedProcess, free_port, settings_env
+from tools.report import Journey, MilestoneRow, render_report
+from tools.simulate import Simulation
 
 console = Console(stderr=True, soft_wrap=True)
 DEMO_PREFIX = "demo-"

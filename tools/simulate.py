@@ -39,12 +39,16 @@ time within each day, late arrivals aside.
 been consumed; ``Simulation.personas(secret)`` and ``Simulation.names(secret)``
 map each learner key (as the pipeline derives it) to the learner's persona and
 display name, for demo summaries: the pipeline itself keeps no names.
+
+From a checkout, ``skillstream simulate`` runs it, and so does ``python -m
+tools.simulate`` (the same command and options) from the repository root.
 """
 
 from __future__ import annotations
 
 import hashlib
 import random
+import sys
 import uuid
 from collections import Counter
 from collections.abc import Iterator
@@ -60,8 +64,9 @@ import orjson
 from schemas.catalog import CatalogFile
 from schemas.identity import learner_keys
 from schemas.normalize import SKILLS_EXTENSION
+from skillstream import config
 
-SAMPLE_CATALOG: Final = Path(__file__).resolve().parent / "samples" / "catalog.yaml"
+SAMPLE_CATALOG: Final = config.SAMPLE_CATALOG  # skillstream/samples/catalog.yaml, shipped
 DEFAULT_START: Final = date(2026, 1, 5)
 LMS_HOME: Final = "https://lms.example.com"
 COMPETENCY_BASE: Final = "https://skills.example.com/competencies/"
@@ -1234,3 +1239,26 @@ class _Run:
         self.stats.invalid[str(kind)] = self.stats.invalid.get(str(kind), 0) + 1
         self.seq += 1
         self.today.append((epoch, self.seq, SimulatedRecord(line or orjson.dumps(bad), kind)))
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m tools.simulate …`` from a checkout: the ``skillstream simulate`` command
+    on its own (same options, messages and exit codes; ``--help`` lists them)."""
+    import typer
+    from typer.core import TyperGroup
+
+    from skillstream.cli import publish_cmd, run
+
+    commands = typer.Typer()
+    publish_cmd.register(commands)
+    command = typer.main.get_command(commands)
+    assert isinstance(command, TyperGroup)
+    run(
+        command.commands["simulate"],
+        sys.argv[1:] if argv is None else argv,
+        prog_name="python -m tools.simulate",
+    )
+
+
+if __name__ == "__main__":
+    main()

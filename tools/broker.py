@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any, Literal
 
 from skillstream.errors import ServiceUnavailable
-from skillstream.settings import Settings
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 KAFKA_SCRIPT = REPO_ROOT / "infra" / "kafka" / "kafka.sh"
@@ -85,12 +84,6 @@ def ensure_broker() -> Broker:
     if docker_engine_answers():
         return _start_testcontainer()
     return _start_local()
-
-
-def check_kafka(settings: Settings) -> None:
-    """Before a command starts its work: connect to the cluster once, TLS and SASL included,
-    and exit 3 naming the brokers and the cause when that fails."""
-    asyncio.run(settings.kafka.check())
 
 
 async def wait_for_metadata(bootstrap: str, timeout: float = 60.0) -> None:
