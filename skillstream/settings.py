@@ -61,7 +61,18 @@ class Settings(BaseSettings):
     http_password: SecretStr = Field(default=SecretStr("change-me"), min_length=8)
     ingest_batch: int = Field(default=5000, ge=1, description="Records per ingest poll.")
     profile_batch: int = Field(default=1000, ge=1, description="Records per profile batch.")
-    profile_batch_ms: int = Field(default=50, ge=1, description="Longest wait to fill one.")
+    batch_budget_ms: int = Field(
+        default=100,
+        ge=1,
+        description="Time a stage's batch should take: fetches are sized to it, so a batch "
+        "under load never grows past what keeps latency low.",
+    )
+    profile_flush_ms: int = Field(
+        default=500,
+        ge=1,
+        description="How often the profile stage writes back the states, changelog records and "
+        "snapshots of the learners its batches changed (and commits).",
+    )
     worker_web_port: int = Field(default=6066, ge=1, le=65535)
     worker_stages: Literal["all", "ingest", "profiles"] = Field(
         default="all",

@@ -76,6 +76,7 @@ class Runtime:
             events_topic=topics.events,
             dlq_topic=topics.statements_dlq,
             max_records=settings.ingest_batch,
+            budget_ms=settings.batch_budget_ms,
             erased=self.erased,
             on_batch=lambda records: metrics.record_statements_received("kafka", records),
             on_rejected=_count_rejected,
@@ -90,6 +91,8 @@ class Runtime:
             dlq_topic=topics.statements_dlq,
             store=StateStore(settings.data_dir / "profiles"),
             max_records=settings.profile_batch,
+            budget_ms=settings.batch_budget_ms,
+            flush_interval_ms=settings.profile_flush_ms,
             on_milestone=metrics.record_milestone,
         )
         self._last_report = (time.monotonic(), 0, 0.0, 0, 0.0)

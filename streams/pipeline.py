@@ -151,9 +151,14 @@ class Profiles:
         self.rules = rules
 
     def apply_batch(
-        self, state: ProfileState | None, events: Sequence[LearningEvent]
+        self,
+        state: ProfileState | None,
+        events: Sequence[LearningEvent],
+        *,
+        with_snapshot: bool = True,
     ) -> LearnerOutcome:
-        """Apply one learner's events in order; snapshot once at the end.
+        """Apply one learner's events in order; snapshot once at the end (unless told not
+        to: the profile stage snapshots once per flush, not once per batch).
 
         The snapshot is returned even when every event was a duplicate: after a
         crash the re-read batch must publish what the lost one may not have.
@@ -166,7 +171,7 @@ class Profiles:
                 milestones.extend(fired)
                 triggers.extend([i] * len(fired))
         assert state is not None  # events is never empty
-        view = snapshot(state, self.catalog, self.rules) if state.active else None
+        view = snapshot(state, self.catalog, self.rules) if with_snapshot and state.active else None
         return LearnerOutcome(state, milestones, triggers, view)
 
 

@@ -63,7 +63,7 @@ from schemas.deadletter import DeadLetter, Problem, SourcePosition
 from schemas.events import LearningEvent, decode_learner_events, encode_learner_events
 from schemas.milestones import MILESTONE_KAFKA_HEADERS
 from schemas.topology import changelog_topic
-from streams.core import ProfileState, decode_state, encode_state
+from streams.core import ProfileState, decode_state, encode_state, snapshot
 from streams.ingest_loop import ARRIVAL_HEADER
 from streams.kafka.batch_loop import Batch, BatchLoop, Outcome, Produce
 from streams.kafka.connection import KafkaConnection
@@ -117,6 +117,17 @@ class _Learner:
     """An erasure came first: start from no state (and delete it if no events follow)."""
 
 
+@dataclass(slots=True)
+class _Dirty:
+    """A learner changed since the last flush: their state now (None once erased), the
+    events applied since (to rebuild it if the core fails on a later batch), and whether
+    an erasure came (the flush purges their older copies from the store's files)."""
+
+    state: ProfileState | None
+    events: list[LearningEvent]
+    erased: bool = False
+
+
 class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
     def __init__(self, stage: ProfileStage) -> None:
         self.stage = stage
@@ -128,6 +139,7 @@ class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
                 await loop.drain()  # … and every batch in flight is durable and committed
             for tp in revoked:
                 self.stage.drop_cache(tp.partition)
+                self.stage._dirty.pop(tp.partition, None)
                 self.stage._unflushed.pop(tp.partition, None)
                 self.stage.restored.discard(tp.partition)
 
@@ -154,6 +166,7 @@ class ProfileStage:
         store: StateStore,
         max_records: int = 20_000,
         budget_ms: float = 100.0,
+        flush_interval_ms: float = 500.0,
         cache_per_partition: int = 50_000,
         on_milestone: Callable[[str, float | None], None] | None = None,
     ) -> None:
@@ -176,6 +189,8 @@ class ProfileStage:
         self.restored: set[int] = set()
         """Partitions whose state is restored; records of any other are fetched again."""
         self._cache: dict[int, OrderedDict[bytes, ProfileState]] = {}
+        self._dirty: dict[int, dict[bytes, _Dirty]] = {}
+        """Learners changed since the last flush, per partition (write-back state)."""
         self._unflushed: dict[int, dict[bytes, bytes | None]] = {}
         """States of batches in flight (produced, not yet written to the store): what a
         learner's state is when the cache no longer holds it and the store not yet."""
@@ -183,6 +198,7 @@ class ProfileStage:
         self._consumer: AIOKafkaConsumer | None = None
         self.loop: BatchLoop | None = None
         self.budget_ms = budget_ms
+        self.flush_interval_ms = flush_interval_ms
 
     # --- lifecycle -----------------------------------------------------------------------
 
@@ -209,6 +225,7 @@ class ProfileStage:
             max_partition_fetch_bytes=16 * 1024 * 1024,
         )
         self._cache.clear()
+        self._dirty.clear()
         self._unflushed.clear()
         self._producer, self._consumer = producer, consumer
         if self.loop is not None:
@@ -221,6 +238,7 @@ class ProfileStage:
             max_records=self.max_records,
             budget_ms=self.budget_ms,
             lock=self.lock,
+            flush_interval_ms=self.flush_interval_ms,
         )
         try:
             await producer.start()
@@ -345,6 +363,13 @@ class ProfileStage:
         if state is not None:
             cache.move_to_end(key)
             return state
+        entry = self._dirty.get(partition, {}).get(key)
+        if entry is not None:
+            return entry.state
+        return self._flushed(partition, key)
+
+    def _flushed(self, partition: int, key: bytes) -> ProfileState | None:
+        """The learner's state as of the last flush (written or on its way to the store)."""
         unflushed = self._unflushed.get(partition)
         if unflushed is not None and key in unflushed:
             raw = unflushed[key]
@@ -429,28 +454,24 @@ class ProfileStage:
         return outcome
 
     def _process(self, batch: dict[TopicPartition, list[Any]]) -> Outcome:
-        """The batch's outcome: what to produce, and the store writes to make once the
-        batch is acknowledged (step 3 of the commit order)."""
+        """The batch's milestones and dead letters, produced now; the learners' new states
+        are held back (write-back) until the next ``flush``."""
         stats = self.stats
         letters: list[tuple[bytes | None, bytes]] = []
         learners = self._group(batch, letters)
         produce: list[Produce] = []
-        changelog: list[tuple[int, int, bytes, bytes | None]] = []
-        """(index in produce, partition, learner key, encoded state or None)"""
         now_ms = time.time() * 1000
         for learner in learners.values():
             key, partition = learner.key, learner.partition
+            dirty = self._dirty.setdefault(partition, {})
             if learner.erase:
                 self._cache.get(partition, OrderedDict()).pop(key, None)
+                dirty[key] = _Dirty(None, [], erased=True)
                 if not learner.events:
-                    produce.append(Produce(self.profiles_topic, None, key=key))
-                    changelog.append((len(produce), partition, key, None))
-                    produce.append(Produce(self.changelog, None, key=key, partition=partition))
-                    self._unflushed.setdefault(partition, {})[key] = None
                     continue
             state = None if learner.erase else self._state(partition, key)
             try:
-                outcome = self.profiles.apply_batch(state, learner.events)
+                outcome = self.profiles.apply_batch(state, learner.events, with_snapshot=False)
             except Exception as exc:  # noqa: BLE001 - one learner's failure is theirs alone
                 isolated = self._isolate(learner, exc, letters)
                 if isolated is None:
@@ -459,7 +480,7 @@ class ProfileStage:
             stats.events += len(learner.events)
             for milestone, trigger in zip(outcome.milestones, outcome.triggers, strict=True):
                 # Latency is measured from the arrival of the statement that fired it.
-                arrival = learner.arrivals[trigger]
+                arrival = learner.arrivals[trigger] if trigger < len(learner.arrivals) else 0
                 headers = [*MILESTONE_KAFKA_HEADERS]
                 if arrival:
                     headers.append((ARRIVAL_HEADER, str(arrival).encode()))
@@ -481,23 +502,47 @@ class ProfileStage:
                         del stats.latencies_ms[:50_000]
                 if self.on_milestone is not None:
                     self.on_milestone(kind, None if latency is None else latency / 1000)
-            if outcome.snapshot is not None:
-                produce.append(
-                    Produce(
-                        self.profiles_topic, outcome.snapshot.model_dump_json().encode(), key=key
-                    )
-                )
-                stats.snapshots += 1
-            encoded = encode_state(outcome.state)
-            changelog.append((len(produce), partition, key, encoded))
-            produce.append(Produce(self.changelog, encoded, key=key, partition=partition))
-            self._unflushed.setdefault(partition, {})[key] = encoded
+            entry = dirty.get(key)
+            if entry is None:
+                dirty[key] = _Dirty(outcome.state, list(learner.events))
+            else:
+                entry.state = outcome.state
+                entry.events.extend(learner.events)
             self._remember(partition, key, outcome.state)
         produce.extend(Produce(self.dlq_topic, letter, key=k) for k, letter in letters)
+        return Outcome(produce, deferred=True)
+
+    async def flush(self) -> Outcome:
+        """Step 2 for the states held back: one snapshot and one changelog record per
+        learner changed since the last flush (a tombstone for one erased), and, once they
+        are acknowledged, the store writes and purges of step 3 (``_write``)."""
+        produce: list[Produce] = []
+        changelog: list[tuple[int, int, bytes, bytes | None]] = []
+        """(index in produce, partition, learner key, encoded state or None)"""
         erased: dict[int, list[bytes]] = {}
-        for learner in learners.values():
-            if learner.erase:
-                erased.setdefault(learner.partition, []).append(learner.key)
+        dirty, self._dirty = self._dirty, {}
+        for partition, learners in dirty.items():
+            unflushed = self._unflushed.setdefault(partition, {})
+            for key, entry in learners.items():
+                if entry.erased:
+                    erased.setdefault(partition, []).append(key)
+                state = entry.state
+                if state is None:
+                    produce.append(Produce(self.profiles_topic, None, key=key))
+                    changelog.append((len(produce), partition, key, None))
+                    produce.append(Produce(self.changelog, None, key=key, partition=partition))
+                    unflushed[key] = None
+                    continue
+                if state.active:
+                    view = snapshot(state, self.profiles.catalog, self.profiles.rules)
+                    produce.append(
+                        Produce(self.profiles_topic, view.model_dump_json().encode(), key=key)
+                    )
+                    self.stats.snapshots += 1
+                encoded = encode_state(state)
+                changelog.append((len(produce), partition, key, encoded))
+                produce.append(Produce(self.changelog, encoded, key=key, partition=partition))
+                unflushed[key] = encoded
 
         async def durable(metas: list[Any]) -> None:
             await self._write(changelog, metas, erased)
@@ -556,19 +601,33 @@ class ProfileStage:
             exc,
         )
         self._cache.get(partition, OrderedDict()).pop(key, None)  # the core mutated it
-        raw = None if learner.erase else self.store.get(partition, key)
-        before = decode_state(raw) if raw is not None else None
-        outcome, failed = apply_each(self.profiles, before, learner.events)
+        # The state before this batch: the last flushed one, with the events applied since
+        # (milestones they fired are produced again: same ids, which sinks keep once).
+        held = self._dirty.get(partition, {}).pop(key, None)
+        if learner.erase or (held is not None and held.erased):
+            before, earlier = None, [] if learner.erase else held.events if held else []
+        else:
+            before, earlier = self._flushed(partition, key), held.events if held else []
+        events = [*earlier, *learner.events]
+        learner.arrivals[:0] = [0] * len(earlier)
+        learner.sources[:0] = [None] * len(earlier)
+        learner.events = events
+        outcome, failed = apply_each(self.profiles, before, events)
+        if (held is not None and held.erased) or learner.erase:
+            self._dirty.setdefault(partition, {})[key] = _Dirty(None, [], erased=True)
         for failure in failed:
             self.stats.bad_records += 1
             if failure.index < 0:
                 log.error("snapshot of %s failed: %r", key.decode(errors="replace"), failure.error)
                 continue
             event = learner.events[failure.index]
+            source = learner.sources[failure.index]
+            if source is None:
+                continue  # an event of an earlier batch: dead-lettered when it failed then
             found = internal_problem(failure.error)
             problem = Problem(path=found.path, message=found.message, code=found.code)
             value = encode_learner_events(event.learner, [event])
-            letters.append((key, self._letter(learner.sources[failure.index], value, problem)))
+            letters.append((key, self._letter(source, value, problem)))
         return outcome
 
     def _letter(self, record: Any, original: bytes, problem: Problem) -> bytes:

@@ -16,8 +16,15 @@ The loop owns those, the same way for every stage:
 4. while those acknowledgements are in flight, **fetch and process the next batch**
    (at most ``max_in_flight`` batches are in flight: 1 is stop-and-wait);
 5. **complete** the oldest batch once every record of it is acknowledged: the
-   outcome's ``durable`` step runs (e.g. the profile stage writes its states to
-   RocksDB), then the batch's offsets are **committed** — strictly in fetch order.
+   outcome's ``durable`` step runs, then the batch's offsets are **committed** —
+   strictly in fetch order.
+
+A handler may hold effects back across batches (write-back state: the profile
+stage writes a learner's state, changelog record and snapshot once per interval,
+not once per batch). Its batches are then *deferred*: acknowledged as above, but
+committed only after the handler's next ``flush`` — every ``flush_interval_ms``,
+when idle, before a rebalance and before a stop — has produced what it held, had
+it acknowledged and made it durable.
 
 A crash anywhere before 5 commits nothing for that batch or any later one: the records
 are fetched again after a restart, and each stage's own idempotence (statement ids,
@@ -70,10 +77,21 @@ class Outcome:
     durable: Callable[[list[Any]], Awaitable[None]] | None = None
     unprocessed: frozenset[TopicPartition] = frozenset()
     """Partitions whose records the handler left alone (and sought back): not committed."""
+    deferred: bool = False
+    """The batch's effects are not all in ``produce``: the handler keeps some (write-back
+    state) until its next ``flush``, so the batch is committed only after that flush."""
 
 
 class Handler(Protocol):
     async def process(self, batch: Batch) -> Outcome: ...
+
+
+class FlushingHandler(Handler, Protocol):
+    """A handler that holds effects back across batches (``Outcome.deferred``) and hands
+    them over in ``flush``: the loop calls it every ``flush_interval_ms``, when idle, and
+    before a rebalance or a stop; deferred batches are committed after it is durable."""
+
+    async def flush(self) -> Outcome: ...
 
 
 class Consumer(Protocol):
@@ -128,6 +146,7 @@ class _InFlight:
     acks: list[Awaitable[Any]]
     durable: Callable[[list[Any]], Awaitable[None]] | None
     records: int
+    deferred: bool = False
 
 
 class BatchLoop:
@@ -150,6 +169,7 @@ class BatchLoop:
         on_waiting: Callable[[str | None], None] | None = None,
         on_idle: Callable[[], Awaitable[bool]] | None = None,
         lock: asyncio.Lock | None = None,
+        flush_interval_ms: float = 1000.0,
         clock: Callable[[], float] = time.perf_counter,
     ) -> None:
         self.consumer = consumer
@@ -169,7 +189,13 @@ class BatchLoop:
         """Held while a batch is processed and produced: a rebalance listener that takes it
         and then calls ``drain`` sees every batch either not started or in flight."""
         self._completing = asyncio.Lock()
+        self._flushing = asyncio.Lock()
+        self._flush: Callable[[], Awaitable[Outcome]] | None = getattr(handler, "flush", None)
+        self.flush_interval_s = flush_interval_ms / 1000
+        self._held: dict[TopicPartition, int] = {}
+        """Offsets of deferred batches that are complete, waiting for the next flush."""
         self._clock = clock
+        self._last_flush = clock()
         self._per_record_s: float | None = None
         self._in_flight: deque[_InFlight] = deque()
         self._stopping = asyncio.Event()
@@ -206,6 +232,10 @@ class BatchLoop:
                     await self._start(batch)
                 while self._in_flight and (len(self._in_flight) >= self.max_in_flight or not batch):
                     await self._complete_oldest()
+                if self._flush is not None and (
+                    not batch or self._clock() - self._last_flush >= self.flush_interval_s
+                ):
+                    await self.flush()
                 on_idle = self.on_idle
                 if not batch and not self._in_flight and on_idle is not None and await on_idle():
                     return
@@ -214,9 +244,37 @@ class BatchLoop:
                 await self.drain()
 
     async def drain(self) -> None:
-        """Complete every batch in flight, in order (before partitions are handed over)."""
+        """Complete every batch in flight, in order, and flush what the handler holds back
+        (before partitions are handed over, and before a stop)."""
         while self._in_flight:
             await self._complete_oldest()
+        if self._flush is not None:
+            await self.flush()
+
+    async def flush(self) -> None:
+        """Every batch in flight complete, then the handler's held-back effects produced,
+        acknowledged and made durable, then the deferred batches' offsets committed."""
+        while self._in_flight:
+            await self._complete_oldest()
+        if self._flush is None:
+            return
+        async with self._flushing:
+            started = self._clock()
+            outcome = await self._flush()
+            send = self.producer.send
+            acks = [
+                await send(p.topic, p.value, key=p.key, partition=p.partition, headers=p.headers)
+                for p in outcome.produce
+            ]
+            metas = list(await asyncio.gather(*acks)) if acks else []
+            if outcome.durable is not None:
+                await outcome.durable(metas)
+            held, self._held = self._held, {}
+            if held:
+                await self._commit(held)
+            self._last_flush = self._clock()
+            self.stats.busy_s += self._last_flush - started
+            self.stats.produced += len(acks)
 
     # --- one batch -------------------------------------------------------------------------
 
@@ -236,7 +294,9 @@ class BatchLoop:
         offsets = {
             tp: recs[-1].offset + 1 for tp, recs in batch.items() if tp not in outcome.unprocessed
         }
-        self._in_flight.append(_InFlight(offsets, acks, outcome.durable, records))
+        self._in_flight.append(
+            _InFlight(offsets, acks, outcome.durable, records, deferred=outcome.deferred)
+        )
         took = self._clock() - started
         self.stats.busy_s += took
         per_record = took / records
@@ -287,7 +347,11 @@ class BatchLoop:
         metas = list(await asyncio.gather(*flight.acks)) if flight.acks else []
         if flight.durable is not None:
             await flight.durable(metas)
-        await self._commit(flight.offsets)
+        if flight.deferred:
+            for tp, offset in flight.offsets.items():
+                self._held[tp] = max(offset, self._held.get(tp, 0))
+        else:
+            await self._commit(flight.offsets)
         if self.on_batch is not None:
             self.on_batch(flight.records)
 

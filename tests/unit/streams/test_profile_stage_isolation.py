@@ -144,3 +144,87 @@ async def test_pipelined_small_batches_end_where_one_batch_does(tmp_path: Path) 
     for tp in many.logs:
         if tp.topic == EVENTS:
             assert many.committed[("g", tp)] == len(many.logs[tp])
+
+
+async def test_states_are_written_back_once_per_flush_and_committed_after_it(
+    tmp_path: Path,
+) -> None:
+    learners = [f"lrn-{n}" for n in range(5)]
+    kafka = MemoryKafka()
+    kafka.create(EVENTS, 2)
+    for d in range(12):
+        for who in learners:
+            evs = [event(f"{who}-s{d}", days=d, score=0.5 + d / 40, learner=who)]
+            kafka.append(EVENTS, encode_learner_events(who, evs), key=who.encode())
+    profiles = stage(tmp_path)
+    profiles.flush_interval_ms = 1e9  # only the flush when idle
+    consumer = MemoryConsumer(kafka, "g", EVENTS)
+    kafka.create(profiles.changelog, 2)
+    profiles.restored = {0, 1}
+    profiles._consumer = consumer  # type: ignore[assignment]
+    loop = BatchLoop(
+        consumer,
+        MemoryProducer(kafka),
+        profiles,
+        name="profiles",
+        max_records=1,
+        min_records=1,
+        flush_interval_ms=1e9,
+    )
+    profiles.loop = loop
+    checked: list[int] = []
+
+    async def idle() -> bool:
+        checked.append(len(consumer.commits))
+        return True
+
+    loop.on_idle = idle
+    await asyncio.wait_for(loop.run(), 10)
+    # 60 batches of one record, one flush: one snapshot and one changelog record each.
+    assert len(kafka.records(PROFILES)) == len(learners)
+    assert len(kafka.records(profiles.changelog)) == len(learners)
+    assert checked == [1]  # the deferred batches are committed together, after the flush
+    assert consumer.commits[0]  # one commit of every partition read
+    for tp in kafka.logs:
+        if tp.topic == EVENTS:
+            assert kafka.committed[("g", tp)] == len(kafka.logs[tp])
+
+
+async def test_a_crash_before_the_flush_commits_nothing_and_the_restart_ends_the_same(
+    tmp_path: Path,
+) -> None:
+    learners = [f"lrn-{n}" for n in range(4)]
+
+    def fill() -> MemoryKafka:
+        kafka = MemoryKafka()
+        kafka.create(EVENTS, 1)
+        for d in range(10):
+            for who in learners:
+                evs = [event(f"{who}-s{d}", days=d, score=0.4 + d / 30, learner=who)]
+                kafka.append(EVENTS, encode_learner_events(who, evs), key=who.encode())
+        return kafka
+
+    clean, crashed = fill(), fill()
+    reference = stage(tmp_path / "clean")
+    await run(reference, clean, max_records=5, hold=False)
+    broken = stage(tmp_path / "crashed")
+    broken.restored = {0}
+    consumer = MemoryConsumer(crashed, "g", EVENTS)
+    crashed.create(broken.changelog, 1)
+    producer = MemoryProducer(crashed)
+    producer.crash_after_sends = 3  # dies producing milestones, before any flush
+    broken._consumer = consumer  # type: ignore[assignment]
+    loop = BatchLoop(consumer, producer, broken, name="p", max_records=5, min_records=5)
+    with pytest.raises(Exception, match="while producing"):
+        await asyncio.wait_for(loop.run(), 10)
+    assert crashed.committed == {}
+    broken.store.close()
+    restarted = stage(tmp_path / "crashed")
+    await run(restarted, crashed, max_records=5, hold=False)
+    for who in learners:
+        a, b = reference.store.get(0, who.encode()), restarted.store.get(0, who.encode())
+        assert a is not None
+        assert b is not None
+        assert encode_state(decode_state(a)) == encode_state(decode_state(b))
+    ids = {orjson.loads(r.value or b"")["id"] for r in clean.records(MILESTONES)}
+    assert {orjson.loads(r.value or b"")["id"] for r in crashed.records(MILESTONES)} == ids
