@@ -75,8 +75,13 @@ class Settings(BaseSettings):
     )
     worker_web_port: int = Field(default=6066, ge=1, le=65535)
     worker_stages: Literal["all", "ingest", "profiles"] = Field(
-        default="all",
-        description="Which stages a worker runs: both, or one (two processes use both cores).",
+        default="all", description="Which stages a worker runs: both (default), or one."
+    )
+    worker_processes: int | None = Field(
+        default=None,
+        ge=1,
+        le=256,
+        description="Worker processes per `skillstream worker` (default: one per core).",
     )
     worker_web_host: str = Field(default="127.0.0.1", min_length=1)
     log_format: Literal["json", "human"] = "human"

@@ -10,7 +10,9 @@ the disk at once.
 Because this deletes files, it is strict about what it deletes: ``DIR`` must
 be a worker's data folder (holding ``profiles/``) or the ``profiles`` folder
 itself, and everything inside ``profiles`` must be a ``partition-<n>``
-database. Anything else is refused with a ``UsageError``.
+database. Anything else is refused with a ``UsageError``. A pool of worker
+processes keeps process *i*'s state in ``<DIR>/process-<i>``
+(``skillstream.worker_pool``); those folders are found and treated the same way.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from typing import Final
 
 PROFILES: Final = "profiles"
 _PARTITION: Final = re.compile(r"partition-\d+")
+_POOL_PROCESS: Final = re.compile(r"process-[1-9]\d*")
 
 
 def profiles_folder(path: Path) -> Path | None:
@@ -47,6 +50,14 @@ def profiles_folder(path: Path) -> Path | None:
             "refusing to delete it: check the path"
         )
     return candidate
+
+
+def pool_process_folders(path: Path) -> list[Path]:
+    """The state folders of a pool's other processes inside data folder ``path``."""
+    if not path.is_dir() or path.name == PROFILES:
+        return []
+    found = (child for child in path.iterdir() if _POOL_PROCESS.fullmatch(child.name))
+    return sorted((child for child in found if child.is_dir()), key=lambda p: p.name)
 
 
 def _looks_like_profiles(folder: Path) -> bool:

@@ -58,7 +58,11 @@ from skillstream.operations.groups import (
     profile_group,
     worker_groups,
 )
-from skillstream.operations.local_state import delete_profiles, profiles_folder
+from skillstream.operations.local_state import (
+    delete_profiles,
+    pool_process_folders,
+    profiles_folder,
+)
 from skillstream.operations.when import Start
 from skillstream.settings import Settings
 from skillstream.topics import TopicPlan, changelog_plan
@@ -149,13 +153,19 @@ async def plan_from(settings: Settings, start: Start) -> ReplayPlan:
 
 
 def resolve_local_state(paths: Sequence[Path]) -> tuple[LocalState, ...]:
-    """Check each ``--local-state`` folder now, before anything is changed."""
+    """Check each ``--local-state`` folder now, before anything is changed.
+
+    A worker's data folder also holds the state of its pool's other processes
+    (``process-<i>``, see ``skillstream.worker_pool``): each is checked and
+    deleted the same way.
+    """
     out = []
-    for path in paths:
-        try:
-            out.append(LocalState(path, profiles_folder(path)))
-        except ValueError as exc:
-            raise UsageError(str(exc)) from None
+    for given in paths:
+        for path in (given, *pool_process_folders(given)):
+            try:
+                out.append(LocalState(path, profiles_folder(path)))
+            except ValueError as exc:
+                raise UsageError(str(exc)) from None
     return tuple(out)
 
 

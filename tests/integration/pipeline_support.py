@@ -54,6 +54,7 @@ def start_worker(
     env = settings_env(settings)
     env["SKILLSTREAM_DATA_DIR"] = str(tmp / name)
     env["SKILLSTREAM_WORKER_WEB_PORT"] = str(free_port())
+    env["SKILLSTREAM_WORKER_PROCESSES"] = "1"  # a kill is a crash of the worker itself
     return ManagedProcess(name, ["worker", *(extra or [])], env, tmp / f"{name}.log").start()
 
 

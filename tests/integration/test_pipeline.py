@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import os
+import signal
 from pathlib import Path
 
 from pipeline_support import (
@@ -124,3 +126,41 @@ async def test_a_process_per_stage_agrees(settings: Settings, tmp_path: Path) ->
     assert (tmp_path / "worker-profiles" / "profiles").is_dir()
     assert not (tmp_path / "worker-ingest" / "profiles").exists()
     assert all("Traceback" not in log for log in logs)
+
+
+def _children(pid: int) -> list[int]:
+    text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
+    return [int(p) for p in text.split()]
+
+
+async def test_a_pool_of_processes_agrees_even_when_one_is_killed(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """``worker --processes 2``: two processes share the partitions; one SIGKILLed
+    mid-stream is started again by the pool, and nothing is lost."""
+    records = simulated(learners=150, days=120, seed=15)
+    await prepare(settings)
+    pool = start_worker(settings, tmp_path, "pool", ["--processes", "2"])
+    half = len(records) // 2
+    try:
+        await publish(settings, records[:half])
+        deadline = asyncio.get_running_loop().time() + 60
+        assert pool.proc is not None
+        while len(_children(pool.proc.pid)) < 2:
+            assert asyncio.get_running_loop().time() < deadline, pool.log_tail()
+            await asyncio.sleep(0.2)
+        await asyncio.sleep(4)
+        os.kill(_children(pool.proc.pid)[1], signal.SIGKILL)
+        await publish(settings, records[half:])
+        await wait_caught_up(settings, len(records), [pool])
+        stream = await read_results(settings)
+        children = _children(pool.proc.pid)
+    finally:
+        pool.stop()
+    await _assert_matches_offline(settings, stream, records)
+    log = pool.log_path.read_text(errors="replace")
+    assert "starting it again" in log
+    assert len(children) == 2
+    # Each process kept its own state: both folders hold profile databases.
+    assert any((tmp_path / "pool" / "profiles").glob("partition-*"))
+    assert any((tmp_path / "pool" / "process-1" / "profiles").glob("partition-*"))

@@ -110,6 +110,7 @@ def bad_values(tmp: Path) -> dict[str, str]:
         "PROFILE_FLUSH_MS": "-1",
         "WORKER_WEB_PORT": "70000",
         "WORKER_STAGES": "both",
+        "WORKER_PROCESSES": "0",
         "WORKER_WEB_HOST": "",
         "LOG_FORMAT": "xml",
         "LOG_LEVEL": "loud",

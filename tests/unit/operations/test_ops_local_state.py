@@ -79,3 +79,22 @@ def test_rebuild_checks_every_folder_before_changing_anything(tmp_path: Path) ->
     assert (good / "profiles").exists()
     (state,) = resolve_local_state([good])
     assert state.profiles == good / "profiles"
+
+
+def test_a_pools_data_dir_loses_every_processs_profiles(tmp_path: Path) -> None:
+    """``worker --processes 3`` keeps processes 1 and 2 in ``process-1`` and ``process-2``."""
+    root = worker_dir(tmp_path / "worker")
+    worker_dir(root / "process-1")
+    worker_dir(root / "process-2")
+    (root / "process-notes").mkdir()  # not a pool process: left alone
+    states = resolve_local_state([root])
+    assert [s.profiles for s in states] == [
+        root / "profiles",
+        root / "process-1" / "profiles",
+        root / "process-2" / "profiles",
+    ]
+    for state in states:
+        delete_profiles(state.given)
+    assert not list(root.glob("**/profiles"))
+    assert (root / "process-1" / "faust").exists()
+    assert (root / "process-notes").exists()
