@@ -55,7 +55,7 @@ from skillstream.worker import pipeline_groups
 from skillstream.worker_pool import default_processes
 from streams.ingest_loop import ARRIVAL_HEADER
 from streams.offline import run_offline
-from tools.broker import REPO_ROOT, ensure_broker, wait_for_metadata
+from tools.broker import REPO_ROOT, Broker, ensure_broker, wait_for_metadata
 from tools.processes import ManagedProcess, free_port, settings_env
 from tools.simulate import Simulation
 
@@ -96,8 +96,13 @@ def bench_offline(records: list[bytes], settings: Settings) -> float:
 # --- (b) pipeline vs raw loop ---------------------------------------------------------------
 
 
+_RUN_IDS: list[str] = []
+"""The ids of this run's topic sets, deleted at the end (``delete_run_topics``)."""
+
+
 def run_settings(bootstrap: str, work: Path, tag: str) -> Settings:
     rid = uuid.uuid4().hex[:8]
+    _RUN_IDS.append(rid)
     return load_settings(
         kafka={"bootstrap_servers": bootstrap},
         topics=Topics(partitions=4).prefixed(f"bench{rid}.").model_dump(),
@@ -377,6 +382,14 @@ class Figures:
 async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     broker = ensure_broker()
     await wait_for_metadata(broker.bootstrap)
+    try:
+        return await measure(args, broker)
+    finally:
+        if _RUN_IDS:
+            log(f"deleted this run's {await delete_run_topics(broker.bootstrap)} topics")
+
+
+async def measure(args: argparse.Namespace, broker: Broker) -> dict[str, Any]:
     work = Path(args.work).resolve()
     work.mkdir(parents=True, exist_ok=True)
     settings = load_settings()
@@ -456,6 +469,25 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
         "targets": TARGETS,
     }
     return result
+
+
+async def delete_run_topics(bootstrap: str) -> int:
+    """Delete the topics this run made (``bench<id>.*`` and ``bench-<tag>-<id>-*``)."""
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=30_000)
+    await admin.start()
+    try:
+        mine = [
+            name
+            for name in await admin.list_topics()
+            if any(name.startswith(f"bench{rid}.") or f"-{rid}-" in name for rid in _RUN_IDS)
+        ]
+        if mine:
+            await admin.delete_topics(mine)
+        return len(mine)
+    finally:
+        await admin.close()
 
 
 def med(values: list[float]) -> float | None:
