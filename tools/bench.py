@@ -56,6 +56,7 @@ from skillstream.worker_pool import default_processes
 from streams.ingest_loop import ARRIVAL_HEADER
 from streams.offline import run_offline
 from tools.broker import REPO_ROOT, Broker, ensure_broker, wait_for_metadata
+from tools.demo import wait_for_leaders
 from tools.processes import ManagedProcess, free_port, settings_env
 from tools.simulate import Simulation
 
@@ -94,6 +95,11 @@ def bench_offline(records: list[bytes], settings: Settings) -> float:
 
 
 # --- (b) pipeline vs raw loop ---------------------------------------------------------------
+
+
+async def new_topics(bootstrap: str, topics: Topics) -> None:
+    """Create a run's topics and wait until each partition has a leader that answers."""
+    await wait_for_leaders(bootstrap, sorted(await create_topics(bootstrap, topics)))
 
 
 _RUN_IDS: list[str] = []
@@ -154,7 +160,7 @@ async def bench_pipeline(
     bootstrap: str, records: list[bytes], work: Path, processes: int = 1
 ) -> float:
     s = run_settings(bootstrap, work, "pipeline")
-    await create_topics(bootstrap, s.topics)
+    await new_topics(bootstrap, s.topics)
     await publish_catalog(s, SAMPLE_CATALOG)
     await produce_all(bootstrap, s.topics.statements, records, s.learner_secret_bytes)
     workers = start_workers(s, work, processes, "worker")
@@ -217,7 +223,7 @@ async def raw_loop(bootstrap: str, source: str, sink: str, group: str, count: in
 
 async def bench_raw(bootstrap: str, records: list[bytes], work: Path) -> float:
     s = run_settings(bootstrap, work, "raw")
-    await create_topics(bootstrap, s.topics)
+    await new_topics(bootstrap, s.topics)
     await produce_all(bootstrap, s.topics.statements, records, s.learner_secret_bytes)
     started = subprocess.Popen(
         [
@@ -246,7 +252,7 @@ async def bench_latency(
     bootstrap: str, records: list[bytes], rate: float, work: Path, processes: int = 1
 ) -> tuple[float, float, int]:
     s = run_settings(bootstrap, work, "latency")
-    await create_topics(bootstrap, s.topics)
+    await new_topics(bootstrap, s.topics)
     await publish_catalog(s, SAMPLE_CATALOG)
     workers = start_workers(s, work, processes, "worker-latency")
     try:
@@ -305,7 +311,7 @@ def sample_states(settings: Settings, count: int) -> list[bytes]:
 
 async def bench_recovery(bootstrap: str, learners: int, work: Path) -> tuple[float, int, float]:
     s = run_settings(bootstrap, work, "recovery")
-    await create_topics(bootstrap, s.topics)
+    await new_topics(bootstrap, s.topics)
     changelog = changelog_topic(s.group_id)
     from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 

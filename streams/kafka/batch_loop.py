@@ -24,7 +24,9 @@ stage writes a learner's state, changelog record and snapshot once per interval,
 not once per batch). Its batches are then *deferred*: acknowledged as above, but
 committed only after the handler's next ``flush`` — every ``flush_interval_ms``,
 when idle, before a rebalance and before a stop — has produced what it held, had
-it acknowledged and made it durable.
+it acknowledged and made it durable. The interval's flush is pipelined like a batch:
+its records are produced at once and it completes in order behind the batches in
+flight, while the next batches are processed; the other flushes wait for it all.
 
 A crash anywhere before 5 commits nothing for that batch or any later one: the records
 are fetched again after a restart, and each stage's own idempotence (statement ids,
@@ -147,6 +149,9 @@ class _InFlight:
     durable: Callable[[list[Any]], Awaitable[None]] | None
     records: int
     deferred: bool = False
+    flush: bool = False
+    """A flush of the handler's held-back effects: once it is durable, the deferred
+    batches completed before it (all of them processed before it) are committed."""
 
 
 class BatchLoop:
@@ -232,13 +237,17 @@ class BatchLoop:
                     await self._start(batch)
                 while self._in_flight and (len(self._in_flight) >= self.max_in_flight or not batch):
                     await self._complete_oldest()
-                if self._flush is not None and (
-                    not batch or self._clock() - self._last_flush >= self.flush_interval_s
-                ):
-                    await self.flush()
+                if self._flush is not None:
+                    if not batch and wait:  # nothing came for wait_ms: idle, flush now
+                        await self.flush()
+                    elif self._clock() - self._last_flush >= self.flush_interval_s:
+                        await self._start_flush()
                 on_idle = self.on_idle
-                if not batch and not self._in_flight and on_idle is not None and await on_idle():
-                    return
+                if not batch and not self._in_flight and on_idle is not None:
+                    if self._flush is not None:
+                        await self.flush()  # nothing held back when it says "done"
+                    if await on_idle():
+                        return
         finally:
             if self._stopping.is_set():
                 await self.drain()
@@ -272,6 +281,24 @@ class BatchLoop:
             held, self._held = self._held, {}
             if held:
                 await self._commit(held)
+            self._last_flush = self._clock()
+            self.stats.busy_s += self._last_flush - started
+            self.stats.produced += len(acks)
+
+    async def _start_flush(self) -> None:
+        """The interval's flush, pipelined: the handler's held-back effects are produced now
+        and complete in order behind the batches in flight, while the next batches are
+        processed (``_complete`` commits the deferred batches once the flush is durable)."""
+        assert self._flush is not None
+        async with self._lock:
+            started = self._clock()
+            outcome = await self._flush()
+            send = self.producer.send
+            acks = [
+                await send(p.topic, p.value, key=p.key, partition=p.partition, headers=p.headers)
+                for p in outcome.produce
+            ]
+            self._in_flight.append(_InFlight({}, acks, outcome.durable, 0, flush=True))
             self._last_flush = self._clock()
             self.stats.busy_s += self._last_flush - started
             self.stats.produced += len(acks)
@@ -347,12 +374,16 @@ class BatchLoop:
         metas = list(await asyncio.gather(*flight.acks)) if flight.acks else []
         if flight.durable is not None:
             await flight.durable(metas)
-        if flight.deferred:
+        if flight.flush:
+            held, self._held = self._held, {}
+            if held:
+                await self._commit(held)
+        elif flight.deferred:
             for tp, offset in flight.offsets.items():
                 self._held[tp] = max(offset, self._held.get(tp, 0))
         else:
             await self._commit(flight.offsets)
-        if self.on_batch is not None:
+        if self.on_batch is not None and not flight.flush:
             self.on_batch(flight.records)
 
     async def _commit(self, offsets: dict[TopicPartition, int]) -> None:

@@ -233,3 +233,77 @@ def test_a_batch_is_sized_to_the_time_budget() -> None:
     assert loop.next_fetch == 5000
     loop._per_record_s = 1.0
     assert loop.next_fetch == 10
+
+
+class WriteBack(Echo):
+    """Holds its outputs back (``deferred``) until ``flush``, as the profile stage does."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.held: list[bytes] = []
+        self.flushed: list[list[bytes]] = []
+
+    async def process(self, batch: Batch) -> Outcome:
+        values = [r.value for records in batch.values() for r in records]
+        self.processed.extend(values)
+        self.held.extend(values)
+        return Outcome(deferred=True)
+
+    async def flush(self) -> Outcome:
+        values, self.held = self.held, []
+
+        async def durable(metas: list[Any]) -> None:
+            self.flushed.append(values)
+
+        return Outcome([Produce(OUT, v + b"!", key=v) for v in values], durable)
+
+
+async def test_the_interval_flush_is_pipelined_and_commits_only_what_it_made_durable() -> None:
+    kafka = kafka_with(400, partitions=1)
+    producer = MemoryProducer(kafka)
+    producer.hold_acks = True
+    consumer = MemoryConsumer(kafka, "g", IN)
+    handler = WriteBack()
+    clock = iter(range(10_000))
+    loop = BatchLoop(
+        consumer,
+        producer,
+        handler,
+        name="t",
+        max_records=100,
+        min_records=100,
+        flush_interval_ms=2500,  # the clock moves 1 s per reading: a flush every few batches
+        clock=lambda: float(next(clock)),
+    )
+    commit = consumer.commit
+    flushed_at_commit: list[tuple[int, int]] = []
+
+    async def checked_commit(offsets: dict[TopicPartition, int]) -> None:
+        flushed_at_commit.append((offsets[TopicPartition(IN, 0)], sum(map(len, handler.flushed))))
+        await commit(offsets)
+
+    consumer.commit = checked_commit  # type: ignore[method-assign]
+    task = asyncio.create_task(loop.run())
+    for _ in range(100):
+        await asyncio.sleep(0)
+    # The first flush's records are produced and unacknowledged; the loop went on with the
+    # next batches meanwhile, and committed nothing: no flush is durable yet.
+    assert handler.flushed == []
+    assert kafka.records(OUT)  # the flush's records are produced …
+    assert len(handler.processed) > len(kafka.records(OUT))  # … and more was processed since
+    assert consumer.commits == []
+    producer.hold_acks = False
+    producer.release()
+
+    async def idle() -> bool:
+        return True
+
+    loop.on_idle = idle  # run to the end of the input
+    await asyncio.wait_for(task, 5)
+    # Every record flushed once, in order; each commit covers only records already durable.
+    flushed = [v for values in handler.flushed for v in values]
+    assert flushed == [r.value for r in kafka.records(IN)]
+    assert flushed_at_commit, "nothing was committed"
+    for offset, durable in flushed_at_commit:
+        assert offset <= durable
+    assert flushed_at_commit[-1][0] == 400
