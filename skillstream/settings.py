@@ -73,6 +73,12 @@ class Settings(BaseSettings):
         description="How often the profile stage writes back the states, changelog records and "
         "snapshots of the learners its batches changed (and commits).",
     )
+    profile_cache: int = Field(
+        default=50_000,
+        ge=0,
+        description="Decoded profile states the profile stage keeps in memory per partition "
+        "(least recently used evicted first); about 13 KB each for a learner active for months.",
+    )
     worker_web_port: int = Field(default=6066, ge=1, le=65535)
     worker_stages: Literal["all", "ingest", "profiles"] = Field(
         default="all", description="Which stages a worker runs: both (default), or one."

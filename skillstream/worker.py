@@ -93,6 +93,7 @@ class Runtime:
             max_records=settings.profile_batch,
             budget_ms=settings.batch_budget_ms,
             flush_interval_ms=settings.profile_flush_ms,
+            cache_per_partition=settings.profile_cache,
             on_milestone=metrics.record_milestone,
         )
         self._last_report = (time.monotonic(), 0, 0.0, 0, 0.0)

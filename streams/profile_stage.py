@@ -140,6 +140,7 @@ class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
             for tp in revoked:
                 self.stage.drop_cache(tp.partition)
                 self.stage._dirty.pop(tp.partition, None)
+                self.stage._pending.pop(tp.partition, None)  # none: drained, round finished
                 self.stage._unflushed.pop(tp.partition, None)
                 self.stage.restored.discard(tp.partition)
 
@@ -190,7 +191,12 @@ class ProfileStage:
         """Partitions whose state is restored; records of any other are fetched again."""
         self._cache: dict[int, OrderedDict[bytes, ProfileState]] = {}
         self._dirty: dict[int, dict[bytes, _Dirty]] = {}
-        """Learners changed since the last flush, per partition (write-back state)."""
+        """Learners changed since the last flush round began, per partition (write-back
+        state)."""
+        self._pending: dict[int, dict[bytes, _Dirty]] = {}
+        """Learners of the flush round in progress whose slice is not produced yet."""
+        self._round: list[tuple[int, bytes]] = []
+        """Their (partition, key), the next slice at the end."""
         self._unflushed: dict[int, dict[bytes, bytes | None]] = {}
         """States of batches in flight (produced, not yet written to the store): what a
         learner's state is when the cache no longer holds it and the store not yet."""
@@ -226,6 +232,8 @@ class ProfileStage:
         )
         self._cache.clear()
         self._dirty.clear()
+        self._pending.clear()
+        self._round.clear()
         self._unflushed.clear()
         self._producer, self._consumer = producer, consumer
         if self.loop is not None:
@@ -364,6 +372,8 @@ class ProfileStage:
             cache.move_to_end(key)
             return state
         entry = self._dirty.get(partition, {}).get(key)
+        if entry is None:
+            entry = self._pending.get(partition, {}).get(key)
         if entry is not None:
             return entry.state
         return self._flushed(partition, key)
@@ -512,42 +522,51 @@ class ProfileStage:
         produce.extend(Produce(self.dlq_topic, letter, key=k) for k, letter in letters)
         return Outcome(produce, deferred=True)
 
-    async def flush(self) -> Outcome:
-        """Step 2 for the states held back: one snapshot and one changelog record per
-        learner changed since the last flush (a tombstone for one erased), and, once they
-        are acknowledged, the store writes and purges of step 3 (``_write``)."""
+    async def flush(self, limit: int | None = None) -> Outcome:
+        """Step 2 for the states held back, one slice of a flush round at a time
+        (``streams.kafka.batch_loop.FlushingHandler``): one snapshot and one changelog
+        record per learner changed before the round began (a tombstone for one erased),
+        at most ``limit`` learners, and, once they are acknowledged, the store writes and
+        purges of step 3 (``_write``)."""
+        if not self._round:  # a new round: everything changed before it
+            self._pending, self._dirty = self._dirty, {}
+            self._round = [(p, k) for p, learners in self._pending.items() for k in learners]
+            self._round.reverse()  # taken from the end: in the order they were changed
+        cut = 0 if limit is None else max(0, len(self._round) - limit)
+        taken, self._round = self._round[cut:], self._round[:cut]
         produce: list[Produce] = []
         changelog: list[tuple[int, int, bytes, bytes | None]] = []
         """(index in produce, partition, learner key, encoded state or None)"""
         erased: dict[int, list[bytes]] = {}
-        dirty, self._dirty = self._dirty, {}
-        for partition, learners in dirty.items():
+        for partition, key in reversed(taken):
+            entry = self._pending[partition].pop(key)
             unflushed = self._unflushed.setdefault(partition, {})
-            for key, entry in learners.items():
-                if entry.erased:
-                    erased.setdefault(partition, []).append(key)
-                state = entry.state
-                if state is None:
-                    produce.append(Produce(self.profiles_topic, None, key=key))
-                    changelog.append((len(produce), partition, key, None))
-                    produce.append(Produce(self.changelog, None, key=key, partition=partition))
-                    unflushed[key] = None
-                    continue
-                if state.active:
-                    view = snapshot(state, self.profiles.catalog, self.profiles.rules)
-                    produce.append(
-                        Produce(self.profiles_topic, view.model_dump_json().encode(), key=key)
-                    )
-                    self.stats.snapshots += 1
-                encoded = encode_state(state)
-                changelog.append((len(produce), partition, key, encoded))
-                produce.append(Produce(self.changelog, encoded, key=key, partition=partition))
-                unflushed[key] = encoded
+            if entry.erased:
+                erased.setdefault(partition, []).append(key)
+            state = entry.state
+            if state is None:
+                produce.append(Produce(self.profiles_topic, None, key=key))
+                changelog.append((len(produce), partition, key, None))
+                produce.append(Produce(self.changelog, None, key=key, partition=partition))
+                unflushed[key] = None
+                continue
+            if state.active:
+                view = snapshot(state, self.profiles.catalog, self.profiles.rules)
+                produce.append(
+                    Produce(self.profiles_topic, view.model_dump_json().encode(), key=key)
+                )
+                self.stats.snapshots += 1
+            encoded = encode_state(state)
+            changelog.append((len(produce), partition, key, encoded))
+            produce.append(Produce(self.changelog, encoded, key=key, partition=partition))
+            unflushed[key] = encoded
 
         async def durable(metas: list[Any]) -> None:
             await self._write(changelog, metas, erased)
 
-        return Outcome(produce, durable)
+        if not self._round:
+            self._pending = {}
+        return Outcome(produce, durable, more=bool(self._round))
 
     async def _write(
         self,
@@ -604,8 +623,14 @@ class ProfileStage:
         # The state before this batch: the last flushed one, with the events applied since
         # (milestones they fired are produced again: same ids, which sinks keep once).
         held = self._dirty.get(partition, {}).pop(key, None)
+        # A learner of the flush round in progress whose slice is not produced yet: their
+        # events since the last state produced are the round's and the ones held since.
+        pending = self._pending.get(partition, {}).get(key)
         if learner.erase or (held is not None and held.erased):
             before, earlier = None, [] if learner.erase else held.events if held else []
+        elif pending is not None:
+            before = None if pending.erased else self._flushed(partition, key)
+            earlier = [*pending.events, *(held.events if held else [])]
         else:
             before, earlier = self._flushed(partition, key), held.events if held else []
         events = [*earlier, *learner.events]
@@ -613,6 +638,11 @@ class ProfileStage:
         learner.sources[:0] = [None] * len(earlier)
         learner.events = events
         outcome, failed = apply_each(self.profiles, before, events)
+        if pending is not None and not learner.erase:
+            # The core may have changed the state object the round holds: the round's
+            # slice writes the state rebuilt here instead (ahead of the round, which a
+            # re-read batch tolerates: the core skips what it already applied).
+            pending.state = outcome.state if outcome is not None else before
         if (held is not None and held.erased) or learner.erase:
             self._dirty.setdefault(partition, {})[key] = _Dirty(None, [], erased=True)
         for failure in failed:

@@ -82,6 +82,8 @@ class Outcome:
     deferred: bool = False
     """The batch's effects are not all in ``produce``: the handler keeps some (write-back
     state) until its next ``flush``, so the batch is committed only after that flush."""
+    more: bool = False
+    """From ``flush(limit)``: this is one slice of a flush round, and more are to come."""
 
 
 class Handler(Protocol):
@@ -90,10 +92,16 @@ class Handler(Protocol):
 
 class FlushingHandler(Handler, Protocol):
     """A handler that holds effects back across batches (``Outcome.deferred``) and hands
-    them over in ``flush``: the loop calls it every ``flush_interval_ms``, when idle, and
-    before a rebalance or a stop; deferred batches are committed after it is durable."""
+    them over in flush *rounds*: the loop starts one every ``flush_interval_ms``, when
+    idle, and before a rebalance or a stop; deferred batches are committed once the
+    round that covers them is durable.
 
-    async def flush(self) -> Outcome: ...
+    A round covers what the batches processed before it started held back. ``flush``
+    returns the next slice of the round in progress — at most ``limit`` items, all
+    when ``limit`` is None — with ``more`` set while the round has more; a call with
+    no round in progress starts one."""
+
+    async def flush(self, limit: int | None = None) -> Outcome: ...
 
 
 class Consumer(Protocol):
@@ -149,9 +157,13 @@ class _InFlight:
     durable: Callable[[list[Any]], Awaitable[None]] | None
     records: int
     deferred: bool = False
+    round: int = 0
+    """A deferred batch: the number of flush rounds started before it was processed (the
+    next round covers it). A flush slice: its round."""
     flush: bool = False
-    """A flush of the handler's held-back effects: once it is durable, the deferred
-    batches completed before it (all of them processed before it) are committed."""
+    """A slice of a flush round."""
+    last: bool = False
+    """The round's last slice: once it is durable, the round's batches are committed."""
 
 
 class BatchLoop:
@@ -175,6 +187,7 @@ class BatchLoop:
         on_idle: Callable[[], Awaitable[bool]] | None = None,
         lock: asyncio.Lock | None = None,
         flush_interval_ms: float = 1000.0,
+        flush_slice: int = 256,
         clock: Callable[[], float] = time.perf_counter,
     ) -> None:
         self.consumer = consumer
@@ -195,10 +208,20 @@ class BatchLoop:
         and then calls ``drain`` sees every batch either not started or in flight."""
         self._completing = asyncio.Lock()
         self._flushing = asyncio.Lock()
-        self._flush: Callable[[], Awaitable[Outcome]] | None = getattr(handler, "flush", None)
+        self._flush: Callable[[int | None], Awaitable[Outcome]] | None = getattr(
+            handler, "flush", None
+        )
         self.flush_interval_s = flush_interval_ms / 1000
-        self._held: dict[TopicPartition, int] = {}
-        """Offsets of deferred batches that are complete, waiting for the next flush."""
+        self.flush_slice = max(1, flush_slice)
+        self._rounds = 0
+        """Flush rounds started so far."""
+        self._round_open = False
+        """A round is in progress: some of its slices are still to be produced."""
+        self._deferred_since_round = 0
+        """Deferred batches processed since the last round began (none: no round due)."""
+        self._held: dict[int, dict[TopicPartition, int]] = {}
+        """Offsets of complete deferred batches, by the round that covers them (``round``
+        + 1), waiting for that round to be durable."""
         self._clock = clock
         self._last_flush = clock()
         self._per_record_s: float | None = None
@@ -240,8 +263,11 @@ class BatchLoop:
                 if self._flush is not None:
                     if not batch and wait:  # nothing came for wait_ms: idle, flush now
                         await self.flush()
-                    elif self._clock() - self._last_flush >= self.flush_interval_s:
-                        await self._start_flush()
+                    elif self._round_open or (
+                        self._deferred_since_round
+                        and self._clock() - self._last_flush >= self.flush_interval_s
+                    ):
+                        await self._flush_slice()
                 on_idle = self.on_idle
                 if not batch and not self._in_flight and on_idle is not None:
                     if self._flush is not None:
@@ -261,47 +287,49 @@ class BatchLoop:
             await self.flush()
 
     async def flush(self) -> None:
-        """Every batch in flight complete, then the handler's held-back effects produced,
-        acknowledged and made durable, then the deferred batches' offsets committed."""
+        """Everything held back made durable and committed, waiting for it all: every batch
+        in flight complete, the round in progress finished, then one more round for what
+        was held back since, each slice acknowledged and durable before the next."""
         while self._in_flight:
             await self._complete_oldest()
         if self._flush is None:
             return
         async with self._flushing:
             started = self._clock()
-            outcome = await self._flush()
-            send = self.producer.send
-            acks = [
-                await send(p.topic, p.value, key=p.key, partition=p.partition, headers=p.headers)
-                for p in outcome.produce
-            ]
-            metas = list(await asyncio.gather(*acks)) if acks else []
-            if outcome.durable is not None:
-                await outcome.durable(metas)
-            held, self._held = self._held, {}
-            if held:
-                await self._commit(held)
-            self._last_flush = self._clock()
-            self.stats.busy_s += self._last_flush - started
-            self.stats.produced += len(acks)
+            for _ in range(2 if self._round_open else 1):
+                await self._slice(None)
+                await self._complete_oldest()
+            self.stats.busy_s += self._clock() - started
 
-    async def _start_flush(self) -> None:
-        """The interval's flush, pipelined: the handler's held-back effects are produced now
-        and complete in order behind the batches in flight, while the next batches are
-        processed (``_complete`` commits the deferred batches once the flush is durable)."""
-        assert self._flush is not None
+    async def _flush_slice(self) -> None:
+        """The next slice of the flush round (a new round once the interval is up),
+        pipelined: its records are produced now and complete in order behind the batches
+        in flight while the next batches are processed, so a big round never stops the
+        stage for long."""
         async with self._lock:
             started = self._clock()
-            outcome = await self._flush()
-            send = self.producer.send
-            acks = [
-                await send(p.topic, p.value, key=p.key, partition=p.partition, headers=p.headers)
-                for p in outcome.produce
-            ]
-            self._in_flight.append(_InFlight({}, acks, outcome.durable, 0, flush=True))
+            await self._slice(self.flush_slice)
+            self.stats.busy_s += self._clock() - started
+
+    async def _slice(self, limit: int | None) -> None:
+        assert self._flush is not None
+        if not self._round_open:
+            self._rounds += 1
             self._last_flush = self._clock()
-            self.stats.busy_s += self._last_flush - started
-            self.stats.produced += len(acks)
+            self._deferred_since_round = 0
+        outcome = await self._flush(limit)
+        self._round_open = outcome.more
+        send = self.producer.send
+        acks = [
+            await send(p.topic, p.value, key=p.key, partition=p.partition, headers=p.headers)
+            for p in outcome.produce
+        ]
+        self._in_flight.append(
+            _InFlight(
+                {}, acks, outcome.durable, 0, round=self._rounds, flush=True, last=not outcome.more
+            )
+        )
+        self.stats.produced += len(acks)
 
     # --- one batch -------------------------------------------------------------------------
 
@@ -322,8 +350,16 @@ class BatchLoop:
             tp: recs[-1].offset + 1 for tp, recs in batch.items() if tp not in outcome.unprocessed
         }
         self._in_flight.append(
-            _InFlight(offsets, acks, outcome.durable, records, deferred=outcome.deferred)
+            _InFlight(
+                offsets,
+                acks,
+                outcome.durable,
+                records,
+                deferred=outcome.deferred,
+                round=self._rounds,
+            )
         )
+        self._deferred_since_round += outcome.deferred
         took = self._clock() - started
         self.stats.busy_s += took
         per_record = took / records
@@ -375,12 +411,17 @@ class BatchLoop:
         if flight.durable is not None:
             await flight.durable(metas)
         if flight.flush:
-            held, self._held = self._held, {}
-            if held:
-                await self._commit(held)
+            if flight.last:  # the round is durable: commit the batches it covers
+                covered: dict[TopicPartition, int] = {}
+                for tag in [tag for tag in self._held if tag < flight.round]:
+                    for tp, offset in self._held.pop(tag).items():
+                        covered[tp] = max(offset, covered.get(tp, 0))
+                if covered:
+                    await self._commit(covered)
         elif flight.deferred:
+            held = self._held.setdefault(flight.round, {})
             for tp, offset in flight.offsets.items():
-                self._held[tp] = max(offset, self._held.get(tp, 0))
+                held[tp] = max(offset, held.get(tp, 0))
         else:
             await self._commit(flight.offsets)
         if self.on_batch is not None and not flight.flush:

@@ -108,6 +108,7 @@ def bad_values(tmp: Path) -> dict[str, str]:
         "PROFILE_BATCH": "-3",
         "BATCH_BUDGET_MS": "0",
         "PROFILE_FLUSH_MS": "-1",
+        "PROFILE_CACHE": "lots",
         "WORKER_WEB_PORT": "70000",
         "WORKER_STAGES": "both",
         "WORKER_PROCESSES": "0",

@@ -241,6 +241,7 @@ class WriteBack(Echo):
     def __init__(self) -> None:
         super().__init__()
         self.held: list[bytes] = []
+        self.round: list[bytes] = []
         self.flushed: list[list[bytes]] = []
 
     async def process(self, batch: Batch) -> Outcome:
@@ -249,16 +250,21 @@ class WriteBack(Echo):
         self.held.extend(values)
         return Outcome(deferred=True)
 
-    async def flush(self) -> Outcome:
-        values, self.held = self.held, []
+    async def flush(self, limit: int | None = None) -> Outcome:
+        if not self.round:  # a new round: what was held back so far
+            self.round, self.held = self.held, []
+        cut = len(self.round) if limit is None else limit
+        values, self.round = self.round[:cut], self.round[cut:]
 
         async def durable(metas: list[Any]) -> None:
             self.flushed.append(values)
 
-        return Outcome([Produce(OUT, v + b"!", key=v) for v in values], durable)
+        return Outcome(
+            [Produce(OUT, v + b"!", key=v) for v in values], durable, more=bool(self.round)
+        )
 
 
-async def test_the_interval_flush_is_pipelined_and_commits_only_what_it_made_durable() -> None:
+async def test_flush_rounds_go_out_in_pipelined_slices_and_commit_only_what_is_durable() -> None:
     kafka = kafka_with(400, partitions=1)
     producer = MemoryProducer(kafka)
     producer.hold_acks = True
@@ -273,6 +279,7 @@ async def test_the_interval_flush_is_pipelined_and_commits_only_what_it_made_dur
         max_records=100,
         min_records=100,
         flush_interval_ms=2500,  # the clock moves 1 s per reading: a flush every few batches
+        flush_slice=30,  # each round in slices, between batches
         clock=lambda: float(next(clock)),
     )
     commit = consumer.commit
@@ -307,3 +314,4 @@ async def test_the_interval_flush_is_pipelined_and_commits_only_what_it_made_dur
     for offset, durable in flushed_at_commit:
         assert offset <= durable
     assert flushed_at_commit[-1][0] == 400
+    assert max(map(len, handler.flushed)) <= 30 < 100  # rounds went out in slices

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
+from aiokafka import TopicPartition
 from core_helpers import LEARNER, catalog, event
 from memory_kafka import MemoryConsumer, MemoryKafka, MemoryProducer
 
@@ -42,7 +44,9 @@ def stage(tmp_path: Path) -> ProfileStage:
     )
 
 
-async def run(profiles: ProfileStage, kafka: MemoryKafka, max_records: int, hold: bool) -> None:
+async def run(
+    profiles: ProfileStage, kafka: MemoryKafka, max_records: int, hold: bool, **options: Any
+) -> None:
     consumer = MemoryConsumer(kafka, "g", EVENTS)
     producer = MemoryProducer(kafka)
     producer.hold_acks = hold
@@ -50,7 +54,13 @@ async def run(profiles: ProfileStage, kafka: MemoryKafka, max_records: int, hold
     kafka.create(profiles.changelog, kafka.partitions[EVENTS])
     profiles._consumer = consumer  # type: ignore[assignment]
     loop = BatchLoop(
-        consumer, producer, profiles, name="profiles", max_records=max_records, min_records=1
+        consumer,
+        producer,
+        profiles,
+        name="profiles",
+        max_records=max_records,
+        min_records=1,
+        **options,
     )
     profiles.loop = loop
 
@@ -68,8 +78,16 @@ async def run(profiles: ProfileStage, kafka: MemoryKafka, max_records: int, hold
     await asyncio.wait_for(task, 10)
 
 
+# A flush round every loop turn, one learner per slice: batches are processed while the
+# learner's state is still waiting in a round.
+SLICED: dict[str, Any] = {"flush_interval_ms": 0, "flush_slice": 1}
+
+
+@pytest.mark.parametrize(
+    ("max_records", "options"), [(100, {}), (1, SLICED)], ids=["one-batch", "sliced-rounds"]
+)
 async def test_an_unreadable_record_and_a_failing_event_are_dead_lettered(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, max_records: int, options: dict[str, Any]
 ) -> None:
     events = [event(f"s{n}", days=n, score=0.6) for n in range(5)]
     kafka = MemoryKafka()
@@ -87,7 +105,7 @@ async def test_an_unreadable_record_and_a_failing_event_are_dead_lettered(
 
     monkeypatch.setattr(pipeline, "apply", flaky)
     profiles = stage(tmp_path)
-    await run(profiles, kafka, max_records=100, hold=False)
+    await run(profiles, kafka, max_records=max_records, hold=False, **options)
 
     letters = [DeadLetter.model_validate_json(r.value or b"") for r in kafka.records(DLQ)]
     assert sorted((d.source.offset, d.errors[0].code) for d in letters) == [
@@ -110,10 +128,69 @@ async def test_an_unreadable_record_and_a_failing_event_are_dead_lettered(
     assert kafka.committed[("g", next(iter(kafka.logs)))] == 3
 
 
-async def test_pipelined_small_batches_end_where_one_batch_does(tmp_path: Path) -> None:
+async def test_the_core_failing_on_a_learner_still_waiting_in_a_flush_round(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Batch 1 changes learners A and B; the round after it goes out one learner per slice,
+    so batch 2 is processed with B's state still waiting in the round, and the core fails
+    on one of B's events there: B's state is rebuilt from the round's events, and the
+    round writes that rebuilt state, not the one the core left half-changed."""
+    a, b = "lrn-a", "lrn-b"
+    ev_a = [event(f"a{n}", days=n, score=0.6, learner=a) for n in range(2)]
+    ev_b = [event(f"b{n}", days=n, score=0.6, learner=b) for n in range(5)]
+    kafka = MemoryKafka()
+    kafka.create(EVENTS, 1)
+    kafka.append(EVENTS, encode_learner_events(a, ev_a[:1]), key=a.encode())
+    kafka.append(EVENTS, encode_learner_events(b, ev_b[:3]), key=b.encode())
+    kafka.append(EVENTS, encode_learner_events(a, ev_a[1:]), key=a.encode())
+    kafka.append(EVENTS, encode_learner_events(b, ev_b[3:]), key=b.encode())
+    real_apply = pipeline.apply
+    failed_while_waiting: list[bool] = []
+
+    def flaky(state, ev, cat, rules):  # type: ignore[no-untyped-def]
+        if ev.statement_id == "b3":  # fails half-way, the state object already changed
+            failed_while_waiting.append(b.encode() in profiles._pending.get(0, {}))
+            real_apply(state, ev, cat, rules)
+            raise RuntimeError("a bug in the core")
+        return real_apply(state, ev, cat, rules)
+
+    monkeypatch.setattr(pipeline, "apply", flaky)
+    profiles = stage(tmp_path)
+    await run(profiles, kafka, max_records=2, hold=False, **SLICED)
+
+    assert failed_while_waiting[0] is True  # the case this test is about
+    [letter] = [DeadLetter.model_validate_json(r.value or b"") for r in kafka.records(DLQ)]
+    assert letter.errors[0].code == "internal"
+    assert letter.source.offset == 3
+    latest = {}
+    for r in kafka.records(PROFILES):
+        latest[(r.key or b"").decode()] = orjson.loads(r.value or b"")
+    assert latest[a]["statements"] == 2
+    assert latest[b]["statements"] == 4  # b0, b1, b2, b4: b3 dead-lettered
+    clean = profiles.profiles.apply_batch(None, [ev_b[i] for i in (0, 1, 2, 4)])
+    stored = profiles.store.get(0, b.encode())
+    assert stored is not None
+    assert encode_state(decode_state(stored)) == encode_state(clean.state)
+    # Nothing ever written for B holds b3, not even for a moment.
+    allowed = {
+        encode_state(profiles.profiles.apply_batch(None, ev_b[:3]).state),
+        encode_state(clean.state),
+    }
+    written = [r.value for r in kafka.records(profiles.changelog) if r.key == b.encode()]
+    assert len(written) >= 2
+    for value in written:
+        assert encode_state(decode_state(value or b"")) in allowed
+    assert kafka.committed[("g", TopicPartition(EVENTS, 0))] == 4
+
+
+@pytest.mark.parametrize("options", [{}, SLICED], ids=["flush-when-idle", "sliced-rounds"])
+async def test_pipelined_small_batches_end_where_one_batch_does(
+    tmp_path: Path, options: dict[str, Any]
+) -> None:
     """Batches of one record with acks held back (so the next batch is processed from
-    states not yet written to the store) give the store, milestones and snapshots of
-    one batch of everything."""
+    states not yet written to the store), flushed when idle or in rounds of one learner
+    per slice between batches, give the store, milestones and snapshots of one batch of
+    everything."""
     learners = [f"lrn-{n}" for n in range(5)]
     records = [
         (who, [event(f"{who}-s{d}", days=d, score=0.5 + d / 40, learner=who)])
@@ -131,7 +208,7 @@ async def test_pipelined_small_batches_end_where_one_batch_does(tmp_path: Path) 
     one, many = fill(), fill()
     first, second = stage(tmp_path / "one"), stage(tmp_path / "many")
     await run(first, one, max_records=10_000, hold=False)
-    await run(second, many, max_records=1, hold=True)
+    await run(second, many, max_records=1, hold=True, **options)
     for who in learners:
         partition = sum(who.encode()) % 2
         a, b = first.store.get(partition, who.encode()), second.store.get(partition, who.encode())
