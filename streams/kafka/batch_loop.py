@@ -258,7 +258,9 @@ class BatchLoop:
                 batch = {tp: records for tp, records in batch.items() if records}
                 if batch:
                     await self._start(batch)
-                while self._in_flight and (len(self._in_flight) >= self.max_in_flight or not batch):
+                while self._in_flight and (
+                    self._batches_in_flight() >= self.max_in_flight or not batch
+                ):
                     await self._complete_oldest()
                 if self._flush is not None:
                     if not batch and wait:  # nothing came for wait_ms: idle, flush now
@@ -277,6 +279,10 @@ class BatchLoop:
         finally:
             if self._stopping.is_set():
                 await self.drain()
+
+    def _batches_in_flight(self) -> int:
+        """Batches in flight, not counting flush slices (they wait in line, in order)."""
+        return sum(1 for flight in self._in_flight if not flight.flush)
 
     async def drain(self) -> None:
         """Complete every batch in flight, in order, and flush what the handler holds back
