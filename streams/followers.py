@@ -60,9 +60,8 @@ class TopicFollower:
         try:
             await consumer.start()
             partitions = consumer.partitions_for_topic(self.topic)
-            if not partitions:
-                await consumer._client.force_metadata_update()
-                partitions = consumer.partitions_for_topic(self.topic) or {0}
+            if not partitions:  # not in the consumer's metadata yet: ask the cluster
+                partitions = set(await self.kafka.partitions(self.topic) or [0])
             tps = [TopicPartition(self.topic, p) for p in sorted(partitions)]
             consumer.assign(tps)
             await consumer.seek_to_beginning(*tps)

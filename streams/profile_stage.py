@@ -76,6 +76,7 @@ from streams.kafka.limits import (
 from streams.membership import HEARTBEAT_INTERVAL_MS, SESSION_TIMEOUT_MS
 from streams.partitioning import keyed_partitioner
 from streams.pipeline import LearnerOutcome, Profiles, apply_each, internal_problem
+from streams.restore import Todo, restore_changelog
 from streams.state_store import EPOCH_KEY, StateStore
 
 log = logging.getLogger(__name__)
@@ -169,6 +170,7 @@ class ProfileStage:
         budget_ms: float = 100.0,
         flush_interval_ms: float = 500.0,
         cache_per_partition: int = 50_000,
+        restore_processes: int | None = None,
         on_milestone: Callable[[str, float | None], None] | None = None,
     ) -> None:
         self.profiles = profiles
@@ -183,6 +185,8 @@ class ProfileStage:
         self.store = store
         self.max_records = max_records
         self.cache_per_partition = cache_per_partition
+        self.restore_processes = restore_processes
+        """Processes a large restore is split across (default: the cores; 1: in this one)."""
         self.on_milestone = on_milestone
         self.lock = asyncio.Lock()
         self.stats = StageStats()
@@ -274,20 +278,15 @@ class ProfileStage:
         if not partitions:
             return
         consumer = self.kafka.consumer(
-            client="profiles-restore",
-            group_id=None,
-            enable_auto_commit=False,
-            max_partition_fetch_bytes=1024 * 1024,
-            fetch_max_bytes=8 * 1024 * 1024,
+            client="profiles-restore", group_id=None, enable_auto_commit=False
         )
         await consumer.start()
-        restored = 0
+        todo: Todo = {}
         try:
             tps = [TopicPartition(self.changelog, p) for p in partitions]
             consumer.assign(tps)
             beginning = await consumer.beginning_offsets(tps)
             end = await consumer.end_offsets(tps)
-            todo = {}
             for tp in tps:
                 if end[tp] == 0:
                     end[tp] = await self._write_epoch(tp.partition)
@@ -302,32 +301,16 @@ class ProfileStage:
                             tp.partition,
                         )
                     self.store.wipe(tp.partition)
-                    self.drop_cache(tp.partition)
                     start = beginning[tp]
                 if start < end[tp]:
-                    consumer.seek(tp, max(start, beginning[tp]))
-                    todo[tp] = end[tp]
-            while todo:
-                batch = await consumer.getmany(*todo, timeout_ms=1000, max_records=50_000)
-                for tp, records in batch.items():
-                    records = [r for r in records if r.offset < todo[tp]]
-                    if not records:
-                        continue
-                    next_offset = records[-1].offset + 1
-                    restored += self.store.write_records(
-                        tp.partition, ((r.key, r.value) for r in records), next_offset
-                    )
-                    self.drop_cache(tp.partition)
-                    if next_offset >= todo[tp]:
-                        del todo[tp]
-                for tp in list(todo):
-                    if await consumer.position(tp) >= todo[tp]:
-                        self.store.write(tp.partition, {}, todo[tp])
-                        del todo[tp]
+                    todo[tp.partition] = (max(start, beginning[tp]), end[tp])
         finally:
             await consumer.stop()
         for partition in partitions:
-            self.store.seal(partition)
+            self.drop_cache(partition)
+        restored = await restore_changelog(
+            self.kafka, self.changelog, self.store, todo, self.restore_processes
+        )
         elapsed = time.perf_counter() - started
         self.stats.restored += restored
         self.stats.restore_s += elapsed

@@ -211,6 +211,14 @@ class StateStore:
             self._due.discard(partition)
             shutil.rmtree(self._path(partition), ignore_errors=True)
 
+    def release(self, partition: int) -> None:
+        """Close one partition's database, so that another process may open it."""
+        with self._purging:
+            db = self._dbs.pop(partition, None)
+            if db is not None:
+                db.close()
+            self._due.discard(partition)
+
     def close(self) -> None:
         with self._purging:
             for db in self._dbs.values():
