@@ -39,14 +39,6 @@ FATAL_EXIT_CODES = frozenset({2, 3})
 """Exit codes a restart cannot fix: bad settings or usage (2), Kafka unreachable (3)."""
 
 
-def default_processes() -> int:
-    """The number of cores this process may run on."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # not on Linux
-        return max(1, os.cpu_count() or 1)
-
-
 def process_data_dir(data_dir: Path, index: int) -> Path:
     """Where process ``index`` of a pool keeps its state."""
     return data_dir if index == 0 else data_dir / f"process-{index}"

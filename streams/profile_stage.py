@@ -200,7 +200,7 @@ class ProfileStage:
         self._pending: dict[int, dict[bytes, _Dirty]] = {}
         """Learners of the flush round in progress whose slice is not produced yet."""
         self._round: list[tuple[int, bytes]] = []
-        """Their (partition, key), the next slice at the end."""
+        """Their (partition, key), in the order they were changed."""
         self._unflushed: dict[int, dict[bytes, bytes | None]] = {}
         """States of batches in flight (produced, not yet written to the store): what a
         learner's state is when the cache no longer holds it and the store not yet."""
@@ -514,14 +514,13 @@ class ProfileStage:
         if not self._round:  # a new round: everything changed before it
             self._pending, self._dirty = self._dirty, {}
             self._round = [(p, k) for p, learners in self._pending.items() for k in learners]
-            self._round.reverse()  # taken from the end: in the order they were changed
-        cut = 0 if limit is None else max(0, len(self._round) - limit)
-        taken, self._round = self._round[cut:], self._round[:cut]
+        cut = len(self._round) if limit is None else limit
+        taken, self._round = self._round[:cut], self._round[cut:]
         produce: list[Produce] = []
         changelog: list[tuple[int, int, bytes, bytes | None]] = []
         """(index in produce, partition, learner key, encoded state or None)"""
         erased: dict[int, list[bytes]] = {}
-        for partition, key in reversed(taken):
+        for partition, key in taken:
             entry = self._pending[partition].pop(key)
             unflushed = self._unflushed.setdefault(partition, {})
             if entry.erased:

@@ -39,7 +39,7 @@ PARALLEL_ABOVE = 200_000
 
 
 def cores() -> int:
-    """The cores this process may run on."""
+    """The cores this process may run on (also the default size of a worker pool)."""
     try:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # not on Linux

@@ -205,19 +205,19 @@ class StateStore:
     def wipe(self, partition: int) -> None:
         """Forget a partition's local state (its changelog is the truth)."""
         with self._purging:
-            db = self._dbs.pop(partition, None)
-            if db is not None:
-                db.close()
-            self._due.discard(partition)
+            self._release(partition)
             shutil.rmtree(self._path(partition), ignore_errors=True)
 
     def release(self, partition: int) -> None:
         """Close one partition's database, so that another process may open it."""
         with self._purging:
-            db = self._dbs.pop(partition, None)
-            if db is not None:
-                db.close()
-            self._due.discard(partition)
+            self._release(partition)
+
+    def _release(self, partition: int) -> None:
+        db = self._dbs.pop(partition, None)
+        if db is not None:
+            db.close()
+        self._due.discard(partition)
 
     def close(self) -> None:
         with self._purging:

@@ -52,9 +52,9 @@ from skillstream.publishing import partition_key
 from skillstream.settings import Settings, load_settings
 from skillstream.topics import create_topics
 from skillstream.worker import pipeline_groups
-from skillstream.worker_pool import default_processes
 from streams.ingest_loop import ARRIVAL_HEADER
 from streams.offline import run_offline
+from streams.restore import cores as usable_cores
 from tools.broker import REPO_ROOT, Broker, ensure_broker, wait_for_metadata
 from tools.demo import wait_for_leaders
 from tools.processes import ManagedProcess, free_port, settings_env
@@ -403,7 +403,7 @@ async def measure(args: argparse.Namespace, broker: Broker) -> dict[str, Any]:
     records = list(Simulation(args.learners, args.days, 7))
     log(f"{len(records)} statements ({sum(map(len, records)) / len(records):.0f} bytes on average)")
     figures = Figures([], [], [], [], [], [], [], [], [])
-    cores = default_processes()
+    cores = usable_cores()
     for rep in range(args.repeat):
         log(f"repetition {rep + 1}/{args.repeat}: offline core")
         figures.offline.append(bench_offline(records, settings))

@@ -14,7 +14,6 @@ from skillstream.settings import Settings, load_settings
 from skillstream.topics import changelog_plan, create_topics
 from skillstream.worker_pool import (
     WorkerPool,
-    default_processes,
     follow_pool,
     process_data_dir,
     worker_command,
@@ -70,6 +69,7 @@ def register(app: typer.Typer) -> None:
         from schemas.topology import changelog_topic
         from skillstream.logs import logging_config
         from skillstream.worker import Runtime, create_app
+        from streams.restore import cores
 
         follow_pool()
 
@@ -91,7 +91,7 @@ def register(app: typer.Typer) -> None:
         check_kafka(settings)
         changelog = changelog_plan(changelog_topic(settings.group_id), settings.topics)
         asyncio.run(create_topics(settings.kafka, settings.topics, (changelog,)))
-        count = settings.worker_processes or default_processes()
+        count = settings.worker_processes or cores()
         if count > 1:
             options = [
                 f"--{name}={value}"

@@ -24,9 +24,11 @@ stage writes a learner's state, changelog record and snapshot once per interval,
 not once per batch). Its batches are then *deferred*: acknowledged as above, but
 committed only after the handler's next ``flush`` — every ``flush_interval_ms``,
 when idle, before a rebalance and before a stop — has produced what it held, had
-it acknowledged and made it durable. The interval's flush is pipelined like a batch:
-its records are produced at once and it completes in order behind the batches in
-flight, while the next batches are processed; the other flushes wait for it all.
+it acknowledged and made it durable. The interval's flush round goes out in slices
+(``flush_slice`` items each), one between two batches, each pipelined like a batch:
+produced at once, completing in order behind the batches in flight; the round's
+batches are committed when its last slice is durable. The other flushes (idle,
+rebalance, stop) finish the round and wait for it all.
 
 A crash anywhere before 5 commits nothing for that batch or any later one: the records
 are fetched again after a restart, and each stage's own idempotence (statement ids,

@@ -17,7 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from skillstream.worker_pool import WorkerPool, default_processes, process_data_dir
+from skillstream.worker_pool import WorkerPool, process_data_dir
+from streams.restore import cores
 
 # A stand-in worker: notes its start in $OUT/<index>.starts, then does what $MODE says.
 CHILD = r"""
@@ -167,4 +168,4 @@ def test_process_zero_keeps_the_data_dir_and_the_others_get_their_own(tmp_path: 
 
 
 def test_the_default_is_one_process_per_usable_core() -> None:
-    assert default_processes() == len(os.sched_getaffinity(0))
+    assert cores() == len(os.sched_getaffinity(0))
