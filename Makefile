@@ -10,7 +10,7 @@ KAFKA := infra/kafka/kafka.sh
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install lock test test-unit test-pythons lint demo bench chaos kafka-up kafka-down kafka-clean kafka-status clean
+.PHONY: help install lock test test-unit test-compiled test-pythons compile lint demo bench chaos kafka-up kafka-down kafka-clean kafka-status clean
 
 help: ## list the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -39,6 +39,12 @@ test: $(STAMP) ## run the whole suite: unit + integration (real Kafka, SQLite, P
 test-unit: $(STAMP) ## unit tests only (no broker)
 	$(BIN)/pytest -m "not integration" $(PYTEST_ARGS)
 
+compile: $(STAMP) ## build the profile core's hot modules with mypyc (optional; needs a C compiler)
+	$(BIN)/python -m tools.compile_core
+
+test-compiled: compile ## the unit suite on the compiled core (make compile), as CI runs it
+	SKILLSTREAM_EXPECT_COMPILED=1 $(BIN)/pytest -m "not integration" $(PYTEST_ARGS)
+
 test-pythons: ## the unit suite on Python 3.12 and 3.13 (.venv-3.12, .venv-3.13; missing ones reported)
 	@bash scripts/test-pythons.sh
 
@@ -51,7 +57,8 @@ lint: $(STAMP) ## ruff, mypy (strict on the package) and the import direction (l
 demo: $(STAMP) ## run the main job end to end on embedded defaults (local broker, SQLite)
 	@bash scripts/demo.sh
 
-bench: $(STAMP) ## measure throughput, latency and recovery against the targets
+bench: $(STAMP) ## measure throughput, latency and recovery against the targets (compiled core)
+	@$(BIN)/python -m tools.compile_core || echo "bench: no compiled core; measuring the pure-Python one"
 	@bash scripts/bench.sh
 
 chaos: $(STAMP) ## the long fault-injection runs
@@ -70,4 +77,4 @@ kafka-status: ## is the local broker running?
 	@bash $(KAFKA) status
 
 clean: ## remove the virtualenv and local state (not the Kafka jars)
-	rm -rf $(VENV) .venv-3.* .local/worker .local/*.db .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .venv-3.* build/compiled-core build/compiled-core-work .local/worker .local/*.db .pytest_cache .mypy_cache .ruff_cache

@@ -4,7 +4,9 @@ Four figures, each the median of several repetitions, printed and written as
 JSON (``bench-results/bench-<time>.json``):
 
 (a) **offline core** — statements/s of validate → normalize → profile →
-    milestones (``streams.offline.run_offline``) on one core, in this process;
+    milestones (``streams.offline.run_offline``) on one core, in this process,
+    and where its time goes: µs of CPU per statement for each step, each step
+    timed alone over the same statements (``bench_areas``);
 (b) **pipeline** — statements/s through ``skillstream worker --processes 1``
     (ingest loop + profile stage in one process) on the broker, beside a **raw aiokafka loop** (consume,
     parse with orjson, produce, commit) over the same pre-published records
@@ -27,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import os
 import platform
 import re
@@ -43,7 +46,12 @@ from typing import Any
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
+from schemas.events import LearningEvent
+from schemas.normalize import normalize
 from schemas.topology import Topics, changelog_topic
+from schemas.xapi import COMPILED as FAST_PATH_COMPILED
+from schemas.xapi.parse import resolve_version
+from schemas.xapi.validator import validate_statement
 from skillstream.cli.catalog_cmd import publish_catalog
 from skillstream.config import SAMPLE_CATALOG, load_catalog, load_rules, load_vocabulary
 from skillstream.kafka_io import read_to_end
@@ -52,6 +60,8 @@ from skillstream.publishing import partition_key
 from skillstream.settings import Settings, load_settings
 from skillstream.topics import create_topics
 from skillstream.worker import pipeline_groups
+from streams.core import COMPILED as CORE_COMPILED
+from streams.core import ProfileState, apply, encode_state, snapshot
 from streams.ingest_loop import ARRIVAL_HEADER
 from streams.offline import run_offline
 from streams.restore import cores as usable_cores
@@ -92,6 +102,73 @@ def bench_offline(records: list[bytes], settings: Settings) -> float:
         default_version=settings.xapi_version,
     )
     return len(records) / (time.perf_counter() - started)
+
+
+AREAS = (
+    ("parse", "JSON parse (orjson)"),
+    ("validate", "xAPI validation (fast path, else every error)"),
+    ("normalize", "normalize to learning events"),
+    ("apply", "profile core and milestone rules"),
+    ("snapshot", "snapshot and state encoding, once per learner"),
+)
+
+
+def bench_areas(records: list[bytes], settings: Settings) -> dict[str, float]:
+    """µs of CPU per statement of each step of the offline core, each timed alone.
+
+    Every step's output is kept for the next, which the cyclic garbage collector would
+    walk again and again; it is paused while timing, so each figure is the step's own."""
+    gc.collect()
+    gc.disable()
+    try:
+        return _areas(records, settings)
+    finally:
+        gc.enable()
+
+
+def _areas(records: list[bytes], settings: Settings) -> dict[str, float]:
+    catalog = load_catalog(SAMPLE_CATALOG)
+    vocabulary = load_vocabulary(None)
+    rules = load_rules(None)
+    clock = time.process_time
+    n = len(records)
+    spent: dict[str, float] = {}
+    started = clock()
+    parsed = []
+    for raw in records:  # the simulator sends some broken records, as real traffic does
+        try:
+            parsed.append(orjson.loads(raw))
+        except orjson.JSONDecodeError:
+            continue
+    spent["parse"] = clock() - started
+    parsed = [st for st in parsed if isinstance(st, dict)]
+    versions = [resolve_version(st, None, settings.xapi_version)[0] for st in parsed]
+    started = clock()
+    valid = [
+        st
+        for st, version in zip(parsed, versions, strict=True)
+        if version is not None and not validate_statement(st, version)
+    ]
+    spent["validate"] = clock() - started
+    secret = settings.learner_secret_bytes
+    started = clock()
+    events: list[LearningEvent] = []
+    for st in valid:
+        outcome = normalize(st, catalog, vocabulary, secret)
+        if isinstance(outcome, tuple):
+            events.extend(outcome)
+    spent["normalize"] = clock() - started
+    states: dict[str, ProfileState] = {}
+    started = clock()
+    for event in events:
+        states[event.learner] = apply(states.get(event.learner), event, catalog, rules)[0]
+    spent["apply"] = clock() - started
+    started = clock()
+    for state in states.values():
+        snapshot(state, catalog, rules)
+        encode_state(state)
+    spent["snapshot"] = clock() - started
+    return {area: seconds / n * 1e6 for area, seconds in spent.items()}
 
 
 # --- (b) pipeline vs raw loop ---------------------------------------------------------------
@@ -375,6 +452,7 @@ async def bench_recovery(bootstrap: str, learners: int, work: Path) -> tuple[flo
 @dataclass
 class Figures:
     offline: list[float]
+    areas: list[dict[str, float]]
     pipeline: list[float]
     raw: list[float]
     latency_p50: list[float]
@@ -402,12 +480,17 @@ async def measure(args: argparse.Namespace, broker: Broker) -> dict[str, Any]:
     log(f"broker {broker.bootstrap} ({broker.origin}); simulating {args.learners} learners")
     records = list(Simulation(args.learners, args.days, 7))
     log(f"{len(records)} statements ({sum(map(len, records)) / len(records):.0f} bytes on average)")
-    figures = Figures([], [], [], [], [], [], [], [], [])
+    figures = Figures([], [], [], [], [], [], [], [], [], [])
     cores = usable_cores()
     for rep in range(args.repeat):
         log(f"repetition {rep + 1}/{args.repeat}: offline core")
         figures.offline.append(bench_offline(records, settings))
         log(f"  offline {figures.offline[-1]:,.0f} statements/s")
+        figures.areas.append(bench_areas(records, settings))
+        log(
+            "  µs of CPU per statement: "
+            + ", ".join(f"{area} {us:.1f}" for area, us in figures.areas[-1].items())
+        )
         if args.skip_broker:
             continue
         log("  raw aiokafka loop")
@@ -443,6 +526,8 @@ async def measure(args: argparse.Namespace, broker: Broker) -> dict[str, Any]:
             "python": platform.python_version(),
             "platform": platform.platform(),
             "broker": broker.origin,
+            "core": "compiled (mypyc)" if CORE_COMPILED else "pure Python",
+            "validator_fast_path": "compiled (mypyc)" if FAST_PATH_COMPILED else "pure Python",
         },
         "workload": {
             "statements": len(records),
@@ -451,6 +536,11 @@ async def measure(args: argparse.Namespace, broker: Broker) -> dict[str, Any]:
             "repeat": args.repeat,
         },
         "offline_statements_per_s": med(figures.offline),
+        "offline_us_per_statement": {
+            area: med([run[area] for run in figures.areas]) for area, _ in AREAS
+        }
+        if figures.areas
+        else {},
         "pipeline_statements_per_s": med(figures.pipeline),
         "raw_loop_statements_per_s": med(figures.raw),
         "pipeline_to_raw_ratio": (
@@ -531,8 +621,18 @@ def render(result: dict[str, Any]) -> str:
     ]
     cells = [(label, fmt(result[key], unit), target(key, unit)) for label, key, unit in rows]
     width = max(len(c[0]) for c in cells)
-    lines = [f"{'figure'.ljust(width)}  {'median':>24}  target"]
+    lines = [f"profile core: {result['machine']['core']}", ""]
+    lines += [f"{'figure'.ljust(width)}  {'median':>24}  target"]
     lines += [f"{a.ljust(width)}  {b:>24}  {c}" for a, b, c in cells]
+    areas = result.get("offline_us_per_statement") or {}
+    if areas:
+        total = sum(areas.values())
+        lines += ["", "where the offline core's time goes (µs of CPU per statement, median)"]
+        for area, label in AREAS:
+            us = areas[area]
+            lines.append(f"  {label.ljust(48)} {us:6.1f} µs  {us / total:4.0%}")
+        budget = 1e6 / TARGETS["offline_statements_per_s"]
+        lines.append(f"  {'total'.ljust(48)} {total:6.1f} µs  (the target allows {budget:.0f} µs)")
     return "\n".join(lines)
 
 

@@ -15,11 +15,22 @@ Contract, imported by the rest of skillstream:
   means valid; never raises.
 * :func:`parse_statement` - bytes to ``(statement, rule set, problems)``.
 * :data:`MAX_NESTING` - how deep a statement may nest (objects and arrays).
+
+Valid statements of the common shapes are accepted by a fast path
+(:mod:`schemas.xapi.fast`, compiled by ``make compile``); anything it does not accept
+goes to the every-error validator, which decides.
 """
 
-from schemas.xapi.parse import parse_statement, resolve_version
-from schemas.xapi.problems import MAX_NESTING, StatementProblem, XapiVersion
-from schemas.xapi.validator import validate_statement
+from schemas.compiled import attach
+
+COMPILED_MODULES = ("fast",)
+"""The modules of this package ``make compile`` builds (see :mod:`schemas.compiled`)."""
+COMPILED = attach(__name__, __path__, COMPILED_MODULES)
+"""Whether this process runs the compiled fast path (else the pure-Python one)."""
+
+from schemas.xapi.parse import parse_statement, resolve_version  # noqa: E402
+from schemas.xapi.problems import MAX_NESTING, StatementProblem, XapiVersion  # noqa: E402
+from schemas.xapi.validator import validate_statement  # noqa: E402
 
 __all__ = [
     "MAX_NESTING",

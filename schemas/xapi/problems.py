@@ -1,4 +1,5 @@
-"""The two result types of statement validation: the rule set and the problem."""
+"""The two result types of statement validation (the rule set and the problem), and the
+limits both validators share."""
 
 from __future__ import annotations
 
@@ -14,6 +15,24 @@ nothing downstream — id derivation, the front door's re-serialisation, the nor
 ever meets one. The xAPI structure itself nests at most 9 levels; the rest is for
 extension values. JSON parsers and writers have limits of their own (orjson: 1024 to
 read, 254 to write) well above it."""
+
+
+STATEMENT_KEYS: Final = frozenset(
+    {
+        "id",
+        "actor",
+        "verb",
+        "object",
+        "result",
+        "context",
+        "timestamp",
+        "stored",
+        "authority",
+        "version",
+        "attachments",
+    }
+)
+"""The properties a statement may have (both rule sets)."""
 
 
 class XapiVersion(StrEnum):

@@ -41,7 +41,8 @@ from collections.abc import Collection
 from typing import Any, Final
 
 from schemas.xapi import formats
-from schemas.xapi.problems import MAX_NESTING, StatementProblem, XapiVersion
+from schemas.xapi.fast import accepts as _accepts
+from schemas.xapi.problems import MAX_NESTING, STATEMENT_KEYS, StatementProblem, XapiVersion
 
 VOIDED_VERB: Final = "http://adlnet.gov/expapi/verbs/voided"
 SIGNATURE_USAGE: Final = "http://adlnet.gov/expapi/attachments/signature"
@@ -60,21 +61,7 @@ _is_timestamp: Final = formats.is_timestamp
 _is_duration: Final = formats.is_duration
 _isfinite: Final = math.isfinite
 
-_STATEMENT_KEYS: Final = frozenset(
-    {
-        "id",
-        "actor",
-        "verb",
-        "object",
-        "result",
-        "context",
-        "timestamp",
-        "stored",
-        "authority",
-        "version",
-        "attachments",
-    }
-)
+_STATEMENT_KEYS: Final = STATEMENT_KEYS
 _SUBSTATEMENT_FORBIDDEN: Final = ("id", "stored", "version", "authority")
 _SUBSTATEMENT_KEYS: Final = frozenset(
     {"objectType", "actor", "verb", "object", "result", "context", "timestamp", "attachments"}
@@ -167,7 +154,23 @@ def validate_statement(
     SHA-2 hex digests of the attachment parts that came with the statement.
     Left as None (a statement on its own, as on Kafka), attachments are checked
     as metadata only.
+
+    The common valid shapes are accepted by the fast path (:mod:`schemas.xapi.fast`);
+    everything else, and every invalid statement, by :func:`every_problem`.
     """
+    if _accepts(statement, version == _V2_0):
+        return []
+    return every_problem(statement, version, attachment_hashes=attachment_hashes)
+
+
+def every_problem(
+    statement: object,
+    version: XapiVersion,
+    *,
+    attachment_hashes: Collection[str] | None = None,
+) -> list[StatementProblem]:
+    """The every-error validator alone (no fast path): what :func:`validate_statement`
+    answers, found the long way."""
     hashes = None
     if attachment_hashes is not None:
         hashes = frozenset(h.lower() for h in attachment_hashes if isinstance(h, str))

@@ -9,15 +9,33 @@ offline mode and the tests all call the same functions.
     encode_state(state) / decode_state(data)                 # table values
 
 See docs/profiles-and-milestones.md for the formulas and guarantees.
+
+**Compiled core.** ``make compile`` builds the hot modules (``COMPILED_MODULES``) with
+mypyc; they are used only while built from the sources beside them (see
+:mod:`schemas.compiled`). ``COMPILED`` tells which ones this process runs.
 """
 
-from streams.core.milestones import milestone_key, proficiency
-from streams.core.profile import apply
-from streams.core.rules import DEFAULT_RULES_PATH, Rules, RulesError
-from streams.core.snapshot import snapshot
-from streams.core.state import STATE_FORMAT_VERSION, ProfileState, decode_state, encode_state
+from schemas.compiled import attach
+
+COMPILED_MODULES = ("state", "profile", "snapshot", "milestones")
+"""The modules of this package ``make compile`` builds."""
+
+COMPILED = attach(__name__, __path__, COMPILED_MODULES)
+"""Whether this process runs the mypyc-compiled modules (else the pure-Python ones)."""
+
+from streams.core.milestones import milestone_key, proficiency  # noqa: E402
+from streams.core.profile import apply  # noqa: E402
+from streams.core.rules import DEFAULT_RULES_PATH, Rules, RulesError  # noqa: E402
+from streams.core.snapshot import snapshot  # noqa: E402
+from streams.core.state import (  # noqa: E402
+    STATE_FORMAT_VERSION,
+    ProfileState,
+    decode_state,
+    encode_state,
+)
 
 __all__ = [
+    "COMPILED",
     "DEFAULT_RULES_PATH",
     "STATE_FORMAT_VERSION",
     "ProfileState",

@@ -164,6 +164,33 @@ def decay_for(half_life_days: float) -> Decay:
     return decay
 
 
+PARTS: dict[str, tuple[str, ...]] = {
+    "identity": ("learner", "decay"),
+    "kept statements": ("rt", "rh", "rl", "rc", "rv", "odd"),
+    "aggregates": ("counts", "runs", "longest", "att_base", "att_day", "att_n", "day0"),
+    "skills": (
+        "names",
+        "touches",
+        "assessed",
+        "courses",
+        "events",
+        "best",
+        "buckets",
+        "folded_last",
+        "folded_latest_t",
+        "folded_latest",
+        "folded_best",
+        "tails",
+    ),
+    "folded": ("horizon", "first_t", "fold_day0", "fold_days"),
+    "memory": ("seen", "fired_hi", "fired_lo"),
+}
+"""Every field ``encode_state`` keeps, by the part of the state it belongs to (the module
+docstring says what each part is). The other slots are caches rebuilt in memory
+(``clear_caches``). ``tests/unit/streams/test_state_fields.py`` holds each field to a
+round trip through the codec, and fails when a slot is added without a place here."""
+
+
 class ProfileState:
     """One learner's profile state. ``apply`` mutates it in place and returns it.
 
@@ -601,7 +628,7 @@ def decode_state(data: bytes) -> ProfileState:
             f"profile state format {found!r} is not {STATE_FORMAT_VERSION}; "
             "rebuild the profiles by replaying learning.events"
         )
-    state = ProfileState.__new__(ProfileState)
+    state = ProfileState("", 1.0)  # every field is read below (a compiled class needs __init__)
     try:
         _, flags, doc_len = _HEADER.unpack_from(data)
         codes = flags & 7

@@ -1,0 +1,215 @@
+"""The validator's fast path agrees with the every-error validator.
+
+``schemas.xapi.fast.accepts`` may decline anything, but what it accepts must be valid:
+``validate_statement`` (fast path first) must answer exactly what ``every_problem``
+(the every-error validator alone) answers. Checked on every ADL conformance case, on
+hypothesis-generated statements and mutations of them, on the simulator's traffic, and
+on near-valid statements built to sit on each rule's edge. ``make test-compiled`` runs
+this file against the mypyc-compiled fast path too.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import orjson
+import pytest
+from hypothesis import given
+from test_xapi_conformance import CASE_FILES, _attachment_parts, conformance_dir
+from test_xapi_properties import PROPERTY_SETTINGS, mutated, versioned_statements
+
+from schemas.xapi import XapiVersion, resolve_version, validate_statement
+from schemas.xapi.fast import accepts
+from schemas.xapi.validator import every_problem
+from tools.simulate import Simulation
+
+V1 = XapiVersion.V1_0_3
+V2 = XapiVersion.V2_0
+
+
+def _agree(statement: Any, rules: XapiVersion, hashes: list[str] | None = None) -> bool:
+    """Check one statement both ways; return whether the fast path accepted it."""
+    before = copy.deepcopy(statement)
+    full = every_problem(statement, rules, attachment_hashes=hashes)
+    taken = accepts(statement, rules == V2)
+    if taken:
+        assert full == [], f"the fast path accepted an invalid statement: {full}"
+    assert validate_statement(statement, rules, attachment_hashes=hashes) == full
+    assert statement == before
+    return taken
+
+
+def test_every_conformance_case() -> None:
+    directory = conformance_dir()
+    paths = [directory / name for name, _ in CASE_FILES]
+    if not all(path.is_file() for path in paths):
+        pytest.skip(f"xAPI conformance cases not found in {directory}")
+    accepted = valid = cases = 0
+    for (_, header), path in zip(CASE_FILES, paths, strict=True):
+        for text in path.read_bytes().splitlines():
+            if not text.strip():
+                continue
+            case = orjson.loads(text)
+            statement = case["statement"]
+            rules, _ = resolve_version(statement, header)
+            cases += 1
+            if rules is None:
+                continue
+            accepted += _agree(statement, rules, _attachment_parts(case))
+            valid += case["expect"] == 200
+    assert cases == 1922
+    # The cases are about edges (groups, substatements, attachments, signatures...), so
+    # the fast path takes few of their valid statements (134 of 692 when written), but
+    # enough that this comparison is not empty.
+    assert valid > 600
+    assert accepted >= 100, (accepted, valid)
+
+
+@PROPERTY_SETTINGS
+@given(versioned_statements())
+def test_generated_statements(case: tuple[XapiVersion, dict[str, Any]]) -> None:
+    _agree(case[1], case[0])
+
+
+@PROPERTY_SETTINGS
+@given(mutated())
+def test_mutated_statements(case: tuple[XapiVersion, dict[str, Any]]) -> None:
+    _agree(case[1], case[0])
+
+
+def test_the_simulators_traffic() -> None:
+    accepted = valid = 0
+    for raw in Simulation(60, 45, 11):
+        try:
+            statement = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            continue
+        rules, _ = resolve_version(statement, None)
+        if rules is None:
+            continue
+        accepted += _agree(statement, rules)
+        valid += not every_problem(statement, rules)
+    assert valid > 1000
+    # The simulator sends what LMSs send: the fast path is for exactly that.
+    assert accepted >= valid * 0.9, (accepted, valid)
+
+
+def _base() -> dict[str, Any]:
+    return {
+        "id": "43d06319-ab59-4ff1-9fe1-9116b5246b0a",
+        "actor": {"objectType": "Agent", "name": "Ada", "mbox": "mailto:ada@example.com"},
+        "verb": {"id": "http://adlnet.gov/expapi/verbs/completed", "display": {"en-US": "done"}},
+        "object": {
+            "objectType": "Activity",
+            "id": "https://lms.example.com/course/1",
+            "definition": {
+                "name": {"en-US": "Course 1"},
+                "type": "http://adlnet.gov/expapi/activities/course",
+                "extensions": {"https://example.com/x/tags": ["a", "b"]},
+            },
+        },
+        "result": {
+            "score": {"scaled": 0.5, "raw": 50, "min": 0, "max": 100},
+            "success": True,
+            "duration": "PT1H",
+        },
+        "context": {
+            "registration": "53d06319-ab59-4ff1-9fe1-9116b5246b0a",
+            "contextActivities": {"parent": [{"id": "https://lms.example.com/path/1"}]},
+            "platform": "LMS",
+            "language": "en-US",
+        },
+        "timestamp": "2026-01-05T08:15:17.921+01:00",
+        "version": "2.0.0",
+    }
+
+
+def _set(path: str, value: Any) -> dict[str, Any]:
+    statement = _base()
+    *parents, last = path.split(".")
+    node: Any = statement
+    for key in parents:
+        node = node[key]
+    node[last] = value
+    return statement
+
+
+EDGES = {
+    "scaled above 1": _set("result.score.scaled", 1.5),
+    "raw below min": _set("result.score.raw", -1),
+    "raw above max": _set("result.score.raw", 101),
+    "min not below max": _set("result.score.min", 100),
+    "a boolean score": _set("result.score.raw", True),
+    "an infinite score": _set("result.score.max", float("inf")),
+    "success as a string": _set("result.success", "true"),
+    "a bad duration": _set("result.duration", "1 hour"),
+    "two identifiers": _set("actor.account", {"homePage": "https://a.example", "name": "a"}),
+    "a bad mbox": _set("actor.mbox", "ada@example.com"),
+    "an account without name": _set("actor", {"account": {"homePage": "https://a.example"}}),
+    "a verb without id": _set("verb", {"display": {"en-US": "done"}}),
+    "voiding an activity": _set("verb.id", "http://adlnet.gov/expapi/verbs/voided"),
+    "a bad language tag": _set("verb.display", {"en_US": "done"}),
+    "an extension key that is no IRI": _set("object.definition.extensions", {"tags": 1}),
+    "an interaction without its type": _set("object.definition.choices", []),
+    "a 1.0.3 version under 2.0 rules": _set("version", "1.0.3"),
+    "a timestamp without zone under 2.0 rules": _set("timestamp", "2026-01-05T08:15:17"),
+    "a bad registration": _set("context.registration", "not-a-uuid"),
+    "platform for an Agent object": _set(
+        "object", {"objectType": "Agent", "mbox": "mailto:bob@example.com"}
+    ),
+    "a Group in contextActivities": _set("context.contextActivities.parent", [{"mbox": "x"}]),
+    "an unknown property": _set("result.grade", "A"),
+    "a null": _set("context.language", None),
+    "a stored time without zone under 2.0 rules": _set("stored", "2026-01-05T08:15:18"),
+    "an authority without identifier": _set("authority", {"name": "LRS"}),
+}
+RARER_BUT_VALID = {
+    "an extension value nested twice": _set(
+        "object.definition.extensions", {"https://example.com/x/deep": [[0]]}
+    ),
+    "an instructor": _set("context.instructor", {"mbox": "mailto:tutor@example.com"}),
+    "a Group actor": _set(
+        "actor", {"objectType": "Group", "member": [{"mbox": "mailto:ada@example.com"}]}
+    ),
+    "an OAuth authority (a Group of two)": _set(
+        "authority",
+        {
+            "objectType": "Group",
+            "member": [
+                {"account": {"homePage": "https://lrs.example.com", "name": "client"}},
+                {"mbox": "mailto:ada@example.com"},
+            ],
+        },
+    ),
+}
+
+
+def test_the_base_statement_takes_the_fast_path() -> None:
+    assert _agree(_base(), V2)
+    forwarded = _set("stored", "2026-01-05T08:15:18.002Z")
+    forwarded["authority"] = {"mbox": "mailto:lrs@example.com", "objectType": "Agent"}
+    assert _agree(forwarded, V2)
+
+
+@pytest.mark.parametrize("name", sorted(EDGES))
+def test_an_invalid_edge_is_left_to_the_every_error_validator(name: str) -> None:
+    statement = EDGES[name]
+    assert not _agree(statement, V2)
+    assert every_problem(statement, V2), name
+
+
+@pytest.mark.parametrize("name", sorted(RARER_BUT_VALID))
+def test_a_rarer_shape_is_left_to_the_every_error_validator(name: str) -> None:
+    statement = RARER_BUT_VALID[name]
+    assert not _agree(statement, V2)
+    assert every_problem(statement, V2) == [], name
+
+
+def test_a_deep_extension_value_is_still_refused() -> None:
+    deep: Any = 0
+    for _ in range(60):
+        deep = [deep]
+    statement = _set("object.definition.extensions", {"https://example.com/x/deep": deep})
+    assert not _agree(statement, V2)
+    assert [p.code for p in every_problem(statement, V2)] == ["too_deep"]

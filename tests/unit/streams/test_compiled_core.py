@@ -1,0 +1,123 @@
+"""The compiled hot modules (``make compile``: the profile core and the validator's fast
+path) are used only when built from the sources beside them, and the pure-Python
+modules stay the fallback.
+
+``make test-compiled`` runs the whole unit suite with ``SKILLSTREAM_EXPECT_COMPILED=1``
+after building it: every core test then exercises the compiled modules, and the first
+test below proves they are the ones loaded.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.machinery
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+import schemas.xapi as xapi
+import streams.core as core
+from schemas import compiled
+
+REPO = Path(__file__).resolve().parents[3]
+
+
+PACKAGES = (core, xapi)
+
+
+@pytest.mark.skipif(
+    os.environ.get("SKILLSTREAM_EXPECT_COMPILED") != "1", reason="make test-compiled only"
+)
+def test_the_compiled_modules_are_the_ones_running() -> None:
+    for package in PACKAGES:
+        assert package.COMPILED, package.__name__
+        for name in package.COMPILED_MODULES:
+            module = importlib.import_module(f"{package.__name__}.{name}")
+            assert module.__file__ is not None
+            assert Path(module.__file__).suffix == ".so", module.__file__
+            assert Path(module.__file__).is_relative_to(compiled.BUILD_DIR)
+
+
+def _loaded(env: dict[str, str]) -> str:
+    """``COMPILED`` of both packages and the files of a hot module of each, in a fresh
+    interpreter."""
+    code = (
+        "import streams.core as c, streams.core.profile as p, schemas.xapi as x, "
+        "schemas.xapi.fast as f; print(c.COMPILED, x.COMPILED, p.__file__, f.__file__)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=REPO,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return done.stdout.strip()
+
+
+def test_skillstream_pure_core_forces_the_python_modules() -> None:
+    shown = _loaded({"SKILLSTREAM_PURE_CORE": "1"}).split()
+    assert shown[:2] == ["False", "False"]
+    assert shown[2].endswith("streams/core/profile.py")
+    assert shown[3].endswith("schemas/xapi/fast.py")
+
+
+def _sources(package: ModuleType) -> dict[str, Path]:
+    here = Path(package.__file__ or "").parent
+    return {f"{package.__name__}.{m}": here / f"{m}.py" for m in package.COMPILED_MODULES}
+
+
+def test_a_build_of_other_sources_is_not_used(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("SKILLSTREAM_PURE_CORE", raising=False)
+    monkeypatch.setattr(sys, "path", list(sys.path))  # attach adds the build to it
+    build = tmp_path / "compiled-core"
+    (build / "streams" / "core").mkdir(parents=True)
+    source_dir = str(Path(core.__file__ or "").parent)
+
+    def attached() -> bool:
+        path = [source_dir]
+        used = compiled.attach("streams.core", path, core.COMPILED_MODULES, build)
+        assert used == (path[0] != source_dir)
+        return used
+
+    assert not attached()  # no stamp
+    sources = _sources(core)
+    (build / compiled.STAMP).write_text(
+        "".join(f"{name} {'0' * 64}\n" for name in sources), encoding="ascii"
+    )
+    assert not attached()  # a stamp of other sources
+    stamp = compiled.stamp_lines(sources)
+    (build / compiled.STAMP).write_text(stamp.splitlines(keepends=True)[0], encoding="ascii")
+    assert not attached()  # a stamp that lacks some of the package's modules
+    (build / compiled.STAMP).write_text(stamp, encoding="ascii")
+    assert not attached()  # the right stamp, but no module for this Python
+    suffix = importlib.machinery.EXTENSION_SUFFIXES[0]
+    for name in core.COMPILED_MODULES:
+        (build / "streams" / "core" / f"{name}{suffix}").write_bytes(b"")
+    assert attached()  # all there: the build goes first on the package's path
+    monkeypatch.setenv("SKILLSTREAM_PURE_CORE", "1")
+    assert not attached()
+
+
+def test_the_stamp_follows_every_compiled_source(tmp_path: Path) -> None:
+    for package in PACKAGES:
+        copies = {}
+        for name, path in _sources(package).items():
+            copies[name] = tmp_path / path.name
+            shutil.copyfile(path, copies[name])
+        before = compiled.stamp_lines(copies)
+        assert compiled.stamp_lines(_sources(package)) == before
+        for copy in copies.values():
+            text = copy.read_text(encoding="utf-8")
+            copy.write_text(text + "\n# edited\n", encoding="utf-8")
+            assert compiled.stamp_lines(copies) != before, copy
+            copy.write_text(text, encoding="utf-8")
+        assert compiled.stamp_lines(copies) == before
