@@ -22,9 +22,9 @@ from __future__ import annotations
 
 import uuid
 from enum import StrEnum
-from typing import Final, Literal
+from typing import Annotated, Final, Literal
 
-from pydantic import Field
+from pydantic import BeforeValidator, Field
 
 from schemas._base import Published, UtcDatetime
 
@@ -60,6 +60,24 @@ class MilestoneKind(StrEnum):
     """Every requirement of the next role on a career ladder met."""
 
 
+def _known_kind(value: object) -> object:
+    if isinstance(value, str) and not isinstance(value, MilestoneKind):
+        try:
+            return MilestoneKind(value)
+        except ValueError:
+            return value
+    return value
+
+
+Kind = Annotated[
+    MilestoneKind | Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,63}$")],
+    BeforeValidator(_known_kind),
+]
+"""A milestone's kind: one of ``MilestoneKind`` (the built-in rule kinds, read back as
+its members) or the name of a kind a deployment added (``docs/rule-kinds.md``).
+Readers should treat a kind they do not know like any other milestone."""
+
+
 def milestone_id(learner: str, rule: str, skill: str | None, level: str) -> str:
     """The deterministic id of one achievement."""
     return str(uuid.uuid5(_ID_NAMESPACE, f"{learner}\x1f{rule}\x1f{skill or ''}\x1f{level}"))
@@ -69,7 +87,7 @@ class MilestoneData(Published):
     """The milestone itself: what was achieved, by whom, on what evidence."""
 
     version: Literal[1] = MILESTONE_DATA_VERSION
-    kind: MilestoneKind
+    kind: Kind
     rule: str = Field(description="The rule id in the rules file that fired.")
     learner: str = Field(description="Pseudonymous learner key.")
     level: str = Field(description="Rule level reached, e.g. 'specialist' or '12-weeks'.")
@@ -101,7 +119,7 @@ class MilestoneEvent(Published):
     def of(cls, data: MilestoneData) -> MilestoneEvent:
         return cls(
             id=milestone_id(data.learner, data.rule, data.skill, data.level),
-            type=MILESTONE_TYPE_PREFIX + data.kind.value,
+            type=MILESTONE_TYPE_PREFIX + data.kind,
             subject=data.learner,
             time=data.achieved_at,
             data=data,

@@ -292,7 +292,7 @@ def _milestone_row(record: MilestoneRecord, now: datetime) -> dict[str, Any]:
     return {
         "id": event.id,
         "learner": data.learner,
-        "kind": data.kind.value,
+        "kind": str(data.kind),
         "rule": data.rule,
         "skill": data.skill,
         "level": data.level,

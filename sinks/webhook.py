@@ -57,12 +57,12 @@ from urllib.parse import urlsplit, urlunsplit
 import httpcore
 import httpx
 
-from schemas.milestones import MilestoneKind
 from sinks.base import DeadLetter, Feed, MilestoneRecord, Sink, SinkRecord, WriteResult
 from sinks.config import Sinks, Webhook
 from sinks.deadletters import delivery_failure
 from sinks.retry import Backoff, parse_retry_after
 from sinks.signing import ATTEMPT_HEADER, EVENT_ID_HEADER, SIGNATURE_HEADER, signature_header
+from streams.core.kinds import kinds as rule_kinds
 from streams.errors import ConfigError
 
 log = logging.getLogger("skillstream.sinks")
@@ -107,7 +107,7 @@ def shown_url(url: str) -> str:
 def matches(subscriber: Webhook, record: MilestoneRecord) -> bool:
     """A subscriber's filter: kinds and skills, each empty for "all"; both must match."""
     data = record.event.data
-    if subscriber.kinds and data.kind.value not in subscriber.kinds:
+    if subscriber.kinds and data.kind not in subscriber.kinds:
         return False
     if subscriber.skills:
         skills = {data.skill, *data.skills} - {None}
@@ -304,7 +304,7 @@ class WebhookSink(Sink):
                 '\'[{"name": "crm", "url": "https://crm.example/hooks/skillstream", '
                 '"secret": "…"}]\''
             )
-        known = {kind.value for kind in MilestoneKind}
+        known = set(rule_kinds())
         for subscriber in subscribers:
             unknown = sorted(set(subscriber.kinds) - known)
             if unknown:

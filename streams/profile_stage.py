@@ -485,7 +485,7 @@ class ProfileStage:
                         headers=headers,
                     )
                 )
-                kind = milestone.data.kind.value
+                kind = str(milestone.data.kind)
                 stats.milestones += 1
                 stats.milestones_by_kind[kind] = stats.milestones_by_kind.get(kind, 0) + 1
                 latency = (now_ms - arrival) if arrival else None

@@ -22,17 +22,24 @@ Figures are compared after rounding as the snapshot publishes them
 it never disagree about a threshold. A level fires at most once per
 (learner, rule, skill, level); every level reached fires, lowest first.
 Voiding never fires a milestone and never retracts one.
+
+This module is the engine every rule kind shares: the figures as of a prefix
+(``Figures``, ``PrefixFigures``), what has fired (``open_threshold``, ``reached``,
+``fire``), evidence (``cite_*``), the protocol a kind implements (``RuleKind``,
+``Scope``, ``At``, ``Late``) and the two drivers. The kinds themselves are the modules
+of ``streams.core.kinds`` (docs/rule-kinds.md).
 """
 
 from __future__ import annotations
 
 import hashlib
 import math
-from bisect import bisect_right
+from collections.abc import Callable, Iterable
+from enum import IntEnum
 from math import exp2
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from schemas.catalog import Catalog, Ladder
+from schemas.catalog import Catalog
 from schemas.milestones import (
     _ID_NAMESPACE,  # the namespace of milestone ids
     MILESTONE_DATA_VERSION,
@@ -45,7 +52,7 @@ from schemas.milestones import (
     milestone_id,
 )
 from streams.core.contracts import trusted
-from streams.core.rules import LevelRule, Plan, SoftSkillsRule, VersatileRule
+from streams.core.rule_config import RuleConfig
 from streams.core.state import (
     ATTENDED,
     DAY_US,
@@ -59,11 +66,22 @@ from streams.core.state import (
     from_micros,
 )
 
+if TYPE_CHECKING:
+    from streams.core.rules import Plan, Rules
+
+try:  # kinds are interpreted subclasses of the compiled RuleKind (make compile)
+    from mypy_extensions import mypyc_attr
+except ImportError:  # a runtime without the build tools: nothing is compiled
+
+    def mypyc_attr(*_args: object, **_kwargs: object) -> Callable[[type], type]:  # type: ignore[misc]
+        return lambda cls: cls
+
+
 SEP = "\x1f"
 _NAMESPACE = _ID_NAMESPACE.bytes
 _HALF_UNIT = 0.00005
 """Half the last published place: a difference this far below a margin rounds up to it."""
-_INF = math.inf
+INF = math.inf
 
 
 def milestone_key(rule_id: str, skill: str | None, level: str) -> str:
@@ -317,149 +335,44 @@ def _view_add(flat: list[int], b: int, qs: int, qe: int) -> None:
     flat += (b, qs, qe)
 
 
-# --- what has fired --------------------------------------------------------------------------
+class LevelRule:
+    """A compiled rule whose levels are thresholds on one number (the level field
+    ``field`` of its configuration)."""
+
+    __slots__ = ("first", "levels", "prefix", "rule", "rule_id", "suffixes")
+
+    def __init__(self, rule_id: str, rule: Any, field: str) -> None:
+        self.rule_id = rule_id
+        self.rule = rule
+        self.levels: tuple[tuple[str, float], ...] = tuple(
+            (lvl.name, float(getattr(lvl, field))) for lvl in rule.levels
+        )
+        self.first = self.levels[0][1]
+        self.prefix = f"{rule_id}\x1f"
+        self.suffixes = tuple(f"\x1f{name}" for name, _ in self.levels)
+        """A level's key in the fired set is ``prefix + (skill or '') + suffix``."""
 
 
-class Goals:
-    """The lowest threshold of each rule not reached yet, per skill where rules are per
-    skill: until a figure reaches one, its rules have nothing to check. Cached in the
-    state (not encoded), built for one plan, worked out as needed and updated as
-    milestones fire."""
-
-    __slots__ = (
-        "_count",
-        "_marks",
-        "_soft",
-        "_versatile",
-        "_weeks",
-        "boost",
-        "level",
-        "plan",
-        "state",
-        "trend",
-    )
-
-    def __init__(self, state: ProfileState, plan: Plan) -> None:
-        self.plan = plan
-        self.state = state
-        self.level: dict[int, float] = {}
-        self.trend: dict[int, float] = {}
-        self.boost: dict[int, float] = {}
-        self._weeks: float | None = None
-        self._count: list[float] | None = None
-        self._soft: list[bool] | None = None
-        self._versatile: list[bool] | None = None
-        self._marks: tuple[tuple[float, ...], dict[str, tuple[float, ...]] | None] | None = None
-
-    @property
-    def weeks(self) -> float:
-        if self._weeks is None:
-            rules = self.plan.continuous
-            self._weeks = min((_open(self.state, rule, "") for rule in rules), default=_INF)
-        return self._weeks
-
-    @property
-    def count(self) -> list[float]:
-        if self._count is None:
-            self._count = [_open(self.state, rule, "") for rule, _ in self.plan.networker]
-        return self._count
-
-    @property
-    def soft(self) -> list[bool]:
-        if self._soft is None:
-            self._soft = [_open(self.state, r, "") < _INF for r, _ in self.plan.soft_skills]
-        return self._soft
-
-    @property
-    def versatile(self) -> list[bool]:
-        if self._versatile is None:
-            self._versatile = [_open(self.state, r, "") < _INF for r, _ in self.plan.versatile]
-        return self._versatile
-
-    def forget(self, state: ProfileState, kind: MilestoneKind, skill: str | None) -> None:
-        """A milestone of ``kind`` fired (for ``skill``): work out what is open again."""
-        if kind is MilestoneKind.CONTINUOUS_LEARNER:
-            self._weeks = None
-        elif kind is MilestoneKind.NETWORKER:
-            self._count = None
-        elif kind is MilestoneKind.SOFT_SKILLS:
-            self._soft = None
-            self._marks = None
-        elif kind is MilestoneKind.VERSATILE:
-            self._versatile = None
-            self._marks = None
-        elif skill is not None and kind is not MilestoneKind.ROLE_READY:
-            i = state.index().get(skill)
-            if kind is MilestoneKind.SKILL_LEVEL_REACHED:
-                self.level.pop(i, None)  # type: ignore[arg-type]
-            elif kind is MilestoneKind.TREND_ADOPTER:
-                self.trend.pop(i, None)  # type: ignore[arg-type]
-            else:
-                self.boost.pop(i, None)  # type: ignore[arg-type]
-
-    def marks(
-        self, catalog: Catalog
-    ) -> tuple[tuple[float, ...], dict[str, tuple[float, ...]] | None]:
-        """What a skill must cross for a rule over several skills to be checked: the
-        lowest mark of the open soft-skills and versatile rules; the ladders' levels."""
-        ladders = _ladder_levels(catalog) if self.plan.role_ready else None
-        marks = self._marks
-        if marks is None or marks[1] is not ladders:
-            found: set[float] = set()
-            open_soft = self.soft
-            open_wide = self.versatile
-            for n, (_, soft) in enumerate(self.plan.soft_skills):
-                if open_soft[n]:
-                    found.add(soft.min_proficiency)
-            for n, (_, wide) in enumerate(self.plan.versatile):
-                if open_wide[n]:
-                    found.update((wide.breadth_proficiency, wide.deep_proficiency))
-            marks = self._marks = (tuple(sorted(found)), ladders or None)
-        return marks
-
-    def level_goal(self, state: ProfileState, i: int) -> float:
-        goal = self.level.get(i)
-        if goal is None:
-            goal = self.level[i] = _lowest_open(state, self.plan.skill_level, state.names[i])
-        return goal
-
-    def trend_goal(self, state: ProfileState, i: int) -> float:
-        goal = self.trend.get(i)
-        if goal is None:
-            goal = self.trend[i] = _lowest_open(state, self.plan.trend, state.names[i])
-        return goal
-
-    def boost_goal(self, state: ProfileState, i: int) -> float:
-        goal = self.boost.get(i)
-        if goal is None:
-            goal = self.boost[i] = min(
-                (_open(state, rule, state.names[i]) for rule, _ in self.plan.boost), default=_INF
-            )
-        return goal
+# --- firing -------------------------------------------------------------------------------
 
 
-def _goals(state: ProfileState, plan: Plan) -> Goals:
-    goals: Goals | None = state._goals
-    if goals is None or goals.plan is not plan:
-        goals = state._goals = Goals(state, plan)
-    return goals
-
-
-def _open(state: ProfileState, rule: LevelRule, skill: str) -> float:
-    """The threshold of the rule's lowest level not fired yet (for ``skill``)."""
+def open_threshold(state: ProfileState, rule: LevelRule, skill: str) -> float:
+    """The threshold of the rule's lowest level not fired yet (for ``skill``; ``""``
+    when the milestone names none), or infinity when every level has fired."""
     fired = state.fired_set()
     head = rule.prefix + skill
     for (_, threshold), suffix in zip(rule.levels, rule.suffixes, strict=True):
         if id_high(state, head + suffix) not in fired:
             return threshold
-    return _INF
+    return INF
 
 
-def _lowest_open(state: ProfileState, rules: list[LevelRule], skill: str) -> float:
-    return min((_open(state, rule, skill) for rule in rules), default=_INF)
+def lowest_open(state: ProfileState, rules: list[LevelRule], skill: str) -> float:
+    """The lowest ``open_threshold`` of several rules."""
+    return min((open_threshold(state, rule, skill) for rule in rules), default=INF)
 
 
-def _reached(
+def reached(
     state: ProfileState, rule: LevelRule, skill: str | None, value: float
 ) -> list[tuple[str, float]]:
     """The levels ``value`` reaches that have not fired yet, lowest first."""
@@ -475,13 +388,13 @@ def _reached(
     return [levels[i] for i in range(n) if id_high(state, head + suffixes[i]) not in fired]
 
 
-def _fire(
+def fire(
     state: ProfileState,
     out: list[MilestoneEvent],
     q: int,
     *,
+    by: RuleKind,
     rule_id: str,
-    kind: MilestoneKind,
     skill: str | None,
     level: str,
     title: str,
@@ -489,11 +402,12 @@ def _fire(
     evidence: list[str],
     summary: dict[str, float | int | str],
 ) -> None:
-    """Record and emit one milestone, achieved at kept statement ``q`` (built as
-    ``MilestoneEvent.of`` would build it; the unit tests check every kind against it
-    and against full validation)."""
+    """Record and emit one milestone of the kind ``by``, achieved at kept statement ``q``
+    (built as ``MilestoneEvent.of`` would build it; the unit tests check every kind
+    against it and against full validation)."""
     learner = state.learner
     when = from_micros(state.rt[q])
+    kind = by.milestone_kind
     data = trusted(
         MilestoneData,
         {
@@ -512,9 +426,11 @@ def _fire(
     )
     mid = milestone_id(learner, rule_id, skill, level)
     state.add_fired(mid, int(mid.replace("-", ""), 16))
-    goals: Goals | None = state._goals
+    goals: dict[RuleKind, dict[Any, float]] | None = state._goals
     if goals is not None:
-        goals.forget(state, kind, skill)
+        known = goals.get(by)
+        if known:
+            by.forget(state, known, skill)
     out.append(
         trusted(
             MilestoneEvent,
@@ -522,7 +438,7 @@ def _fire(
                 "specversion": "1.0",
                 "id": mid,
                 "source": MILESTONE_SOURCE,
-                "type": MILESTONE_TYPE_PREFIX + kind.value,
+                "type": MILESTONE_TYPE_PREFIX + kind,
                 "subject": learner,
                 "time": when,
                 "datacontenttype": "application/json",
@@ -541,35 +457,38 @@ def _fire(
 # cannot change what an evaluation at q cites.
 
 
-def _window_start(plan: Plan, q: int) -> int:
+def window_start(plan: Plan, q: int) -> int:
+    """The oldest kept statement a milestone achieved at ``q`` may cite."""
     start = q - plan.evidence_window + 1
     return start if start > 0 else 0
 
 
-def _cite_skill(state: ProfileState, plan: Plan, q: int, bit: int) -> list[str]:
-    """q, then the newest assessments of a skill (``bit``: its bit in the codes)."""
+def cite_skill(state: ProfileState, plan: Plan, q: int, i: int) -> list[str]:
+    """q, then the newest assessments of skill ``i``."""
+    bit = 1 << (i + SKILL_SHIFT)
     out = [state.id_text(q)]
     rc, rv = state.rc, state.rv
     limit = plan.max_evidence
-    i = q - 1
-    start = _window_start(plan, q)
-    while i >= start and len(out) < limit:
-        if rc[i] & bit and rv[i] >= 0.0:
-            out.append(state.id_text(i))
-        i -= 1
+    k = q - 1
+    start = window_start(plan, q)
+    while k >= start and len(out) < limit:
+        if rc[k] & bit and rv[k] >= 0.0:
+            out.append(state.id_text(k))
+        k -= 1
     return out
 
 
-def _cite_newest_of(
-    state: ProfileState, plan: Plan, q: int, wanted: int, *, scored: bool
+def cite_newest_of(
+    state: ProfileState, plan: Plan, q: int, skills: Iterable[str], *, scored: bool
 ) -> list[str]:
-    """q, then newest first one statement for each skill still wanted (a mask of bits)."""
+    """q, then newest first one statement for each of ``skills`` (``scored``: one that
+    assessed it)."""
     out = [state.id_text(q)]
     rc, rv = state.rc, state.rv
-    wanted &= ~rc[q]
+    wanted = mask_of(state, skills) & ~rc[q]
     limit = plan.max_evidence
     i = q - 1
-    start = _window_start(plan, q)
+    start = window_start(plan, q)
     while i >= start and wanted and len(out) < limit:
         hit = rc[i] & wanted
         if hit and (not scored or rv[i] >= 0.0):
@@ -579,7 +498,27 @@ def _cite_newest_of(
     return out
 
 
-def _mask_of(state: ProfileState, names: Any) -> int:
+def cite_back(
+    state: ProfileState, plan: Plan, q: int, wanted: Callable[[int], bool | None]
+) -> list[str]:
+    """q, then newest first the statements before it for which ``wanted(k)`` is true;
+    ``None`` stops the walk."""
+    out = [state.id_text(q)]
+    limit = plan.max_evidence
+    k = q - 1
+    start = window_start(plan, q)
+    while k >= start and len(out) < limit:
+        verdict = wanted(k)
+        if verdict is None:
+            break
+        if verdict:
+            out.append(state.id_text(k))
+        k -= 1
+    return out
+
+
+def mask_of(state: ProfileState, names: Iterable[str]) -> int:
+    """The code bits of the named skills the state knows."""
     index = state.index()
     mask = 0
     for k in names:
@@ -589,92 +528,20 @@ def _mask_of(state: ProfileState, names: Any) -> int:
     return mask
 
 
-def _name(catalog: Catalog, skill: str) -> str:
+def skill_name(catalog: Catalog, skill: str) -> str:
+    """A skill's name for people (its id when the catalog does not know it)."""
     known = catalog.skills.get(skill)
     return known.name if known is not None else skill
 
 
-# --- the rules, at a prefix -------------------------------------------------------------------
-
-
-def _skill_level(
-    state: ProfileState,
-    plan: Plan,
-    catalog: Catalog,
-    fig: Figures,
-    q: int,
-    i: int,
-    p: float,
-    out: list[MilestoneEvent],
-) -> None:
-    skill = state.names[i]
-    evidence: list[str] | None = None
-    for rule in plan.skill_level:
-        reached = _reached(state, rule, skill, p)
-        if not reached:
-            continue
-        if evidence is None:
-            evidence = _cite_skill(state, plan, q, 1 << (i + SKILL_SHIFT))
-        name = _name(catalog, skill)
-        for level, threshold in reached:
-            _fire(
-                state,
-                out,
-                q,
-                rule_id=rule.rule_id,
-                kind=rule.kind,
-                skill=skill,
-                level=level,
-                title=f"Reached {level} level in {name}",
-                skills=(skill,),
-                evidence=evidence,
-                summary={"proficiency": p, "threshold": threshold, "assessments": fig.assessed(i)},
-            )
-
-
-def _trend(
-    state: ProfileState,
-    plan: Plan,
-    catalog: Catalog,
-    fig: Figures,
-    q: int,
-    i: int,
-    p: float,
-    out: list[MilestoneEvent],
-) -> None:
-    skill = state.names[i]
-    known = catalog.skills.get(skill)
-    if known is None or known.emerging is None:
-        return
-    if not known.emerging.covers(from_micros(state.rt[q]).date()):
-        return
-    since = str(known.emerging.start)
-    evidence: list[str] | None = None
-    for rule in plan.trend:
-        reached = _reached(state, rule, skill, p)
-        if not reached:
-            continue
-        if evidence is None:
-            evidence = _cite_skill(state, plan, q, 1 << (i + SKILL_SHIFT))
-        for level, threshold in reached:
-            _fire(
-                state,
-                out,
-                q,
-                rule_id=rule.rule_id,
-                kind=rule.kind,
-                skill=skill,
-                level=level,
-                title=f"Early adopter of {known.name}: reached {level} level while it is emerging",
-                skills=(skill,),
-                evidence=evidence,
-                summary={
-                    "proficiency": p,
-                    "threshold": threshold,
-                    "assessments": fig.assessed(i),
-                    "emerging_since": since,
-                },
-            )
+def bits(mask: int) -> list[int]:
+    """The positions of the set bits of ``mask``, lowest first."""
+    out = []
+    while mask:
+        low = mask & -mask
+        out.append(low.bit_length() - 1)
+        mask ^= low
+    return out
 
 
 def history(state: ProfileState, plan: Plan, i: int, q: int) -> list[tuple[int, float, int]]:
@@ -697,456 +564,325 @@ def history(state: ProfileState, plan: Plan, i: int, q: int) -> list[tuple[int, 
     return out
 
 
-def _baseline(
-    state: ProfileState,
-    plan: Plan,
-    i: int,
-    entries: list[tuple[int, float, int]],
-    cut: int,
-    base: int,
-) -> tuple[float, int] | None:
-    """The lowest score among the last ``score_history - 1`` before the trigger on day
-    ``cut`` or later (the newest of equal ones), and its kept position (-1: folded)."""
-    low = _INF
-    at = -1
-    depth = plan.history - 1
-    for day, score, k in reversed(entries):
-        if day < cut:
-            return (low, at) if at >= 0 or low < _INF else None
-        if score < low:
-            low = score
-            at = k - base
-    room = depth - len(entries)
-    tail = state.tails[i]
-    if room > 0 and tail:
-        newest = tail[0] - 1
-        k = len(tail) - 3
-        while k >= 1:
-            if newest - tail[k] >= room or tail[k + 1] < cut - state.day0:
-                break
-            if tail[k + 2] < low:
-                low = tail[k + 2]
-                at = -1
-            k -= 3
-    return None if low == _INF else (low, at)
-
-
-def _boost(
-    state: ProfileState,
-    plan: Plan,
-    catalog: Catalog,
-    q: int,
-    i: int,
-    entries: list[tuple[int, float, int]],
-    out: list[MilestoneEvent],
-    base: int = 0,
-) -> None:
-    """The trigger's score against the lowest recent score of the skill within each
-    rule's window (the ``window`` UTC days ending on the trigger's day). ``entries``:
-    the assessments before it (``history``), their positions counted from ``base``."""
-    score = state.rv[q]
-    day = state.rt[q] // DAY_US
-    skill = state.names[i]
-    for rule, window in plan.boost:
-        found = _baseline(state, plan, i, entries, day - window + 1, base)
-        if found is None:
-            continue
-        low, at = found
-        gain = score - low
-        if gain <= 0.0:
-            continue
-        gain = round4(gain)
-        if gain < rule.first:
-            continue
-        reached = _reached(state, rule, skill, gain)
-        if not reached:
-            continue
-        evidence = [state.id_text(q)]
-        if at >= _window_start(plan, q):
-            evidence.append(state.id_text(at))
-        name = _name(catalog, skill)
-        for level, threshold in reached:
-            _fire(
-                state,
-                out,
-                q,
-                rule_id=rule.rule_id,
-                kind=rule.kind,
-                skill=skill,
-                level=level,
-                title=f"Improved {name} by {round(gain * 100)} points",
-                skills=(skill,),
-                evidence=evidence,
-                summary={
-                    "score": round4(score),
-                    "baseline": round4(low),
-                    "improvement": gain,
-                    "margin": threshold,
-                    "window_days": window,
-                },
-            )
-
-
-def _run_start(state: ProfileState, week: int) -> int:
-    runs = state.runs
-    i = bisect_right(runs, week)
-    return runs[i - 1] if i % 2 else runs[i - 2]
-
-
-def _continuous(state: ProfileState, plan: Plan, q: int, out: list[MilestoneEvent]) -> None:
-    week = (state.rt[q] // DAY_US + 3) // 7
-    first = _run_start(state, week)
-    run = week - first + 1
-    evidence: list[str] | None = None
-    for rule in plan.continuous:
-        reached = _reached(state, rule, None, run)
-        if not reached:
-            continue
-        if evidence is None:
-            evidence = [state.id_text(q)]
-            rt = state.rt
-            taken = week
-            limit = plan.max_evidence
-            k = q - 1
-            start = _window_start(plan, q)
-            while k >= start and len(evidence) < limit:
-                w = (rt[k] // DAY_US + 3) // 7
-                if w < first:
-                    break
-                if w < taken:
-                    taken = w
-                    evidence.append(state.id_text(k))
-                k -= 1
-        for level, threshold in reached:
-            _fire(
-                state,
-                out,
-                q,
-                rule_id=rule.rule_id,
-                kind=rule.kind,
-                skill=None,
-                level=level,
-                title=f"Learned {run} weeks in a row",
-                skills=(),
-                evidence=evidence,
-                summary={
-                    "weeks": run,
-                    "threshold": int(threshold),
-                    "first_week": _iso_week(first),
-                    "last_week": _iso_week(week),
-                },
-            )
-
-
-def _iso_week(week: int) -> str:
+def iso_week(week: int) -> str:
+    """``2025-W03``: the ISO week of a week number (``state.week_of``)."""
     iso = from_micros((week * 7 - 3) * DAY_US).isocalendar()
     return f"{iso.year}-W{iso.week:02d}"
 
 
-def _networker(
-    state: ProfileState,
-    plan: Plan,
-    fig: Figures,
-    q: int,
-    n: int,
-    out: list[MilestoneEvent],
-) -> None:
-    """Rule ``n`` of the plan's networker rules at kept statement ``q`` (an attendance)."""
-    rule, window = plan.networker[n]
-    cut = state.rt[q] // DAY_US - window + 1
-    count = fig.attended(cut)
-    reached = _reached(state, rule, None, count)
-    if not reached:
-        return
-    evidence = [state.id_text(q)]
-    rt, rc = state.rt, state.rc
-    start = cut * DAY_US
-    limit = plan.max_evidence
-    k = q - 1
-    first = _window_start(plan, q)
-    while k >= first and len(evidence) < limit and rt[k] >= start:
-        if rc[k] & KIND_BITS == ATTENDED:
-            evidence.append(state.id_text(k))
-        k -= 1
-    for level, threshold in reached:
-        _fire(
-            state,
-            out,
-            q,
-            rule_id=rule.rule_id,
-            kind=rule.kind,
-            skill=None,
-            level=level,
-            title=f"Attended {count} events in {window} days",
-            skills=(),
-            evidence=evidence,
-            summary={"events_in_window": count, "threshold": int(threshold), "window_days": window},
-        )
+# --- words for people (the demo report's legend) ------------------------------------------
 
 
-_LADDER_LEVELS: list[Any] = [(), {}]
-"""The ladders last seen (the objects, which pins their ids) and what they require."""
+def points(proficiency: float) -> str:
+    """A proficiency or score in [0, 1] as points out of 100: 0.85 -> ``85``, 0.555 -> ``55.5``."""
+    return f"{round(proficiency * 100, 1):g}"
 
 
-def _ladder_levels(catalog: Catalog) -> dict[str, tuple[float, ...]]:
-    """skill -> every level a role of any ladder of ``catalog`` requires of it."""
-    ladders = tuple(catalog.ladders.values())
-    if ladders == _LADDER_LEVELS[0]:
-        cached: dict[str, tuple[float, ...]] = _LADDER_LEVELS[1]
-        return cached
-    levels: dict[str, set[float]] = {}
-    for ladder in ladders:
-        for role in ladder.roles:
-            for r in role.requires:
-                levels.setdefault(r.skill, set()).add(r.level)
-    compiled = {k: tuple(sorted(v)) for k, v in levels.items()}
-    _LADDER_LEVELS[:] = [ladders, compiled]
-    return compiled
+def plural(n: int, word: str, many: str | None = None) -> str:
+    """``1 week``, ``3 weeks``."""
+    return f"{n} {word if n == 1 else (many or word + 's')}"
 
 
-def _role_ready(
-    state: ProfileState,
-    plan: Plan,
-    catalog: Catalog,
-    fig: Figures,
-    q: int,
-    out: list[MilestoneEvent],
-) -> None:
-    """A role is reached when every requirement of it and of every role before it on
-    the ladder is met: a learner never skips a rung, and roles reached together fire
-    in ladder order."""
-    index = state.index()
-    fired = state.fired_set()
-    for rule_id, role_rule in plan.role_ready:
-        for ladder in catalog.ladders.values():
-            if role_rule.ladders and ladder.id not in role_rule.ladders:
-                continue
-            _ladder(state, plan, fig, q, rule_id, ladder, index, fired, out)
+def level_text(name: str, threshold: str) -> str:
+    """``specialist: 70``; just the threshold when the name says the same (``4-weeks``)."""
+    if name.replace("-", " ").replace("_", " ") == threshold:
+        return threshold
+    return f"{name.replace('_', ' ')}: {threshold}"
 
 
-def _ladder(
-    state: ProfileState,
-    plan: Plan,
-    fig: Figures,
-    q: int,
-    rule_id: str,
-    ladder: Ladder,
-    index: dict[str, int],
-    fired: set[int],
-    out: list[MilestoneEvent],
-) -> None:
-    for role in ladder.roles:
-        if not role.requires:
-            continue
-        figures: dict[str, float] = {}
-        for r in role.requires:
-            i = index.get(r.skill)
-            figures[r.skill] = 0.0 if i is None else fig.level(i)
-        if any(figures[r.skill] < r.level for r in role.requires):
-            return
-        qualified = f"{ladder.id}/{role.id}"
-        if id_high(state, milestone_key(rule_id, qualified, role.id)) in fired:
-            continue
-        skills = tuple(sorted(figures))
-        evidence = _cite_newest_of(state, plan, q, _mask_of(state, skills), scored=True)
-        summary: dict[str, float | int | str] = {
-            "ladder": ladder.id,
-            "role": role.id,
-            "requirements": len(role.requires),
-        }
-        for r in role.requires:
-            summary[f"proficiency.{r.skill}"] = figures[r.skill]
-            summary[f"required.{r.skill}"] = r.level
-        _fire(
-            state,
-            out,
-            q,
-            rule_id=rule_id,
-            kind=MilestoneKind.ROLE_READY,
-            skill=qualified,
-            level=role.id,
-            title=f"Ready for {role.name} ({ladder.name})",
-            skills=skills,
-            evidence=evidence,
-            summary=summary,
-        )
+# --- the protocol a rule kind implements ------------------------------------------------------
 
 
-def _versatile(
-    state: ProfileState,
-    plan: Plan,
-    catalog: Catalog,
-    fig: Figures,
-    q: int,
-    rule: LevelRule,
-    cfg: VersatileRule,
-    out: list[MilestoneEvent],
-) -> None:
-    breadth = cfg.breadth_proficiency
-    deep: tuple[float, str] | None = None
-    by_category: dict[str, tuple[float, str]] = {}
-    names = state.names
-    for i in sorted(range(len(names)), key=names.__getitem__):
-        p = fig.level(i)
-        if p < breadth:
-            continue
-        k = names[i]
-        category = catalog.category(k)
-        if category is None:
-            continue
-        if p >= cfg.deep_proficiency and (deep is None or p > deep[0]):
-            deep = (p, k)
-        held = by_category.get(category)
-        if held is None or p > held[0]:
-            by_category[category] = (p, k)
-    if deep is None:
-        return
-    reached = _reached(state, rule, None, len(by_category))
-    if not reached:
-        return
-    others = sorted({k for _, k in by_category.values()} - {deep[1]})
-    skills = (deep[1], *others)
-    evidence = _cite_newest_of(state, plan, q, _mask_of(state, skills), scored=True)
-    for level, threshold in reached:
-        _fire(
-            state,
-            out,
-            q,
-            rule_id=rule.rule_id,
-            kind=rule.kind,
-            skill=None,
-            level=level,
-            title=(
-                f"Versatile: deep in {_name(catalog, deep[1])}, skilled across "
-                f"{len(by_category)} categories"
+class Scope(IntEnum):
+    """When a kind is evaluated at a prefix (each phase in the order of the kinds)."""
+
+    LEARNER = 0
+    """Once per statement, first: figures of the learner (weeks, attendances)."""
+    SKILL = 1
+    """Once per skill the statement assesses: figures of that skill."""
+    PROFILE = 2
+    """Last, once per statement that raised the proficiency of one of its skills or brought
+    one to a count of statements a kind counts it at (``touch_counts``); in a
+    re-evaluation also at the first prefix after a statement folded straight into the
+    aggregates: figures over several skills."""
+
+
+class At:
+    """The prefix being evaluated: kept statement ``q`` and the figures as of it.
+
+    ``c`` is the statement's code, ``t`` its time, ``skills`` the indexes of the skills it
+    names, ``quant`` its evidence in fixed point (None: not evidence), ``new_week`` whether
+    it made its week active. ``level`` and ``pair`` are computed once per skill and shared
+    by the kinds evaluated here. In a re-evaluation (``late`` is set) the figures are those
+    of the prefix, ``own`` tells whether ``q`` is the late statement itself and ``first``
+    whether ``q`` is the first prefix evaluated again."""
+
+    __slots__ = (
+        "_levels",
+        "_pairs",
+        "c",
+        "catalog",
+        "fig",
+        "first",
+        "late",
+        "new_week",
+        "own",
+        "plan",
+        "q",
+        "quant",
+        "rising",
+        "skills",
+        "state",
+        "t",
+    )
+
+    def __init__(
+        self,
+        state: ProfileState,
+        plan: Plan,
+        catalog: Catalog,
+        fig: Figures,
+        q: int,
+        skills: list[int],
+        quant: tuple[int, int, int] | None,
+        new_week: bool,
+    ) -> None:
+        self.state = state
+        self.plan = plan
+        self.catalog = catalog
+        self.fig = fig
+        self.q = q
+        self.t = state.rt[q]
+        self.c = state.rc[q]
+        self.skills = skills
+        self.quant = quant
+        self.new_week = new_week
+        self.late: Late | None = None
+        self.own = False
+        self.first = False
+        self._levels: dict[int, float] | None = None
+        self._pairs: dict[int, tuple[float, float]] = {}
+        self.rising: list[tuple[int, float, float]] | None = None
+
+    def level(self, i: int) -> float:
+        """Skill ``i``'s proficiency as of the prefix."""
+        pair = self._pairs.get(i)
+        if pair is not None:
+            return pair[1]
+        levels = self._levels
+        if levels is None:
+            levels = self._levels = {}
+        p = levels.get(i)
+        if p is None:
+            p = levels[i] = self.fig.level(i)
+        return p
+
+    def pair(self, i: int) -> tuple[float, float]:
+        """Skill ``i``'s proficiency without and with the statement's evidence."""
+        pair = self._pairs.get(i)
+        if pair is None:
+            assert self.quant is not None
+            pair = self._pairs[i] = self.fig.levels(i, self.quant)
+        return pair
+
+    def risen(self) -> list[tuple[int, float, float]]:
+        """The statement's skills whose proficiency its evidence raised, with their
+        proficiency without and with it."""
+        rising = self.rising
+        if rising is None:
+            rising = self.rising = []
+            if self.quant is not None:
+                pair = self.pair
+                for i in self.skills:
+                    before, after = pair(i)
+                    if after > before:
+                        rising.append((i, before, after))
+        return rising
+
+    def rose(self) -> bool:
+        """Whether the statement's evidence raised the proficiency of one of its skills."""
+        return bool(self.risen())
+
+    def reached_count(self) -> bool:
+        """Whether one of the statement's skills reached, with it, a number of statements
+        a kind counts a skill at (``RuleKind.touch_counts``)."""
+        exposures = self.plan.exposures
+        if exposures:
+            touches = self.fig.touches
+            for i in self.skills:
+                if touches(i) in exposures:
+                    return True
+        return False
+
+    def crossed(self, marks: Iterable[float]) -> bool:
+        """Whether the statement's evidence lifted one of its skills across a mark."""
+        for _, before, after in self.risen():
+            for mark in marks:
+                if before < mark <= after:
+                    return True
+        return False
+
+
+class Late:
+    """A statement that arrived out of order: time ``t``, code ``c``, inserted at kept
+    position ``j``, or ``folded`` straight into the aggregates as older than every kept
+    statement (then ``j`` is 0 and only the kept statements after it are prefixes)."""
+
+    __slots__ = ("c", "catalog", "day", "folded", "j", "new_week", "plan", "state", "t")
+
+    def __init__(
+        self,
+        state: ProfileState,
+        plan: Plan,
+        catalog: Catalog,
+        j: int,
+        t: int,
+        c: int,
+        new_week: bool,
+        folded: bool,
+    ) -> None:
+        self.state = state
+        self.plan = plan
+        self.catalog = catalog
+        self.j = j
+        self.t = t
+        self.c = c
+        self.day = t // DAY_US
+        self.new_week = new_week
+        self.folded = folded
+
+    @property
+    def scored(self) -> int:
+        """The skills (a mask of bits from 0) the late statement assessed."""
+        c = self.c
+        return c >> SKILL_SHIFT if c & EVIDENCE else 0
+
+
+@mypyc_attr(allow_interpreted_subclasses=True)
+class RuleKind:
+    """A kind of milestone rule: its configuration, and how it is evaluated.
+
+    A subclass lives in its own module of ``streams.core.kinds`` (or a module the rules
+    file names in ``kind_modules``) as ``KIND``. It declares ``name`` (the ``kind`` of the
+    rules file and of its milestones), ``config`` (the pydantic model of one rule,
+    subclassing ``RuleConfig``), ``threshold`` (the level field that orders levels, if
+    any) and ``scope``, and what statements can move its figures: ``on_evidence``,
+    ``on_new_week``, ``on_kinds`` (statement kind codes); ``touch_counts`` (statements per
+    skill) is set per instance. An instance is built per rules file with every enabled
+    rule of the kind (``rules``: id and config), once; it is shared by every learner, so
+    it keeps per-learner memory only in ``goals``.
+
+    In order (``last``/``last_skill``): evaluate prefix ``at`` and fire what it reaches.
+    Out of order: ``late`` says whether the late statement can move the kind's figures
+    (``None``: no), and what it needs; ``follow`` which skills' figures the prefixes must
+    carry; then ``prefix``/``prefix_skill`` evaluate every later prefix.
+    """
+
+    name: ClassVar[str]
+    config: ClassVar[type[RuleConfig]]
+    threshold: ClassVar[str | None] = None
+    scope: ClassVar[Scope] = Scope.LEARNER
+    order: ClassVar[int] = 100
+    """Place among the kinds of its scope (the built-in ones use 0-9)."""
+    on_evidence: ClassVar[bool] = False
+    on_new_week: ClassVar[bool] = False
+    on_kinds: ClassVar[frozenset[int]] = frozenset()
+    always: ClassVar[bool] = False
+    """LEARNER scope: evaluated at every statement in order, not only the ones above."""
+
+    def __init__(self, rules: list[tuple[str, Any]], knobs: Rules) -> None:
+        self.rules = rules
+        self.windows: tuple[int, ...] = ()
+        """Windows (days) its figures look back over: what a fold must keep per day."""
+        self.touch_counts: frozenset[int] = frozenset()
+        """Statements naming a skill at which it may newly count the skill."""
+        self.milestone_kind: str = _milestone_kind(self.name)
+
+    # --- per-learner memory ----------------------------------------------------------
+
+    def goals(self, state: ProfileState) -> dict[Any, float]:
+        """This kind's memory of one learner: usually the lowest threshold not reached yet
+        (per skill, per rule), worked out as needed; not encoded."""
+        memo: dict[RuleKind, dict[Any, float]] | None = state._goals
+        if memo is None:
+            memo = state._goals = {}
+        goals = memo.get(self)
+        if goals is None:
+            goals = memo[self] = {}
+        return goals
+
+    def rule_goal(self, state: ProfileState, n: int, rule: LevelRule) -> float:
+        """The lowest threshold of ``rule`` (the kind's rule ``n``) not reached yet, for a
+        milestone that names no skill; remembered in ``goals`` under ``n``."""
+        memo = state._goals
+        goals = memo.get(self) if memo is not None else None
+        if goals is None:
+            goals = self.goals(state)
+        goal = goals.get(n)
+        if goal is None:
+            goal = goals[n] = open_threshold(state, rule, "")
+        return goal
+
+    def forget(self, state: ProfileState, goals: dict[Any, float], skill: str | None) -> None:
+        """A milestone of this kind fired (for ``skill``): what was open may be closed."""
+        goals.clear()
+
+    # --- in order ----------------------------------------------------------------------
+
+    def last(self, at: At, out: list[MilestoneEvent]) -> None:
+        """Evaluate the newest prefix (scopes LEARNER and PROFILE)."""
+
+    def last_skill(self, at: At, i: int, out: list[MilestoneEvent]) -> None:
+        """Evaluate the newest prefix for skill ``i`` it assesses (scope SKILL)."""
+
+    # --- out of order ------------------------------------------------------------------
+
+    def late(self, late: Late) -> Any:
+        """What the late statement means for this kind (``None``: nothing to evaluate)."""
+        return None
+
+    def follow(self, interest: Any) -> int:
+        """The skills (a mask of bits from 0; -1: all) whose figures prefixes must carry."""
+        return 0
+
+    def prefix(self, at: At, interest: Any, out: list[MilestoneEvent]) -> None:
+        """Evaluate a prefix after a late statement (scopes LEARNER and PROFILE)."""
+
+    def prefix_skill(self, at: At, interest: Any, i: int, out: list[MilestoneEvent]) -> None:
+        """Evaluate a prefix after a late statement for skill ``i`` (scope SKILL)."""
+
+    # --- for people -------------------------------------------------------------------
+
+    @classmethod
+    def explain(cls, config: Any, knobs: Rules) -> tuple[str, tuple[str, ...]]:
+        """What a rule of this kind means, and its levels, in words (the demo report);
+        by default the first line of the kind's docstring and each level's threshold."""
+        levels = getattr(config, "levels", ())
+        field = cls.threshold
+        return (
+            (getattr(cls, "__doc__", None) or cls.name).strip().splitlines()[0],
+            tuple(
+                level_text(lvl.name, f"{getattr(lvl, field):g}") if field else lvl.name
+                for lvl in levels
             ),
-            skills=skills,
-            evidence=evidence,
-            summary={
-                "deep_skill": deep[1],
-                "deep_proficiency": deep[0],
-                "categories": len(by_category),
-                "threshold": int(threshold),
-            },
         )
 
 
-def _soft_skills(
-    state: ProfileState,
-    plan: Plan,
-    catalog: Catalog,
-    fig: Figures,
-    q: int,
-    rule: LevelRule,
-    cfg: SoftSkillsRule,
-    out: list[MilestoneEvent],
-) -> None:
-    exposure = cfg.min_exposure
-    held: list[str] = []
-    for i, k in enumerate(state.names):
-        touches = fig.touches(i)
-        if touches <= 0 or catalog.category(k) not in cfg.categories:
-            continue
-        if (exposure is not None and touches >= exposure) or fig.level(i) >= cfg.min_proficiency:
-            held.append(k)
-    reached = _reached(state, rule, None, len(held))
-    if not reached:
-        return
-    skills = tuple(sorted(held))
-    evidence = _cite_newest_of(state, plan, q, _mask_of(state, skills), scored=False)
-    for level, threshold in reached:
-        _fire(
-            state,
-            out,
-            q,
-            rule_id=rule.rule_id,
-            kind=rule.kind,
-            skill=None,
-            level=level,
-            title=f"Developed {len(held)} soft skills",
-            skills=skills,
-            evidence=evidence,
-            summary={"soft_skills": len(held), "threshold": int(threshold)},
-        )
+def _milestone_kind(name: str) -> str:
+    try:
+        return MilestoneKind(name)
+    except ValueError:
+        return name
 
 
-def _soft_trigger(
-    state: ProfileState,
-    catalog: Catalog,
-    cfg: SoftSkillsRule,
-    fig: Figures,
-    idxs: Any,
-    crossings: dict[int, tuple[float, float]] | None,
-) -> bool:
-    """Whether a skill of the trigger became held by a soft-skills rule at it."""
-    names = state.names
-    for i in idxs:
-        if catalog.category(names[i]) not in cfg.categories:
-            continue
-        if cfg.min_exposure is not None and fig.touches(i) == cfg.min_exposure:
-            return True
-        crossing = crossings.get(i) if crossings is not None else None
-        if crossing is not None and crossing[0] < cfg.min_proficiency <= crossing[1]:
-            return True
-    return False
+# --- the drivers ----------------------------------------------------------------------------
 
 
-def _crosses(crossings: dict[int, tuple[float, float]], marks: Any) -> bool:
-    for before, after in crossings.values():
-        for mark in marks:
-            if before < mark <= after:
-                return True
-    return False
-
-
-def _ladder_crossed(
-    state: ProfileState, catalog: Catalog, crossings: dict[int, tuple[float, float]]
-) -> bool:
-    marks = _ladder_levels(catalog)
-    names = state.names
-    for i, (before, after) in crossings.items():
-        for mark in marks.get(names[i], ()):
-            if before < mark <= after:
-                return True
-    return False
-
-
-def _multi(
-    state: ProfileState,
-    plan: Plan,
-    catalog: Catalog,
-    fig: Figures,
-    q: int,
-    idxs: Any,
-    crossings: dict[int, tuple[float, float]] | None,
-    out: list[MilestoneEvent],
-    *,
-    force: bool = False,
-) -> None:
-    """The rules over several skills, where the trigger moved one of their figures
-    (``force``: evaluate them whatever the trigger did)."""
-    if plan.role_ready and (force or (crossings and _ladder_crossed(state, catalog, crossings))):
-        _role_ready(state, plan, catalog, fig, q, out)
-    goals = _goals(state, plan)
-    if plan.versatile:
-        for n, (rule, wide) in enumerate(plan.versatile):
-            if goals.versatile[n] and (
-                force
-                or (
-                    crossings
-                    and _crosses(crossings, (wide.breadth_proficiency, wide.deep_proficiency))
-                )
-            ):
-                _versatile(state, plan, catalog, fig, q, rule, wide, out)
-    if plan.soft_skills:
-        for n, (rule, cfg) in enumerate(plan.soft_skills):
-            if goals.soft[n] and (
-                force or _soft_trigger(state, catalog, cfg, fig, idxs, crossings)
-            ):
-                _soft_skills(state, plan, catalog, fig, q, rule, cfg, out)
-
-
-# --- in order: the newest prefix -------------------------------------------------------
+def exposed(state: ProfileState, plan: Plan, skills: list[int]) -> bool:
+    """Whether a skill of the statement just reached a count a kind counts it at."""
+    touches = state.touches
+    exposures = plan.exposures
+    return any(touches[i] in exposures for i in skills)
 
 
 def evaluate_last(
@@ -1154,139 +890,34 @@ def evaluate_last(
     plan: Plan,
     catalog: Catalog,
     q: int,
-    idxs: list[int],
+    skills: list[int],
     quant: tuple[int, int, int] | None,
-    week_new: bool,
+    new_week: bool,
     out: list[MilestoneEvent],
 ) -> None:
     """Fire what the newest kept statement ``q`` (just appended) made reachable.
 
-    ``idxs``: its skills; ``quant``: its evidence in fixed point; ``week_new``: it
-    made its week active. Cheap checks
-    against the lowest open thresholds come first; figures are computed only
-    for the rules the statement can move."""
-    goals: Goals | None = state._goals
-    if goals is None or goals.plan is not plan:
-        goals = _goals(state, plan)
-    t = state.rt[q]
-    c = state.rc[q]
-    if week_new and plan.continuous and (t // DAY_US + 3) // 7 - state.runs[-2] + 1 >= goals.weeks:
-        _continuous(state, plan, q, out)
-    if c & KIND_BITS == ATTENDED and plan.networker:
-        day = t // DAY_US
-        for n, (_, window) in enumerate(plan.networker):
-            goal = goals.count[n]
-            if goal < _INF and state.attended_since(day - window + 1) >= goal:
-                _networker(state, plan, Figures(state, plan, q), q, n, out)
-    if not idxs:
+    ``skills``: its skills; ``quant``: its evidence in fixed point; ``new_week``: it
+    made its week active. Each kind checks its lowest open thresholds first and
+    computes figures only when the statement can move them."""
+    at = At(state, plan, catalog, Figures(state, plan, q), q, skills, quant, new_week)
+    for kind in plan.learner_calls[(at.c & KIND_BITS) | (new_week << 4)]:
+        kind.last(at, out)
+    if not skills:
         return
-    crossings: dict[int, tuple[float, float]] | None = None
     if quant is not None:
-        ev = state.rv[q]
-        decay = state.decay
-        prior_q = plan.prior_weight * SCALE
-        marks, ladders = goals.marks(catalog)
-        buckets = state.buckets
-        names = state.names
-        level_goals = goals.level
-        trend_goals = goals.trend
-        for i in idxs:
-            if not plan.uses_levels:
-                if plan.boost:
-                    _boost_last(state, plan, catalog, goals, q, i, ev, out)
-                continue
-            steps = ladders.get(names[i]) if ladders else None
-            if marks or steps:
-                before, p = level_pair(decay, buckets[i], t, prior_q, quant)
-                if p > before and (
-                    _between(marks, before, p) or (steps and _between(steps, before, p))
-                ):
-                    if crossings is None:
-                        crossings = {}
-                    crossings[i] = (before, p)
-            else:
-                p = level_of(decay, buckets[i], t, prior_q)
-            if plan.skill_level:
-                level_goal = level_goals.get(i)
-                if level_goal is None:
-                    level_goal = goals.level_goal(state, i)
-                if p >= level_goal:
-                    _skill_level(state, plan, catalog, Figures(state, plan, q), q, i, p, out)
-            if plan.trend:
-                trend_goal = trend_goals.get(i)
-                if trend_goal is None:
-                    trend_goal = goals.trend_goal(state, i)
-                if p >= trend_goal and _emerging(catalog, names[i]):
-                    _trend(state, plan, catalog, Figures(state, plan, q), q, i, p, out)
-            if plan.boost:
-                _boost_last(state, plan, catalog, goals, q, i, ev, out)
-        if not plan.boost:
-            state._hist = None
-    if plan.multi_skill and (
-        crossings is not None or (plan.exposures and exposed(state, plan, idxs))
-    ):
-        _multi(state, plan, catalog, Figures(state, plan, q), q, idxs, crossings, out)
-
-
-def _between(marks: tuple[float, ...], before: float, after: float) -> bool:
-    """Whether a mark (sorted) lies in (before, after]."""
-    k = bisect_right(marks, before)
-    return k < len(marks) and marks[k] <= after
-
-
-def _emerging(catalog: Catalog, skill: str) -> bool:
-    known = catalog.skills.get(skill)
-    return known is not None and known.emerging is not None
-
-
-def exposed(state: ProfileState, plan: Plan, idxs: list[int]) -> bool:
-    """Whether a skill of the statement just reached a count a soft-skills rule holds at."""
-    touches = state.touches
-    exposures = plan.exposures
-    return any(touches[i] in exposures for i in idxs)
-
-
-def _boost_last(
-    state: ProfileState,
-    plan: Plan,
-    catalog: Catalog,
-    goals: Goals,
-    q: int,
-    i: int,
-    ev: float,
-    out: list[MilestoneEvent],
-) -> None:
-    """Performance boost at the newest statement, from a cached score history."""
-    goal = goals.boost.get(i)
-    if goal is None:
-        goal = goals.boost_goal(state, i)
-    held = state._hist
-    if held is None or held[0] is not plan:
-        held = state._hist = (plan, {})
-    cache: dict[int, list[tuple[int, float, int]]] = held[1]
-    if goal == _INF:  # every level fired: nothing to keep for this skill
-        cache.pop(i, None)
-        return
-    base = state._folds
-    entries = cache.get(i)
-    if entries is None:
-        entries = [(day, score, k + base) for day, score, k in history(state, plan, i, q)]
-    else:
-        while entries and entries[0][2] < base:  # folded since
-            del entries[0]
-    if ev + _HALF_UNIT >= goal:
-        low = min([e[1] for e in entries], default=_INF)
-        tail = state.tails[i]
-        if len(entries) < plan.history - 1 and len(tail) > 1:
-            low = min(low, *tail[3::3])
-        if ev - low + _HALF_UNIT >= goal:
-            _boost(state, plan, catalog, q, i, entries, out, base)
-    depth = plan.history - 1
-    if depth > 0:
-        entries.append((state.rt[q] // DAY_US, ev, q + base))
-        if len(entries) > depth:
-            del entries[0]
-    cache[i] = entries
+        pairs = at._pairs
+        for i in skills:  # every kind of the skill phase wants them, most of the profile's
+            pairs[i] = level_pair(state.decay, state.buckets[i], at.t, at.fig.prior_q, quant)
+        skill_kinds = plan.skill_kinds
+        if skill_kinds:
+            for i in skills:
+                for kind in skill_kinds:
+                    kind.last_skill(at, i, out)
+    profile_kinds = plan.profile_kinds
+    if profile_kinds and (at.rose() or at.reached_count()):
+        for kind in profile_kinds:
+            kind.last(at, out)
 
 
 def reevaluate(
@@ -1296,7 +927,7 @@ def reevaluate(
     j: int,
     t: int,
     c: int,
-    week_new: bool,
+    new_week: bool,
     folded: bool,
     out: list[MilestoneEvent],
 ) -> None:
@@ -1305,134 +936,44 @@ def reevaluate(
     The statement (time ``t``, code ``c``) was inserted at kept position ``j``,
     or, ``folded``, went straight into the aggregates as older than every kept
     statement (then ``j`` is 0 and the rules are evaluated at the kept
-    statements after it only). Only rules whose figures it moved and that still
+    statements after it only). Only kinds whose figures it moved and that still
     have a level to reach are evaluated, and each only at prefixes that
     trigger it."""
     rt, rc = state.rt, state.rc
     n = len(rt)
     if j >= n:
         return
-    goals = _goals(state, plan)
-    names = state.names
-    mask = c >> SKILL_SHIFT
-    scored = mask if c & EVIDENCE else 0
-    levels = trends = boosts = 0
-    m = scored
-    while m:
-        low = m & -m
-        m ^= low
-        i = low.bit_length() - 1
-        if plan.skill_level and goals.level_goal(state, i) < _INF:
-            levels |= low
-        if plan.trend and goals.trend_goal(state, i) < _INF and _emerging(catalog, names[i]):
-            trends |= low
-        if plan.boost and goals.boost_goal(state, i) < _INF:
-            boosts |= low
-    soft = 0
-    if any(goals.soft) and mask:
-        categories = plan.soft_categories
-        m = mask
-        while m:
-            low = m & -m
-            m ^= low
-            if catalog.category(names[low.bit_length() - 1]) in categories:
-                soft |= low
-    wide = bool(scored) and (bool(plan.role_ready) or any(goals.versatile))
-    multi = wide or bool(soft)
-    weekly = week_new and goals.weeks < _INF
-    social = c & KIND_BITS == ATTENDED and any(goal < _INF for goal in goals.count)
-    if not (weekly or social or levels or trends or boosts or multi):
+    late = Late(state, plan, catalog, j, t, c, new_week, folded)
+    learner: list[tuple[RuleKind, Any]] = []
+    per_skill: list[tuple[RuleKind, Any]] = []
+    profile: list[tuple[RuleKind, Any]] = []
+    follow = 0
+    for kind in plan.kinds:
+        interest = kind.late(late)
+        if interest is None:
+            continue
+        follow |= kind.follow(interest)
+        scope = kind.scope
+        (
+            learner if scope is Scope.LEARNER else per_skill if scope is Scope.SKILL else profile
+        ).append((kind, interest))
+    if not (learner or per_skill or profile):
         return
-    week = (t // DAY_US + 3) // 7
-    run_end = week
-    if weekly:
-        runs = state.runs
-        i = bisect_right(runs, week)
-        run_end = runs[i] if i % 2 else runs[i - 1]
-    day = t // DAY_US
-    fig = PrefixFigures(state, plan, j, skills=(-1 if multi else levels | trends))
-    follow = (levels | trends) << SKILL_SHIFT if not multi else -1
-    horizon = state.horizon
-    depth = plan.history - 1
-    since: dict[int, int] = {}
-    """skill -> assessments of it among the prefixes after the late statement"""
+    fig = PrefixFigures(state, plan, j, skills=follow)
     for q in range(j, n):
         fig.advance(q)
         cq = rc[q]
-        tq = rt[q]
-        own = q == j and not folded
-        if weekly:
-            wq = (tq // DAY_US + 3) // 7
-            if week <= wq <= run_end and wq != (
-                (rt[q - 1] // DAY_US + 3) // 7
-                if q > 0
-                else (-1 if horizon is None else (horizon[0] // DAY_US + 3) // 7)
-            ):
-                _continuous(state, plan, q, out)
-        if social and cq & KIND_BITS == ATTENDED:
-            dq = tq // DAY_US
-            for k, (_, window) in enumerate(plan.networker):
-                if (own or dq - window + 1 <= day) and goals.count[k] < _INF:
-                    _networker(state, plan, fig, q, k, out)
-        if not cq & EVIDENCE:
-            if soft and cq >> SKILL_SHIFT and _touched_soft(state, plan, catalog, fig, cq):
-                _multi(state, plan, catalog, fig, q, _bits(cq >> SKILL_SHIFT), None, out)
-            elif folded and q == j and multi:
-                _multi(state, plan, catalog, fig, q, [], None, out, force=True)
-            continue
-        qmask = cq >> SKILL_SHIFT
-        crossings: dict[int, tuple[float, float]] | None = None
-        if cq & follow or (boosts and qmask & boosts):
-            quant = fig.quant(q)
-            m = qmask
-            while m:
-                low = m & -m
-                m ^= low
-                i = low.bit_length() - 1
-                if low & (levels | trends) or multi:
-                    before, p = fig.levels(i, quant)
-                    if multi and p > before:
-                        if crossings is None:
-                            crossings = {}
-                        crossings[i] = (before, p)
-                    if low & levels and p >= goals.level_goal(state, i):
-                        _skill_level(state, plan, catalog, fig, q, i, p, out)
-                    if low & trends and p >= goals.trend_goal(state, i):
-                        _trend(state, plan, catalog, fig, q, i, p, out)
-                if low & boosts:
-                    seen = since.get(i, 0)
-                    if own or folded or seen < depth:
-                        _boost(state, plan, catalog, q, i, history(state, plan, i, q), out)
-                    if not own:
-                        since[i] = seen + 1
-        if multi and (
-            crossings
-            or (soft and _touched_soft(state, plan, catalog, fig, cq))
-            or (folded and q == j)
-        ):
-            _multi(
-                state, plan, catalog, fig, q, _bits(qmask), crossings, out, force=folded and q == j
-            )
-
-
-def _touched_soft(state: ProfileState, plan: Plan, catalog: Catalog, fig: Figures, c: int) -> bool:
-    """Whether a soft skill of a statement (code ``c``) reached, with it, a number of
-    statements a soft-skills rule counts it at."""
-    exposures = plan.exposures
-    mask = c >> SKILL_SHIFT
-    while mask:
-        low = mask & -mask
-        mask ^= low
-        i = low.bit_length() - 1
-        if fig.touches(i) in exposures and catalog.category(state.names[i]) in plan.soft_categories:
-            return True
-    return False
-
-
-def _bits(mask: int) -> list[int]:
-    out = []
-    while mask:
-        low = mask & -mask
-        out.append(low.bit_length() - 1)
-        mask ^= low
-    return out
+        quant = fig.quant(q) if cq & EVIDENCE else None
+        at = At(state, plan, catalog, fig, q, bits(cq >> SKILL_SHIFT), quant, False)
+        at.late = late
+        at.own = q == j and not folded
+        at.first = q == j
+        for kind, interest in learner:
+            kind.prefix(at, interest, out)
+        if quant is not None and per_skill:
+            for i in at.skills:
+                for kind, interest in per_skill:
+                    kind.prefix_skill(at, interest, i, out)
+        if profile and ((at.first and folded) or at.rose() or at.reached_count()):
+            for kind, interest in profile:
+                kind.prefix(at, interest, out)

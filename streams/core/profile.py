@@ -156,10 +156,11 @@ def apply(
         week_new = _add(state, t, c, ev, idxs, quant, plan)
         if plan.has_rules:
             if (
-                quant is not None
-                or week_new
-                or c & KIND_BITS == ATTENDED
+                (quant is not None and plan.on_evidence)
+                or (week_new and plan.on_new_week)
+                or c & KIND_BITS in plan.on_kinds
                 or (idxs and plan.exposures and exposed(state, plan, idxs))
+                or plan.always
             ):
                 evaluate_last(state, plan, catalog, n, idxs, quant, week_new, out)
         elif quant is not None:

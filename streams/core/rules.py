@@ -12,6 +12,12 @@ knobs at the top level and a ``rules`` mapping from rule id to rule::
         levels:
           - {name: connector, count: 3}
 
+Each rule kind lives in its own module (``streams.core.kinds``); a rules file can
+name further modules that define kinds under ``kind_modules`` (imported when the
+file is loaded: the rules file is trusted like code)::
+
+    kind_modules: [acme_skills.course_streak]
+
 A rule id is part of every milestone id it fires, so renaming a rule (or a
 level) makes its achievements new ones; changing a threshold does not. Levels
 are listed in increasing order of their threshold. A rule with
@@ -31,16 +37,41 @@ from __future__ import annotations
 import functools
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import Field, SerializeAsAny, ValidationError, field_validator, model_validator
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
-from schemas.milestones import MilestoneKind
+from streams.core import kinds as kind_registry
+from streams.core.rule_config import (
+    CategoriesLevel,
+    ConfigModel,
+    CountLevel,
+    MarginLevel,
+    Name,
+    ProficiencyLevel,
+    RuleConfig,
+    WeeksLevel,
+)
+
+if TYPE_CHECKING:
+    from streams.core.milestones import RuleKind
+
+__all__ = [
+    "DEFAULT_RULES_PATH",
+    "CategoriesLevel",
+    "CountLevel",
+    "MarginLevel",
+    "Plan",
+    "ProficiencyLevel",
+    "RuleConfig",
+    "Rules",
+    "RulesError",
+    "WeeksLevel",
+]
 
 DEFAULT_RULES_PATH = Path(__file__).resolve().parent.parent / "default_rules.yaml"
-
-Name = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_.-]*$", max_length=64)]
 
 
 class RulesError(ValueError):
@@ -52,142 +83,7 @@ class RulesError(ValueError):
         super().__init__(f"invalid rules ({source}): " + "; ".join(problems))
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class ProficiencyLevel(_Model):
-    name: Name
-    proficiency: float = Field(gt=0.0, le=1.0)
-
-
-class WeeksLevel(_Model):
-    name: Name
-    weeks: int = Field(ge=1, le=520)
-
-
-class CountLevel(_Model):
-    name: Name
-    count: int = Field(ge=1, le=100_000)
-
-
-class MarginLevel(_Model):
-    name: Name
-    margin: float = Field(gt=0.0, le=1.0)
-
-
-class CategoriesLevel(_Model):
-    name: Name
-    categories: int = Field(ge=1, le=1_000)
-
-
-class _Rule(_Model):
-    enabled: bool = True
-
-
-class SkillLevelRule(_Rule):
-    """A skill's proficiency reached a level (practitioner, specialist, expert ...)."""
-
-    kind: Literal["skill_level_reached"]
-    levels: tuple[ProficiencyLevel, ...] = Field(min_length=1)
-
-
-class ContinuousLearnerRule(_Rule):
-    """Active in N consecutive ISO weeks."""
-
-    kind: Literal["continuous_learner"]
-    levels: tuple[WeeksLevel, ...] = Field(min_length=1)
-
-
-class NetworkerRule(_Rule):
-    """Events attended within the rolling window (``window_days``, default the global one)."""
-
-    kind: Literal["networker"]
-    window_days: int | None = Field(default=None, ge=1, le=3_660)
-    levels: tuple[CountLevel, ...] = Field(min_length=1)
-
-
-class SoftSkillsRule(_Rule):
-    """Breadth: how many distinct skills of the soft categories the learner holds.
-
-    A skill is held when its proficiency reaches ``min_proficiency`` or, unless
-    ``min_exposure`` is null, when at least that many statements touched it
-    (soft skills are often practised rather than scored).
-    """
-
-    kind: Literal["soft_skills"]
-    categories: tuple[Name, ...] = Field(default=("soft",), min_length=1)
-    min_proficiency: float = Field(default=0.5, gt=0.0, le=1.0)
-    min_exposure: int | None = Field(default=3, ge=1)
-    levels: tuple[CountLevel, ...] = Field(min_length=1)
-
-
-class TrendAdopterRule(_Rule):
-    """A catalog skill flagged emerging reached a level while the event time is in its period."""
-
-    kind: Literal["trend_adopter"]
-    levels: tuple[ProficiencyLevel, ...] = Field(min_length=1)
-
-
-class PerformanceBoostRule(_Rule):
-    """An assessed score on a skill rose by ``margin`` over the lowest recent one in the window."""
-
-    kind: Literal["performance_boost"]
-    window_days: int | None = Field(default=None, ge=1, le=3_660)
-    levels: tuple[MarginLevel, ...] = Field(min_length=1)
-
-
-class VersatileRule(_Rule):
-    """T-shaped: one skill at ``deep_proficiency`` plus breadth across categories.
-
-    Breadth counts the catalog categories holding a skill at
-    ``breadth_proficiency`` or more (the deep skill's category included).
-    """
-
-    kind: Literal["versatile"]
-    deep_proficiency: float = Field(default=0.7, gt=0.0, le=1.0)
-    breadth_proficiency: float = Field(default=0.5, gt=0.0, le=1.0)
-    levels: tuple[CategoriesLevel, ...] = Field(min_length=1)
-
-    @model_validator(mode="after")
-    def _deep_not_below_breadth(self) -> VersatileRule:
-        if self.deep_proficiency < self.breadth_proficiency:
-            raise ValueError("deep_proficiency is below breadth_proficiency")
-        return self
-
-
-class RoleReadyRule(_Rule):
-    """Every requirement of the next role on a career ladder met (``ladders``: empty = all)."""
-
-    kind: Literal["role_ready"]
-    ladders: tuple[Name, ...] = ()
-
-
-Rule = Annotated[
-    SkillLevelRule
-    | ContinuousLearnerRule
-    | NetworkerRule
-    | SoftSkillsRule
-    | TrendAdopterRule
-    | PerformanceBoostRule
-    | VersatileRule
-    | RoleReadyRule,
-    Field(discriminator="kind"),
-]
-
-_KINDS = frozenset(k.value for k in MilestoneKind)
-_THRESHOLD_FIELD = {
-    "skill_level_reached": "proficiency",
-    "trend_adopter": "proficiency",
-    "continuous_learner": "weeks",
-    "networker": "count",
-    "soft_skills": "count",
-    "performance_boost": "margin",
-    "versatile": "categories",
-}
-
-
-class Rules(_Model):
+class Rules(ConfigModel):
     """The profile knobs and the milestone rules; ``Rules()`` has the knobs and no rules."""
 
     version: Literal[1] = 1
@@ -209,27 +105,70 @@ class Rules(_Model):
     """Evidence score of a passed course sent without a score; null: no evidence."""
     max_evidence: int = Field(default=10, ge=1, le=1_000)
     """Statement ids carried by one milestone."""
-    rules: dict[Name, Rule] = Field(default_factory=dict)
+    kind_modules: tuple[str, ...] = ()
+    """Modules defining further rule kinds (``KIND``), imported when the file is loaded."""
+    rules: dict[Name, SerializeAsAny[RuleConfig]] = Field(default_factory=dict)
 
     @model_validator(mode="before")
     @classmethod
-    def _infer_kinds(cls, data: Any) -> Any:
-        if not isinstance(data, Mapping) or not isinstance(data.get("rules"), Mapping):
+    def _load_kind_modules(cls, data: Any) -> Any:
+        if isinstance(data, Mapping) and isinstance(data.get("kind_modules"), list | tuple):
+            problems = []
+            for n, module in enumerate(data["kind_modules"]):
+                if isinstance(module, str):
+                    try:
+                        kind_registry.load(module)
+                    except ValueError as exc:
+                        problems.append(f"kind_modules[{n}]: {exc}")
+            if problems:
+                raise ValueError("; ".join(problems))
+        return data
+
+    @field_validator("rules", mode="before")
+    @classmethod
+    def _each_by_its_kind(cls, data: Any) -> Any:
+        """Validate each rule with the configuration model of its kind (the rule id is
+        the kind when the rule names none and the id is a kind's name)."""
+        if not isinstance(data, Mapping):
             return data
+        known = kind_registry.kinds()
+        names = ", ".join(sorted(known))
         rules: dict[Any, Any] = {}
-        for rule_id, body in data["rules"].items():
-            if isinstance(body, Mapping) and "kind" not in body and rule_id in _KINDS:
-                rules[rule_id] = {"kind": rule_id, **body}
-            else:
+        errors: list[InitErrorDetails] = []
+        for rule_id, body in data.items():
+            if not isinstance(body, Mapping):
                 rules[rule_id] = body
-        return {**data, "rules": rules}
+                continue
+            name = body.get("kind", rule_id if rule_id in known else None)
+            if name is None:
+                errors.append(_error(rule_id, "needs a kind (one of " + names + ")", body))
+                continue
+            kind = known.get(name) if isinstance(name, str) else None
+            if kind is None:
+                errors.append(_error(rule_id, f"unknown kind; expected one of {names}", body))
+                continue
+            try:
+                rules[rule_id] = kind.config.model_validate({**body, "kind": name})
+            except ValidationError as exc:
+                errors.extend(
+                    InitErrorDetails(
+                        type=err["type"],
+                        loc=(rule_id, *err["loc"]),
+                        input=err["input"],
+                        ctx=err.get("ctx", {}),
+                    )
+                    for err in exc.errors()
+                )
+        if errors:
+            raise ValidationError.from_exception_data("rules", errors)
+        return rules
 
     @model_validator(mode="after")
     def _levels_ordered(self) -> Rules:
         problems: list[str] = []
         for rule_id, rule in self.rules.items():
             levels = getattr(rule, "levels", ())
-            field = _THRESHOLD_FIELD.get(rule.kind)
+            field = kind_registry.kinds()[rule.kind].threshold
             seen: set[str] = set()
             for i, level in enumerate(levels):
                 if level.name in seen:
@@ -300,14 +239,17 @@ def _defaults() -> Rules:
     return Rules._load_file(DEFAULT_RULES_PATH)
 
 
+def _error(rule_id: Any, message: str, body: Any) -> InitErrorDetails:
+    return InitErrorDetails(
+        type=PydanticCustomError("rule_kind", message), loc=(rule_id,), input=body
+    )
+
+
 def _describe(exc: ValidationError) -> list[str]:
     found: list[tuple[str, str, str]] = []
     for err in exc.errors():
-        loc = list(err["loc"])
-        if len(loc) >= 3 and loc[0] == "rules" and loc[2] in _KINDS:
-            del loc[2]
         path = ""
-        for part in loc:
+        for part in err["loc"]:
             if isinstance(part, int):
                 path += f"[{part}]"
             elif part == "[key]":
@@ -316,10 +258,6 @@ def _describe(exc: ValidationError) -> list[str]:
                 path += f".{part}" if path else str(part)
         if err["type"] == "value_error":
             message = str(err.get("ctx", {}).get("error", err["msg"]))
-        elif err["type"] == "union_tag_invalid":
-            message = f"unknown kind; expected one of {', '.join(sorted(_KINDS))}"
-        elif err["type"] == "union_tag_not_found":
-            message = "needs a kind (one of " + ", ".join(sorted(_KINDS)) + ")"
         else:
             message = err["msg"]
         found.append((path, err["type"], message))
@@ -334,45 +272,14 @@ def _describe(exc: ValidationError) -> list[str]:
     return out
 
 
-class LevelRule:
-    """A compiled rule whose levels are thresholds on one number."""
-
-    __slots__ = ("first", "kind", "learner_keys", "levels", "prefix", "rule", "rule_id", "suffixes")
-
-    def __init__(
-        self,
-        rule_id: str,
-        rule: SkillLevelRule
-        | ContinuousLearnerRule
-        | NetworkerRule
-        | SoftSkillsRule
-        | TrendAdopterRule
-        | PerformanceBoostRule
-        | VersatileRule,
-        field: str,
-    ) -> None:
-        self.rule_id = rule_id
-        self.rule = rule
-        self.kind = MilestoneKind(rule.kind)
-        self.levels: tuple[tuple[str, float], ...] = tuple(
-            (lvl.name, float(getattr(lvl, field))) for lvl in rule.levels
-        )
-        self.first = self.levels[0][1]
-        self.prefix = f"{rule_id}\x1f"
-        self.suffixes = tuple(f"\x1f{name}" for name, _ in self.levels)
-        """A level's key in ``ProfileState.fired`` is ``prefix + (skill or '') + suffix``."""
-        self.learner_keys = tuple(self.prefix + suffix for suffix in self.suffixes)
-        """The keys of the levels when the milestone names no skill."""
-
-
 class Plan:
-    """Rules compiled to plain values: what ``apply`` reads per statement."""
+    """Rules compiled to plain values and one ``RuleKind`` per kind in use: what
+    ``apply`` reads per statement."""
 
     __slots__ = (
-        "boost",
+        "always",
         "cap",
         "certification_score",
-        "continuous",
         "course_passed_score",
         "dedupe",
         "evidence_window",
@@ -381,22 +288,23 @@ class Plan:
         "has_rules",
         "history",
         "keep",
+        "kinds",
+        "learner_calls",
+        "learner_kinds",
         "max_evidence",
-        "multi_skill",
-        "networker",
+        "on_evidence",
+        "on_kinds",
+        "on_new_week",
         "prior_weight",
-        "role_ready",
-        "skill_level",
-        "soft_categories",
-        "soft_skills",
-        "trend",
-        "uses_levels",
-        "versatile",
+        "profile_kinds",
+        "skill_kinds",
         "window_days",
         "window_max_days",
     )
 
     def __init__(self, rules: Rules) -> None:
+        from streams.core.milestones import Scope
+
         self.half_life_days = rules.half_life_days
         self.prior_weight = rules.prior_weight
         self.window_days = rules.window_days
@@ -411,57 +319,40 @@ class Plan:
         self.certification_score = rules.certification_score
         self.course_passed_score = rules.course_passed_score
         self.max_evidence = rules.max_evidence
-        self.skill_level: list[LevelRule] = []
-        self.continuous: list[LevelRule] = []
-        self.networker: list[tuple[LevelRule, int]] = []
-        self.soft_skills: list[tuple[LevelRule, SoftSkillsRule]] = []
-        self.trend: list[LevelRule] = []
-        self.boost: list[tuple[LevelRule, int]] = []
-        self.versatile: list[tuple[LevelRule, VersatileRule]] = []
-        self.role_ready: list[tuple[str, RoleReadyRule]] = []
-        windows = [rules.window_days]
+        known = kind_registry.kinds()
+        grouped: dict[str, list[tuple[str, Any]]] = {}
         for rule_id, rule in rules.rules.items():
-            if not rule.enabled:
-                continue
-            if isinstance(rule, SkillLevelRule):
-                self.skill_level.append(LevelRule(rule_id, rule, "proficiency"))
-            elif isinstance(rule, ContinuousLearnerRule):
-                self.continuous.append(LevelRule(rule_id, rule, "weeks"))
-            elif isinstance(rule, NetworkerRule):
-                window = rule.window_days or rules.window_days
-                windows.append(window)
-                self.networker.append((LevelRule(rule_id, rule, "count"), window))
-            elif isinstance(rule, SoftSkillsRule):
-                self.soft_skills.append((LevelRule(rule_id, rule, "count"), rule))
-            elif isinstance(rule, TrendAdopterRule):
-                self.trend.append(LevelRule(rule_id, rule, "proficiency"))
-            elif isinstance(rule, PerformanceBoostRule):
-                self.boost.append(
-                    (LevelRule(rule_id, rule, "margin"), rule.window_days or rules.window_days)
-                )
-            elif isinstance(rule, VersatileRule):
-                self.versatile.append((LevelRule(rule_id, rule, "categories"), rule))
-            else:
-                self.role_ready.append((rule_id, rule))
-        self.window_max_days = max(windows)
-        self.soft_categories = frozenset(c for _, rule in self.soft_skills for c in rule.categories)
-        self.exposures = frozenset(
-            rule.min_exposure for _, rule in self.soft_skills if rule.min_exposure is not None
+            if rule.enabled:
+                grouped.setdefault(rule.kind, []).append((rule_id, rule))
+        classes = sorted(
+            (known[name] for name in grouped), key=lambda k: (k.scope, k.order, k.name)
         )
-        """Statement counts per skill at which a soft-skills rule may newly count the skill."""
-        self.multi_skill = bool(self.versatile or self.role_ready or self.soft_skills)
-        self.uses_levels = bool(self.skill_level or self.trend or self.multi_skill)
-        """Rules that look at a skill's proficiency after each assessment of it."""
-        """Rules that need a skill's proficiency just before a statement, to see crossings."""
-        self.has_rules = any(
-            (
-                self.skill_level,
-                self.continuous,
-                self.networker,
-                self.soft_skills,
-                self.trend,
-                self.boost,
-                self.versatile,
-                self.role_ready,
+        self.kinds: tuple[RuleKind, ...] = tuple(k(grouped[k.name], rules) for k in classes)
+        """One instance per kind in use, in the order they are evaluated."""
+        self.learner_kinds = tuple(k for k in self.kinds if k.scope is Scope.LEARNER)
+        self.skill_kinds = tuple(k for k in self.kinds if k.scope is Scope.SKILL)
+        self.profile_kinds = tuple(k for k in self.kinds if k.scope is Scope.PROFILE)
+        self.window_max_days = max((w for k in self.kinds for w in k.windows), default=0)
+        self.window_max_days = max(self.window_max_days, rules.window_days)
+        self.on_evidence = any(k.on_evidence for k in self.kinds)
+        self.on_new_week = any(k.on_new_week for k in self.kinds)
+        self.on_kinds = frozenset(c for k in self.kinds for c in k.on_kinds)
+        self.exposures = frozenset(c for k in self.kinds for c in k.touch_counts)
+        """Statement counts per skill at which a kind may newly count the skill."""
+        self.has_rules = bool(self.kinds)
+        self.always = any(k.always for k in self.learner_kinds)
+        self.learner_calls = tuple(
+            tuple(
+                k
+                for k in self.learner_kinds
+                if (new_week and k.on_new_week) or code in k.on_kinds or k.always
             )
+            for new_week in (False, True)
+            for code in range(16)
         )
+        """The learner-scope kinds a statement in order wakes, at ``code | new_week << 4``
+        (its kind code, and whether it made its week active)."""
+
+    def kind(self, name: str) -> RuleKind | None:
+        """The compiled kind ``name``, if a rule of it is enabled."""
+        return next((k for k in self.kinds if k.name == name), None)

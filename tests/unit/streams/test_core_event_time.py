@@ -115,10 +115,10 @@ def disturbed(
             out.add(mid)
     # A role also depends on the roles before it on its ladder.
     for mid, m in fired.items():
-        if m.data.kind.value == "role_ready" and any(
+        if m.data.kind == "role_ready" and any(
             o in out and fired[o].data.skill.split("/")[0] == m.data.skill.split("/")[0]
             for o in fired
-            if fired[o].data.kind.value == "role_ready"
+            if fired[o].data.kind == "role_ready"
             and fired[o].data.achieved_at <= m.data.achieved_at
         ):
             out.add(mid)

@@ -173,14 +173,17 @@ def test_a_json_file_is_read_too(tmp_path: Path) -> None:
     )
     rules = Rules.load(path)
     assert rules.window_days == 30
-    assert rules.plan.networker[0][1] == 30
+    networker = rules.plan.kind("networker")
+    assert networker is not None
+    assert networker.windows == (30,)
 
 
 def test_disabled_rules_are_checked_but_not_compiled() -> None:
     data = default_data()
     data["rules"]["networker"]["enabled"] = False
     rules = Rules.from_data(data)
-    assert rules.plan.networker == []
+    assert rules.plan.kind("networker") is None
+    assert "networker" not in {kind.name for kind in rules.plan.kinds}
     data["rules"]["networker"]["levels"][0]["count"] = 0
     assert any("networker" in p for p in _problems(data))
 

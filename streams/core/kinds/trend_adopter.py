@@ -1,0 +1,66 @@
+"""trend_adopter: keeping up with emerging industry trends.
+
+A skill the catalog flags as emerging reached a level while the event time is in
+its emerging period; otherwise like ``skill_level_reached``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field
+
+from streams.core.kinds.skill_level_reached import SkillLevel
+from streams.core.milestones import At, Late, level_text, points
+from streams.core.rule_config import ProficiencyLevel, RuleConfig
+from streams.core.state import from_micros
+
+
+class TrendAdopterRule(RuleConfig):
+    """A catalog skill flagged emerging reached a level while the event time is in its period."""
+
+    kind: Literal["trend_adopter"]
+    levels: tuple[ProficiencyLevel, ...] = Field(min_length=1)
+
+
+class TrendAdopter(SkillLevel):
+    """An emerging skill reached a level while it is emerging."""
+
+    name = "trend_adopter"
+    config = TrendAdopterRule
+    order = 1
+
+    def applies(self, at: At | Late, i: int) -> bool:
+        known = at.catalog.skills.get(at.state.names[i])
+        return known is not None and known.emerging is not None
+
+    def evaluate(self, at: At, i: int, p: float, out: list[Any]) -> None:
+        known = at.catalog.skills.get(at.state.names[i])
+        if known is None or known.emerging is None:
+            return
+        if not known.emerging.covers(from_micros(at.t).date()):
+            return
+        super().evaluate(at, i, p, out)
+
+    def title(self, at: At, skill: str, level: str) -> str:
+        known = at.catalog.skills[skill]
+        return f"Early adopter of {known.name}: reached {level} level while it is emerging"
+
+    def summary(self, at: At, i: int, p: float, threshold: float) -> dict[str, Any]:
+        known = at.catalog.skills[at.state.names[i]]
+        assert known.emerging is not None
+        return {
+            **super().summary(at, i, p, threshold),
+            "emerging_since": str(known.emerging.start),
+        }
+
+    @classmethod
+    def explain(cls, config: Any, knobs: Any) -> tuple[str, tuple[str, ...]]:
+        return (
+            "Reached a proficiency level in a skill the catalog marks as emerging, "
+            "while it is emerging.",
+            tuple(level_text(lvl.name, points(lvl.proficiency)) for lvl in config.levels),
+        )
+
+
+KIND = TrendAdopter

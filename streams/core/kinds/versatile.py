@@ -1,0 +1,159 @@
+"""versatile: T-shaped, one skill at ``deep_proficiency`` plus breadth across categories.
+
+Breadth counts the catalog categories holding a skill at ``breadth_proficiency`` or
+more (the deep skill's category included). Triggered when an assessment lifts a skill
+across either mark.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field, model_validator
+
+from schemas.milestones import MilestoneEvent
+from streams.core.milestones import (
+    INF,
+    At,
+    Late,
+    LevelRule,
+    RuleKind,
+    Scope,
+    cite_newest_of,
+    fire,
+    level_text,
+    plural,
+    points,
+    reached,
+    skill_name,
+)
+from streams.core.rule_config import CategoriesLevel, RuleConfig
+
+
+class VersatileRule(RuleConfig):
+    """T-shaped: one skill at ``deep_proficiency`` plus breadth across categories.
+
+    Breadth counts the catalog categories holding a skill at
+    ``breadth_proficiency`` or more (the deep skill's category included).
+    """
+
+    kind: Literal["versatile"]
+    deep_proficiency: float = Field(default=0.7, gt=0.0, le=1.0)
+    breadth_proficiency: float = Field(default=0.5, gt=0.0, le=1.0)
+    levels: tuple[CategoriesLevel, ...] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _deep_not_below_breadth(self) -> VersatileRule:
+        if self.deep_proficiency < self.breadth_proficiency:
+            raise ValueError("deep_proficiency is below breadth_proficiency")
+        return self
+
+
+class Versatile(RuleKind):
+    """One deep skill plus skills across several catalog categories."""
+
+    name = "versatile"
+    config = VersatileRule
+    threshold = "categories"
+    scope = Scope.PROFILE
+    order = 1
+    on_evidence = True
+
+    def __init__(self, rules: list[tuple[str, Any]], knobs: Any) -> None:
+        super().__init__(rules, knobs)
+        self.levels = [(LevelRule(rule_id, rule, "categories"), rule) for rule_id, rule in rules]
+
+    def open(self, at: At | Late, n: int) -> bool:
+        return self.rule_goal(at.state, n, self.levels[n][0]) < INF
+
+    def last(self, at: At, out: list[MilestoneEvent]) -> None:
+        if at.quant is None:
+            return
+        for n, (rule, config) in enumerate(self.levels):
+            if self.open(at, n) and at.crossed(
+                (config.breadth_proficiency, config.deep_proficiency)
+            ):
+                self.evaluate(at, rule, config, out)
+
+    def late(self, late: Late) -> Any:
+        if late.scored and any(self.open(late, n) for n in range(len(self.levels))):
+            return True
+        return None
+
+    def follow(self, interest: Any) -> int:
+        return -1
+
+    def prefix(self, at: At, interest: Any, out: list[MilestoneEvent]) -> None:
+        force = at.first and at.late is not None and at.late.folded
+        for n, (rule, config) in enumerate(self.levels):
+            if self.open(at, n) and (
+                force or at.crossed((config.breadth_proficiency, config.deep_proficiency))
+            ):
+                self.evaluate(at, rule, config, out)
+
+    def evaluate(
+        self, at: At, rule: LevelRule, config: VersatileRule, out: list[MilestoneEvent]
+    ) -> None:
+        state, catalog = at.state, at.catalog
+        breadth = config.breadth_proficiency
+        deep: tuple[float, str] | None = None
+        by_category: dict[str, tuple[float, str]] = {}
+        names = state.names
+        for i in sorted(range(len(names)), key=names.__getitem__):
+            p = at.fig.level(i)
+            if p < breadth:
+                continue
+            k = names[i]
+            category = catalog.category(k)
+            if category is None:
+                continue
+            if p >= config.deep_proficiency and (deep is None or p > deep[0]):
+                deep = (p, k)
+            held = by_category.get(category)
+            if held is None or p > held[0]:
+                by_category[category] = (p, k)
+        if deep is None:
+            return
+        hits = reached(state, rule, None, len(by_category))
+        if not hits:
+            return
+        others = sorted({k for _, k in by_category.values()} - {deep[1]})
+        skills = (deep[1], *others)
+        evidence = cite_newest_of(state, at.plan, at.q, skills, scored=True)
+        for level, threshold in hits:
+            fire(
+                state,
+                out,
+                at.q,
+                by=self,
+                rule_id=rule.rule_id,
+                skill=None,
+                level=level,
+                title=(
+                    f"Versatile: deep in {skill_name(catalog, deep[1])}, skilled across "
+                    f"{len(by_category)} categories"
+                ),
+                skills=skills,
+                evidence=evidence,
+                summary={
+                    "deep_skill": deep[1],
+                    "deep_proficiency": deep[0],
+                    "categories": len(by_category),
+                    "threshold": int(threshold),
+                },
+            )
+
+    @classmethod
+    def explain(cls, config: Any, knobs: Any) -> tuple[str, tuple[str, ...]]:
+        return (
+            f"T-shaped: one skill at {points(config.deep_proficiency)} or more, and skills at "
+            f"{points(config.breadth_proficiency)} or more in so many different skill "
+            "categories (the deep skill's included).",
+            tuple(
+                level_text(lvl.name, plural(lvl.categories, "category", "categories"))
+                for lvl in config.levels
+            ),
+        )
+
+
+KIND = Versatile
