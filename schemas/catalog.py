@@ -51,6 +51,17 @@ class Skill(Contract):
     name: str = Field(min_length=1)
     category: Identifier = Field(description="technical, soft, networking, leadership, ...")
     emerging: EmergingPeriod | None = None
+    iris: tuple[Annotated[str, Field(min_length=1)], ...] = Field(
+        default=(),
+        description="IRIs that name this skill in statements (an ESCO skill, a competency "
+        "framework's entry): a context activity or an object with one of these ids credits "
+        "the skill without an activity mapping.",
+    )
+    labels: tuple[Annotated[str, Field(min_length=1)], ...] = Field(
+        default=(),
+        description="Alternative names (ESCO's alternative labels, synonyms), used with "
+        "the name to suggest skills for unmapped activities.",
+    )
 
     @property
     def key(self) -> str:
@@ -144,6 +155,12 @@ class CatalogFile(Contract):
             if s.id in seen:
                 problems.append(f"skill {s.id!r} is defined twice")
             seen.add(s.id)
+        named: dict[str, str] = {}
+        for s in self.skills:
+            for iri in s.iris:
+                other = named.setdefault(iri, s.id)
+                if other != s.id:
+                    problems.append(f"skills {other!r} and {s.id!r} both claim the IRI {iri!r}")
         for a in self.activities:
             problems.extend(
                 f"activity {a.activity_id!r} names unknown skill {sk!r}"
@@ -180,16 +197,20 @@ class CatalogFile(Contract):
         import yaml
 
         # YAML gives Python values; going through JSON keeps the strict JSON-mode rules.
-        return cls.model_validate_json(orjson.dumps(yaml.safe_load(text)))
+        # libyaml's loader when PyYAML has it: an imported framework's catalog is megabytes.
+        loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+        return cls.model_validate_json(orjson.dumps(yaml.load(text, Loader=loader)))  # noqa: S506
 
 
 class Catalog:
     """The indexed catalog the core reads; built from items, updated item by item."""
 
-    __slots__ = ("activities", "competency_types", "ladders", "skills")
+    __slots__ = ("activities", "competency_types", "ladders", "skill_iris", "skills")
 
     def __init__(self, items: Iterable[Skill | ActivityMapping | Ladder | CompetencyTypes] = ()):
         self.skills: dict[str, Skill] = {}
+        self.skill_iris: dict[str, str] = {}
+        """IRI a statement may name a skill by (``Skill.iris``) -> the skill's id."""
         self.activities: dict[str, ActivityMapping] = {}
         self.ladders: dict[str, Ladder] = {}
         self.competency_types: frozenset[str] = frozenset(DEFAULT_COMPETENCY_TYPES)
@@ -208,7 +229,10 @@ class Catalog:
 
     def put(self, item: Skill | ActivityMapping | Ladder | CompetencyTypes) -> None:
         if isinstance(item, Skill):
+            self._forget_iris(item.id)
             self.skills[item.id] = item
+            for iri in item.iris:
+                self.skill_iris[iri] = item.id
         elif isinstance(item, ActivityMapping):
             self.activities[item.activity_id] = item
         elif isinstance(item, Ladder):
@@ -220,6 +244,7 @@ class Catalog:
         """Apply a tombstone (a compacted-topic delete) for an item key."""
         kind, _, ident = key.partition(":")
         if kind == "skill":
+            self._forget_iris(ident)
             self.skills.pop(ident, None)
         elif kind == "activity":
             self.activities.pop(ident, None)
@@ -227,6 +252,13 @@ class Catalog:
             self.ladders.pop(ident, None)
         elif key == "competency_types":
             self.competency_types = frozenset(DEFAULT_COMPETENCY_TYPES)
+
+    def _forget_iris(self, skill: str) -> None:
+        old = self.skills.get(skill)
+        if old is not None:
+            for iri in old.iris:
+                if self.skill_iris.get(iri) == skill:
+                    del self.skill_iris[iri]
 
     def category(self, skill: str) -> str | None:
         s = self.skills.get(skill)

@@ -12,14 +12,22 @@ re-validates it with pydantic. What it decides:
   verb + activity-type rule > verb > ignored).
   ``http://adlnet.gov/expapi/verbs/voided`` with a ``StatementRef`` object is
   a ``voiding`` event carrying ``voided_statement_id``.
+* **cmi5**: an AU's own *completed* and *passed* in a cmi5 session (the cmi5 context
+  category) are not course completions: the LMS's *satisfied*, sent once the AU's
+  ``moveOn`` is met, is; *completed* becomes ``other`` and *passed* ``skill_assessed``
+  (see ``schemas.vocabulary``).
 * **Skills**: the union, de-duplicated and sorted, of
   (a) context activities (in any of ``parent``, ``grouping``, ``category``,
-  ``other``) whose ``definition.type`` is one of the catalog's competency
-  types, each mapped through the catalog's ActivityMapping for that IRI, else
-  to the skill whose id is the IRI's last path segment (lower-cased);
+  ``other``) whose id is an IRI a catalog skill claims (``Skill.iris``: an
+  ESCO skill, a competency framework's entry), each crediting that skill; or
+  whose ``definition.type`` is one of the catalog's competency types, each
+  mapped through the catalog's ActivityMapping for that IRI, else to the skill
+  whose id is the IRI's last path segment (lower-cased);
   (b) the skill ids listed in the extension
   ``https://w3id.org/skillstream/extensions/skills`` of ``context`` or
-  ``result``; (c) the catalog's ActivityMapping for the object's activity id.
+  ``result``; (c) for the object's activity id, the catalog's ActivityMapping,
+  else the skill that claims the IRI, else (an object of a competency type) the
+  skill its last path segment names.
   A skill the catalog does not know is dropped: without the catalog it has no
   category and no ladder, and a typo must not grow profiles without bound. Add
   it to the catalog and replay to credit it.
@@ -66,7 +74,7 @@ import orjson
 from schemas.catalog import ActivityMapping, Catalog
 from schemas.events import EventKind, LearningEvent, build_event
 from schemas.identity import learner_keys
-from schemas.vocabulary import VOIDED_VERB, Vocabulary
+from schemas.vocabulary import CMI5_CATEGORY, SATISFIED, VOIDED_VERB, Vocabulary
 
 SKILLS_EXTENSION: Final = "https://w3id.org/skillstream/extensions/skills"
 """Context or result extension holding a list of catalog skill ids."""
@@ -166,6 +174,12 @@ def normalize(
             kind = vocabulary.verbs.get(verb)
             if kind is None:
                 return Ignored("unknown_verb", f"verb {verb} is not in the vocabulary")
+        if (kind is EventKind.COURSE_COMPLETED or kind is EventKind.COURSE_PASSED) and (
+            verb != SATISFIED and _in_cmi5_session(statement)
+        ):
+            kind = (
+                EventKind.OTHER if kind is EventKind.COURSE_COMPLETED else EventKind.SKILL_ASSESSED
+            )
 
     time: datetime | None = None
     text = statement.get("timestamp")
@@ -209,7 +223,9 @@ def normalize(
             duration = result.get("duration")
             if duration is not None:
                 seconds = duration_seconds(duration)
-        skills = _skills(statement, result, mapping, catalog)
+        skills = _skills(
+            statement, result, _object_skills(mapping, activity_id, activity_type, catalog), catalog
+        )
 
     statement_id = statement.get("id")
     values = {
@@ -242,6 +258,19 @@ def normalize(
     return tuple(events)
 
 
+def _in_cmi5_session(statement: Mapping[str, Any]) -> bool:
+    """Whether an AU sent this in a cmi5 session (the cmi5 context category)."""
+    context = statement.get("context")
+    activities = context.get("contextActivities") if context is not None else None
+    category = activities.get("category") if activities else None
+    if not category:
+        return False
+    for activity in (category,) if type(category) is dict else category:
+        if activity["id"] == CMI5_CATEGORY:
+            return True
+    return False
+
+
 def _catalog_kind(inferred: EventKind, declared: EventKind) -> EventKind:
     """Step 6 of the vocabulary's precedence: the catalog re-labels, within limits."""
     if inferred is EventKind.OTHER or declared is EventKind.VOIDING:
@@ -270,10 +299,30 @@ def _scaled(score: Mapping[str, Any] | None) -> float | None:
     return value
 
 
+def _object_skills(
+    mapping: ActivityMapping | None,
+    activity_id: str | None,
+    activity_type: str | None,
+    catalog: Catalog,
+) -> tuple[str, ...]:
+    """What the object activity credits: its mapping, else the skill that claims its IRI,
+    else, for an activity of a competency type, the skill its last segment names."""
+    if mapping is not None:
+        return mapping.skills
+    if activity_id is None:
+        return ()
+    named = catalog.skill_iris.get(activity_id)
+    if named is not None:
+        return (named,)
+    if activity_type is not None and activity_type in catalog.competency_types:
+        return (skill_of_iri(activity_id),)
+    return ()
+
+
 def _skills(
     statement: Mapping[str, Any],
     result: Mapping[str, Any] | None,
-    mapping: ActivityMapping | None,
+    credited: tuple[str, ...],
     catalog: Catalog,
 ) -> tuple[str, ...]:
     found: list[str] | None = None
@@ -282,13 +331,20 @@ def _skills(
         activities = context.get("contextActivities")
         if activities:
             competency_types = catalog.competency_types
+            skill_iris = catalog.skill_iris
             for group in activities.values():
                 for activity in (group,) if type(group) is dict else group:
+                    iri = activity["id"]
+                    named = skill_iris.get(iri)
+                    if named is not None:
+                        if found is None:
+                            found = []
+                        found.append(named)
+                        continue
                     definition = activity.get("definition")
                     if definition is not None and definition.get("type") in competency_types:
                         if found is None:
                             found = []
-                        iri = activity["id"]
                         mapped = catalog.activities.get(iri)
                         if mapped is not None:
                             found.extend(mapped.skills)
@@ -306,11 +362,8 @@ def _skills(
             if listed is not None:
                 found = _listed(found, listed)
     if found is None:
-        if mapping is None:
-            return ()
-        return _known_sorted(mapping.skills, catalog.skills)
-    if mapping is not None:
-        found.extend(mapping.skills)
+        return _known_sorted(credited, catalog.skills) if credited else ()
+    found.extend(credited)
     return _known_sorted(found, catalog.skills)
 
 

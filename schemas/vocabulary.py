@@ -21,7 +21,14 @@ this order, the first that applies winning:
    assessment is still an assessment), never a success.
 
 In short: catalog ActivityMapping.kind > verb + activity-type rule > verb >
-ignored. The defaults below cover the ADL vocabulary, the cmi5 verbs, the TLA
+ignored.
+
+**cmi5.** In a cmi5 session the LMS, not the AU, says when a unit is done: it sends
+*satisfied* once the AU's ``moveOn`` criteria are met (and once for the course when
+all of its are). So *satisfied* is the completion that counts, once per unit; an AU's
+own *completed* and *passed* (marked with the cmi5 context category
+``CMI5_CATEGORY``) do not count as courses again: *completed* is activity only
+(``other``), *passed* an assessment (``skill_assessed``, its score is evidence). The defaults below cover the ADL vocabulary, the cmi5 verbs, the TLA
 profile, the Tin Can registry verbs and activity types used for events,
 mentoring and credentials, Open Badges and the xAPI video profile.
 
@@ -199,6 +206,10 @@ _TINCAN: Final = "http://id.tincanapi.com/verb/"
 _TLA: Final = "https://w3id.org/xapi/tla/verbs/"
 _STREAMS: Final = "http://activitystrea.ms/schema/1.0/"
 _VIDEO: Final = "https://w3id.org/xapi/video/verbs/"
+
+CMI5_CATEGORY: Final = "https://w3id.org/xapi/cmi5/context/categories/cmi5"
+SATISFIED: Final = "https://w3id.org/xapi/adl/verbs/satisfied"
+"""The context category an AU's statements carry in a cmi5 session (see above)."""
 
 ASSESSMENT_TYPES: Final = (
     "http://adlnet.gov/expapi/activities/assessment",

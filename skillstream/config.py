@@ -71,6 +71,27 @@ def input_file(path: Path | str, what: str) -> Path:
     return path
 
 
+def xapi_rules(given: str | None, default: str) -> str:
+    """``--xapi-version`` (else the setting) if it names a rule set; a ``UsageError`` if not."""
+    version = given or default
+    if not version.startswith(("1.0.", "2.0.")):
+        raise UsageError(f"--xapi-version must be 1.0.x or 2.0.x, not {version!r}")
+    return version
+
+
+def output_file(path: Path, what: str) -> Path:
+    """``path`` as a file that can be written: its folder exists and is writable, and it
+    is not a folder itself."""
+    if path.is_dir():
+        raise UsageError(f"{what} {path} is a folder; name a file")
+    folder = path.parent
+    if not folder.is_dir():
+        raise UsageError(f"{what} {path}: the folder {folder} does not exist")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise UsageError(f"{what} {path}: the folder {folder} is not writable")
+    return path
+
+
 def output_folder(path: Path, what: str) -> Path:
     """``path`` as a folder that exists (created with its parents) and can be written to."""
     if path.exists() and not path.is_dir():

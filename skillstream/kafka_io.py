@@ -5,7 +5,7 @@ current end."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -51,6 +51,22 @@ async def read_to_end(
     kafka: KafkaConnection | str, topic: str
 ) -> AsyncIterator[ConsumerRecord[bytes, bytes]]:
     """Every record of ``topic`` from the beginning up to the end offsets seen at start."""
+    records = read_range(kafka, topic)
+    try:
+        async for record in records:
+            yield record
+    finally:
+        await records.aclose()  # stops its consumer now when the caller stops early
+
+
+async def read_range(
+    kafka: KafkaConnection | str,
+    topic: str,
+    since_ms: int | None = None,
+    on_total: Callable[[int], None] | None = None,
+) -> AsyncGenerator[ConsumerRecord[bytes, bytes], None]:
+    """The records of ``topic`` published at ``since_ms`` or later (all, if None), up to
+    the end offsets seen at start; ``on_total`` hears how many that is before the first."""
     kafka = connection(kafka)
     consumer = kafka.consumer(client="reader", enable_auto_commit=False, group_id=None)
     try:
@@ -64,9 +80,16 @@ async def read_to_end(
             return
         tps = [TopicPartition(topic, p) for p in sorted(partitions)]
         consumer.assign(tps)
-        await consumer.seek_to_beginning(*tps)
         end = await consumer.end_offsets(tps)
-        remaining = {tp for tp in tps if end[tp] > 0}
+        start = await consumer.beginning_offsets(tps)
+        if since_ms is not None:
+            found = await consumer.offsets_for_times(dict.fromkeys(tps, since_ms))
+            start = {tp: found[tp].offset if found.get(tp) else end[tp] for tp in tps}
+        for tp in tps:
+            consumer.seek(tp, start[tp])
+        if on_total is not None:
+            on_total(sum(max(end[tp] - start[tp], 0) for tp in tps))
+        remaining = {tp for tp in tps if end[tp] > start[tp]}
         while remaining:
             batch = await consumer.getmany(*remaining, timeout_ms=1000)
             for tp, records in batch.items():

@@ -16,6 +16,9 @@ name                                   type       labels
 ``dead_letters_total``                 counter    none: statements dead-lettered
 ``dead_letter_reasons_total``          counter    ``reason``: problem code
 ``milestones_total``                   counter    ``kind``: milestone kind
+``statements_credited_total``          counter    ``credited``: ``true`` (named a skill) or
+                                                  ``false`` (valid, but credited none)
+``catalog_credited_share``             gauge      none: credited over all, since start
 ``processing_latency_seconds``         histogram  none: Kafka arrival to milestone
 ``consumer_lag``                       gauge      ``group``, ``topic``, ``partition``
 ``http_requests_total``                counter    ``method``, ``route``, ``status``
@@ -25,7 +28,10 @@ name                                   type       labels
 A dead letter usually has several problems; it counts once in
 ``dead_letters_total`` and once under each distinct code in
 ``dead_letter_reasons_total`` (so the reasons add up to at least the dead
-letters, never fewer). Labels only ever take values from closed sets (source,
+letters, never fewer). A falling credited share means the catalog is going stale
+(new courses no mapping covers): ``skillstream catalog gaps`` lists them; the share
+over the last hour is ``sum(rate(skillstream_statements_credited_total{credited="true"}
+[1h])) / sum(rate(skillstream_statements_credited_total[1h]))``. Labels only ever take values from closed sets (source,
 problem codes, milestone kinds, route templates, partitions), never a learner
 or a statement id, so the number of series stays bounded. The HTTP labels are
 bounded here whatever a client sends: ``method`` is one of :data:`HTTP_METHODS`
@@ -115,6 +121,20 @@ _milestones: Final = Counter(
     ["kind"],
     registry=REGISTRY,
 )
+_credited: Final = Counter(
+    "skillstream_statements_credited",
+    "Valid statements the worker normalised, by whether they credited at least one skill "
+    "(voiding statements and ignored verbs are not counted).",
+    ["credited"],
+    registry=REGISTRY,
+)
+_credited_share: Final = Gauge(
+    "skillstream_catalog_credited_share",
+    "Share of the counted statements that credited a skill, since the process started.",
+    registry=REGISTRY,
+)
+_credit_totals: Final = [0, 0]
+"""Credited and uncredited statements counted by this process (for the share)."""
 _latency: Final = Histogram(
     "skillstream_processing_latency_seconds",
     "From a statement's arrival in Kafka (record timestamp) to the milestone it caused "
@@ -172,6 +192,19 @@ def record_milestone(kind: str, latency_s: float | None = None) -> None:
     _milestones.labels(kind=kind).inc()
     if latency_s is not None:
         _latency.observe(max(latency_s, 0.0))
+
+
+def record_credited(credited: int, uncredited: int) -> None:
+    """``credited`` more statements named a skill, ``uncredited`` more named none."""
+    if credited > 0:
+        _credited.labels(credited="true").inc(credited)
+    if uncredited > 0:
+        _credited.labels(credited="false").inc(uncredited)
+    _credit_totals[0] += max(credited, 0)
+    _credit_totals[1] += max(uncredited, 0)
+    total = _credit_totals[0] + _credit_totals[1]
+    if total:
+        _credited_share.set(_credit_totals[0] / total)
 
 
 def set_lag(group: str, topic: str, partition: int, lag: int) -> None:

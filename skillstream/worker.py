@@ -78,7 +78,7 @@ class Runtime:
             max_records=settings.ingest_batch,
             budget_ms=settings.batch_budget_ms,
             erased=self.erased,
-            on_batch=lambda records: metrics.record_statements_received("kafka", records),
+            on_batch=self._count_batch,
             on_rejected=_count_rejected,
         )
         self.profile_stage = ProfileStage(
@@ -97,6 +97,15 @@ class Runtime:
             on_milestone=metrics.record_milestone,
         )
         self._last_report = (time.monotonic(), 0, 0.0, 0, 0.0)
+        self._credit_seen = (0, 0)
+
+    def _count_batch(self, records: int) -> None:
+        """Metrics of one ingest batch: statements received, and credited or not."""
+        metrics.record_statements_received("kafka", records)
+        counts = self.ingest.counts
+        before = self._credit_seen
+        metrics.record_credited(counts.credited - before[0], counts.uncredited - before[1])
+        self._credit_seen = (counts.credited, counts.uncredited)
 
     async def wait_ready(self) -> None:
         """Until every global table has been read to its end."""

@@ -73,13 +73,15 @@ class OfflineResult:
     def summary(self) -> dict[str, object]:
         by_kind: dict[str, int] = {}
         for m in self.milestones:
-            by_kind[m.data.kind.value] = by_kind.get(m.data.kind.value, 0) + 1
+            by_kind[str(m.data.kind)] = by_kind.get(str(m.data.kind), 0) + 1
         return {
             "records": self.counts.records,
             "valid": self.counts.valid,
             "dead_lettered": self.counts.dead_lettered,
             "events": self.counts.events,
             "ignored": dict(sorted(self.counts.ignored.items())),
+            "credited": self.counts.credited,
+            "uncredited": self.counts.uncredited,
             "learners": len(self.profiles),
             "milestones": len(self.milestones),
             "milestones_by_kind": dict(sorted(by_kind.items())),

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 
 from schemas.catalog import Catalog
 from schemas.deadletter import DeadLetter, Problem, SourcePosition
-from schemas.events import LearningEvent
+from schemas.events import EventKind, LearningEvent
 from schemas.milestones import MilestoneEvent
 from schemas.normalize import Ignored, normalize
 from schemas.profiles import ProfileSnapshot
@@ -33,12 +33,18 @@ class IngestCounts:
     dead_lettered: int = 0
     events: int = 0
     ignored: dict[str, int] = field(default_factory=dict)
+    credited: int = 0
+    """Statements whose events name at least one skill (voiding statements aside)."""
+    uncredited: int = 0
+    """Statements normalised into events that name no skill: the catalog's gaps."""
 
     def add(self, other: IngestCounts) -> None:
         self.records += other.records
         self.valid += other.valid
         self.dead_lettered += other.dead_lettered
         self.events += other.events
+        self.credited += other.credited
+        self.uncredited += other.uncredited
         for code, n in other.ignored.items():
             self.ignored[code] = self.ignored.get(code, 0) + n
 
@@ -100,6 +106,12 @@ class Ingest:
             counts.ignored[outcome.code] = counts.ignored.get(outcome.code, 0) + 1
             return outcome
         counts.events += len(outcome)
+        if outcome:
+            first = outcome[0]
+            if first.skills:
+                counts.credited += 1
+            elif first.kind is not EventKind.VOIDING:
+                counts.uncredited += 1
         return outcome
 
 

@@ -27,16 +27,9 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from streams.core import Rules
-from streams.core.rules import (
-    ContinuousLearnerRule,
-    NetworkerRule,
-    PerformanceBoostRule,
-    RoleReadyRule,
-    SkillLevelRule,
-    SoftSkillsRule,
-    TrendAdopterRule,
-    VersatileRule,
-)
+from streams.core.kinds import kinds as rule_kinds
+from streams.core.kinds.skill_level_reached import SkillLevelRule
+from streams.core.milestones import points
 
 PALETTE = {
     "skill_level_reached": "#4e79a7",
@@ -225,83 +218,13 @@ def kind_label(kind: str) -> str:
     return kind.replace("_", " ").capitalize()
 
 
-def points(proficiency: float) -> str:
-    """A proficiency or score in [0, 1] as points out of 100: 0.85 -> ``85``, 0.555 -> ``55.5``."""
-    return f"{round(proficiency * 100, 1):g}"
-
-
-def _level(name: str, threshold: str) -> str:
-    """``specialist: 70``; just the threshold when the name says the same (``4-weeks``)."""
-    if name.replace("-", " ").replace("_", " ") == threshold:
-        return threshold
-    return f"{name.replace('_', ' ')}: {threshold}"
-
-
-def _plural(n: int, word: str, many: str | None = None) -> str:
-    return f"{n} {word if n == 1 else (many or word + 's')}"
-
-
 def milestone_legend(rules: Rules) -> list[LegendEntry]:
-    """One entry per rule of ``rules``, in the order the rules file lists them."""
+    """One entry per rule of ``rules``, in the order the rules file lists them; each
+    rule kind says in words what it means (``RuleKind.explain``)."""
     entries = []
+    known = rule_kinds()
     for rule_id, rule in rules.rules.items():
-        levels: tuple[str, ...]
-        if isinstance(rule, SkillLevelRule):
-            meaning = "A skill's proficiency reached a level (one milestone per skill and level)."
-            levels = tuple(_level(lvl.name, points(lvl.proficiency)) for lvl in rule.levels)
-        elif isinstance(rule, ContinuousLearnerRule):
-            meaning = (
-                "Learned something every calendar week (Monday to Sunday) "
-                "for so many weeks in a row."
-            )
-            levels = tuple(_level(lvl.name, _plural(lvl.weeks, "week")) for lvl in rule.levels)
-        elif isinstance(rule, NetworkerRule):
-            window = rule.window_days or rules.window_days
-            meaning = (
-                "Attended workshops, conferences and other events: "
-                f"so many within {_plural(window, 'day')}."
-            )
-            levels = tuple(_level(lvl.name, _plural(lvl.count, "event")) for lvl in rule.levels)
-        elif isinstance(rule, SoftSkillsRule):
-            categories = " or ".join(rule.categories)
-            held = f"once its proficiency reaches {points(rule.min_proficiency)}"
-            if rule.min_exposure is not None:
-                activities = _plural(rule.min_exposure, "learning activity", "learning activities")
-                held += f" or once it has been practised in {activities}"
-            meaning = f"Holds several different {categories} skills; a skill counts {held}."
-            levels = tuple(_level(lvl.name, _plural(lvl.count, "skill")) for lvl in rule.levels)
-        elif isinstance(rule, TrendAdopterRule):
-            meaning = (
-                "Reached a proficiency level in a skill the catalog marks as emerging, "
-                "while it is emerging."
-            )
-            levels = tuple(_level(lvl.name, points(lvl.proficiency)) for lvl in rule.levels)
-        elif isinstance(rule, PerformanceBoostRule):
-            window = rule.window_days or rules.window_days
-            meaning = (
-                "An assessment score on a skill beat the lowest of its recent scores "
-                f"(within {_plural(window, 'day')}) by so many points."
-            )
-            levels = tuple(_level(lvl.name, f"+{points(lvl.margin)} points") for lvl in rule.levels)
-        elif isinstance(rule, VersatileRule):
-            meaning = (
-                f"T-shaped: one skill at {points(rule.deep_proficiency)} or more, and skills at "
-                f"{points(rule.breadth_proficiency)} or more in so many different skill "
-                "categories (the deep skill's included)."
-            )
-            levels = tuple(
-                _level(lvl.name, _plural(lvl.categories, "category", "categories"))
-                for lvl in rule.levels
-            )
-        elif isinstance(rule, RoleReadyRule):
-            meaning = (
-                "Meets every skill level a role on a career ladder requires, and those of "
-                "every role before it; the requirements are set per role in the skills catalog."
-            )
-            ladders = ", ".join(rule.ladders) if rule.ladders else "every ladder in the catalog"
-            levels = (f"one per role; ladders: {ladders}",)
-        else:  # pragma: no cover - a kind added to Rules but not here yet
-            meaning, levels = "", ()
+        meaning, levels = known[rule.kind].explain(rule, rules)
         label = kind_label(rule.kind)
         if rule_id != rule.kind:
             label += f" ({rule_id})"

@@ -15,6 +15,13 @@ from collections.abc import Callable
 import typer
 from rich.console import Console
 from rich.markup import escape
+from rich.progress import (
+    BarColumn,
+    Progress,
+    TextColumn,
+    TimeRemainingColumn,
+    TransferSpeedColumn,
+)
 
 from skillstream.errors import SkillstreamError
 
@@ -31,6 +38,18 @@ app = typer.Typer(
     rich_markup_mode="rich",
 )
 err = Console(stderr=True, soft_wrap=True)
+
+
+def file_progress(label: str) -> Progress:
+    """The bar of a command reading a statements file: bytes read, speed, time left."""
+    return Progress(
+        TextColumn(f"[bold]{label}"),
+        BarColumn(),
+        TransferSpeedColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        transient=True,
+    )
 
 
 _registered = False

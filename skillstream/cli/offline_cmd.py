@@ -5,9 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
 
-from skillstream.cli import err
+from skillstream.cli import err, file_progress
 from skillstream.config import (
     input_file,
     load_catalog,
@@ -15,8 +14,8 @@ from skillstream.config import (
     load_vocabulary,
     output_folder,
     read_statements,
+    xapi_rules,
 )
-from skillstream.errors import UsageError
 from skillstream.settings import load_settings
 
 
@@ -53,9 +52,7 @@ def register(app: typer.Typer) -> None:
         from streams.offline import run_offline
 
         settings = load_settings()
-        version = xapi_version or settings.xapi_version
-        if not (version.startswith(("1.0.", "2.0."))):
-            raise UsageError(f"--xapi-version must be 1.0.x or 2.0.x, not {version!r}")
+        version = xapi_rules(xapi_version, settings.xapi_version)
         total = (
             None if statements == "-" else input_file(statements, "statements file").stat().st_size
         )
@@ -64,14 +61,7 @@ def register(app: typer.Typer) -> None:
         rules_model = load_rules(rules or settings.rules_file)
         vocab = load_vocabulary(vocabulary or settings.vocabulary_file)
         console = err
-        with Progress(
-            TextColumn("[bold]offline"),
-            BarColumn(),
-            TransferSpeedColumn(),
-            TimeRemainingColumn(),
-            console=console,
-            transient=True,
-        ) as progress:
+        with file_progress("offline") as progress:
             task = progress.add_task("records", total=total)
             result = run_offline(
                 read_statements(statements),
@@ -89,5 +79,11 @@ def register(app: typer.Typer) -> None:
             f"{s['records']} records: {s['valid']} valid, {s['dead_lettered']} dead-lettered; "
             f"{s['learners']} learners, {s['milestones']} milestones"
         )
+        counted = result.counts.credited + result.counts.uncredited
+        if result.counts.uncredited:
+            console.print(
+                f"{result.counts.uncredited} of {counted} statements credited no skill: "
+                "`skillstream catalog gaps --from` lists their activities"
+            )
         for name, path in paths.items():
             console.print(f"  {name}: {path}")

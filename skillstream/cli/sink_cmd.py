@@ -20,6 +20,7 @@ from sinks.database import upgrade as upgrade_database
 from sinks.runner import Progress, SinkRunner, reset_group, sink_group
 from sinks.sql import SqlSink
 from sinks.webhook import DeliveryPolicy, WebhookSink
+from skillstream.config import load_rules
 from skillstream.errors import UsageError
 from skillstream.settings import Settings, load_settings
 
@@ -296,6 +297,8 @@ def register(app: typer.Typer) -> None:
     @sink.command("webhook", help=WEBHOOK_HELP)
     def webhook(until_caught_up: bool = _UNTIL_CAUGHT_UP, group: str | None = _GROUP) -> None:
         settings = _settings()
+        if settings.rules_file is not None:  # kinds a deployment added, for the filters
+            load_rules(settings.rules_file)
         policy = DeliveryPolicy.from_settings(settings.sinks)
         _run(WebhookSink(settings.webhooks, policy), settings, group, until_caught_up)
 

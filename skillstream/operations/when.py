@@ -48,15 +48,16 @@ class Start:
         return self.at.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
-def parse_start(text: str, now: datetime | None = None) -> Start:
-    """``--from`` as a ``Start``; raises ``ValueError`` with the accepted forms."""
+def parse_start(text: str, now: datetime | None = None, option: str = "--from") -> Start:
+    """``option`` (``--from``) as a ``Start``; raises ``ValueError`` naming ``option``, with
+    the accepted forms."""
     now = now or datetime.now(UTC)
     value = text.strip()
     lowered = value.lower()
     if lowered in ("earliest", "beginning"):
         return Start(None)
     if not value:
-        raise ValueError(f"--from is empty: give {FORMS}")
+        raise ValueError(f"{option} is empty: give {FORMS}")
     match = _DURATION.fullmatch(lowered)
     if match is not None:
         amount, unit = int(match.group(1)), match.group(2)
@@ -65,11 +66,11 @@ def parse_start(text: str, now: datetime | None = None) -> Start:
         parsed = datetime.fromisoformat(value.replace("z", "Z"))
     except ValueError:
         raise ValueError(
-            f"--from {value!r} is not a time skillstream understands: give {FORMS}"
+            f"{option} {value!r} is not a time skillstream understands: give {FORMS}"
         ) from None
     at = parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
     if at > now + timedelta(seconds=1):
         raise ValueError(
-            f"--from {value!r} is in the future ({at.isoformat()}); nothing was published then"
+            f"{option} {value!r} is in the future ({at.isoformat()}); nothing was published then"
         )
     return Start(at)

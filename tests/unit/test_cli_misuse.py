@@ -51,6 +51,8 @@ COMMANDS: dict[tuple[str, ...], list[str] | None] = {
     ("worker",): [],
     ("learner-key",): ["ann@example.com"],
     ("catalog", "load"): [],
+    ("catalog", "gaps"): ["--from", "{statements}"],
+    ("catalog", "import"): None,  # reads no settings: it turns files into a catalog file
     ("dlq", "list"): [],
     ("dlq", "show"): [],
     ("dlq", "reprocess"): ["--all", "--dry-run"],

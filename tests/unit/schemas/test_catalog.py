@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from schemas.catalog import KNOWN_CATEGORIES, Catalog, CatalogFile
+from schemas.catalog import KNOWN_CATEGORIES, Catalog, CatalogFile, Skill
 from tools.simulate import LMS_HOME, SAMPLE_CATALOG
 
 
@@ -122,3 +122,14 @@ skills:
     )
     with pytest.raises(ValueError, match="emerging"):
         CatalogFile.load(path)
+
+
+def test_two_skills_cannot_claim_one_iri() -> None:
+    iri = "http://data.europa.eu/esco/skill/00000000-0000-4000-8000-0000000000a1"
+    with pytest.raises(ValueError, match="skills 'a' and 'b' both claim the IRI"):
+        CatalogFile(
+            skills=(
+                Skill(id="a", name="A", category="technical", iris=(iri,)),
+                Skill(id="b", name="B", category="technical", iris=(iri,)),
+            )
+        )

@@ -542,3 +542,141 @@ def test_every_statement_a_conformant_lrs_accepts_normalizes_without_error(
             assert isinstance(outcome, Ignored | tuple)
             seen += 1
     assert seen > 600
+
+
+# --- competencies named in statements (catalog skills' framework IRIs) --------------------
+
+ESCO_SKILL = "http://data.europa.eu/esco/skill/00000000-0000-4000-8000-0000000000a1"
+"""An IRI in ESCO's skill form (a fixture, not a real ESCO concept)."""
+
+
+def framework_catalog() -> Catalog:
+    return Catalog(
+        [
+            Skill(id="esco.sql", name="SQL", category="technical", iris=(ESCO_SKILL,)),
+            skill("python"),
+            ActivityMapping(activity_id=COURSE_IRI, skills=("python",)),
+        ]
+    )
+
+
+@pytest.mark.parametrize("group", ["category", "other", "parent", "grouping"])
+def test_a_context_activity_naming_a_skill_iri_credits_it_without_a_mapping(
+    vocabulary: Vocabulary, group: str
+) -> None:
+    unmapped = "https://lms.example.com/courses/databases-101"
+    st = statement(activity=unmapped, context={"contextActivities": {group: [{"id": ESCO_SKILL}]}})
+    assert run(st, framework_catalog(), vocabulary).skills == ("esco.sql",)
+    alone = statement(activity=unmapped)
+    assert run(alone, framework_catalog(), vocabulary).skills == ()
+
+
+def test_a_skill_iri_joins_the_object_mapping(vocabulary: Vocabulary) -> None:
+    st = statement(context={"contextActivities": {"category": {"id": ESCO_SKILL}}})
+    assert run(st, framework_catalog(), vocabulary).skills == ("esco.sql", "python")
+
+
+def test_an_iri_no_skill_claims_credits_nothing(vocabulary: Vocabulary) -> None:
+    other = "http://data.europa.eu/esco/skill/00000000-0000-4000-8000-0000000000ff"
+    st = statement(
+        activity="https://lms.example.com/x",
+        context={"contextActivities": {"other": [{"id": other}]}},
+    )
+    assert run(st, framework_catalog(), vocabulary).skills == ()
+
+
+def test_an_object_that_is_a_skill_iri_or_a_competency_credits_it(
+    catalog: Catalog, vocabulary: Vocabulary
+) -> None:
+    st = statement(activity=ESCO_SKILL, activity_type=None)
+    assert run(st, framework_catalog(), vocabulary).skills == ("esco.sql",)
+    competency = statement(
+        verb="passed",
+        activity="https://skills.example.com/competencies/SQL",
+        activity_type=COMPETENCY,
+    )
+    assert run(competency, catalog, vocabulary).skills == ("sql",)
+    unknown = statement(
+        verb="passed",
+        activity="https://skills.example.com/competencies/cobol",
+        activity_type=COMPETENCY,
+    )
+    assert run(unknown, catalog, vocabulary).skills == ()
+
+
+def test_the_catalog_follows_a_skills_iris_as_it_changes() -> None:
+    catalog = framework_catalog()
+    assert catalog.skill_iris == {ESCO_SKILL: "esco.sql"}
+    moved = "http://data.europa.eu/esco/skill/00000000-0000-4000-8000-0000000000b2"
+    catalog.put(Skill(id="esco.sql", name="SQL", category="technical", iris=(moved,)))
+    assert catalog.skill_iris == {moved: "esco.sql"}
+    catalog.remove("skill:esco.sql")
+    assert catalog.skill_iris == {}
+
+
+# --- cmi5: the LMS's satisfied is the completion; an AU's completed/passed do not count again
+
+CMI5 = {
+    "contextActivities": {
+        "category": [{"id": "https://w3id.org/xapi/cmi5/context/categories/cmi5"}]
+    }
+}
+SATISFIED = "https://w3id.org/xapi/adl/verbs/satisfied"
+
+
+@pytest.mark.parametrize(
+    ("verb", "in_session", "kind"),
+    [
+        ("completed", True, EventKind.OTHER),
+        ("passed", True, EventKind.SKILL_ASSESSED),
+        ("failed", True, EventKind.COURSE_FAILED),
+        (SATISFIED, True, EventKind.COURSE_COMPLETED),
+        ("completed", False, EventKind.COURSE_COMPLETED),
+        ("passed", False, EventKind.COURSE_PASSED),
+    ],
+)
+def test_cmi5_session_verbs(
+    catalog: Catalog, vocabulary: Vocabulary, verb: str, in_session: bool, kind: EventKind
+) -> None:
+    extra: dict[str, Any] = {"context": CMI5} if in_session else {}
+    event = run(
+        statement(verb=verb, result={"score": {"scaled": 0.9}}, **extra), catalog, vocabulary
+    )
+    assert event.kind is kind
+    assert event.skills == ("python",)
+    assert event.score == 0.9
+
+
+def test_a_cmi5_unit_counts_as_one_course(vocabulary: Vocabulary) -> None:
+    from streams.core import Rules
+    from streams.offline import run_offline
+
+    au = "https://lms.example.com/courses/python-fundamentals"
+    records = [
+        orjson.dumps(
+            statement(
+                verb=verb,
+                activity=au,
+                id=str(uuid.UUID(int=n + 1)),
+                result={"score": {"scaled": 0.9}, "success": True}
+                if verb == "passed"
+                else {"completion": True},
+                context=CMI5,
+                timestamp=f"2026-01-05T09:3{n}:00Z",
+            )
+        )
+        for n, verb in enumerate(["completed", "passed", SATISFIED])
+    ]
+    result = run_offline(
+        records,
+        catalog=Catalog.from_file(SAMPLE_CATALOG),
+        vocabulary=vocabulary,
+        rules=Rules.load(None),
+        secret=SECRET,
+    )
+    (profile,) = result.profiles.values()
+    assert profile.courses_completed == 1
+    assert profile.assessments == 1  # the AU's passed, with its score as evidence
+    (python,) = [s for s in profile.skills if s.skill == "python"]
+    assert python.courses_completed == 1
+    assert python.latest_score == 0.9
