@@ -24,6 +24,7 @@ from pipeline_support import (
     simulated,
     start_worker,
     stream_reference,
+    wait_assigned,
     wait_caught_up,
 )
 from sqlalchemy import create_engine, text
@@ -136,6 +137,7 @@ async def test_broker_restarted_mid_stream(
     records, bad_list = workload(learners, 150, 300, seed=22)
     await prepare(settings)
     worker = start_worker(settings, tmp_path)
+    await wait_assigned(worker)  # a worker still starting when the broker goes exits (by design)
 
     async def bounce(_: int) -> None:
         await asyncio.sleep(1.5)

@@ -18,6 +18,7 @@ from pipeline_support import (
     simulated,
     start_worker,
     stream_reference,
+    wait_assigned,
     wait_caught_up,
 )
 
@@ -143,13 +144,10 @@ async def test_a_pool_of_processes_agrees_even_when_one_is_killed(
     pool = start_worker(settings, tmp_path, "pool", ["--processes", "2"])
     half = len(records) // 2
     try:
+        await wait_assigned(pool, processes=2)  # both in the group before the first record
         await publish(settings, records[:half])
-        deadline = asyncio.get_running_loop().time() + 60
-        assert pool.proc is not None
-        while len(_children(pool.proc.pid)) < 2:
-            assert asyncio.get_running_loop().time() < deadline, pool.log_tail()
-            await asyncio.sleep(0.2)
         await asyncio.sleep(4)
+        assert pool.proc is not None
         os.kill(_children(pool.proc.pid)[1], signal.SIGKILL)
         await publish(settings, records[half:])
         await wait_caught_up(settings, len(records), [pool])
