@@ -49,6 +49,7 @@ def register(app: typer.Typer) -> None:
         Example: skillstream simulate --learners 200 --days 90 --out s.jsonl &&
         skillstream offline s.jsonl --out result/
         """
+        from streams.heap import quiet_collector
         from streams.offline import run_offline
 
         settings = load_settings()
@@ -61,6 +62,7 @@ def register(app: typer.Typer) -> None:
         rules_model = load_rules(rules or settings.rules_file)
         vocab = load_vocabulary(vocabulary or settings.vocabulary_file)
         console = err
+        quiet_collector()
         with file_progress("offline") as progress:
             task = progress.add_task("records", total=total)
             result = run_offline(

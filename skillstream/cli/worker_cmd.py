@@ -69,6 +69,7 @@ def register(app: typer.Typer) -> None:
         from schemas.topology import changelog_topic
         from skillstream.logs import logging_config
         from skillstream.worker import Runtime, create_app
+        from streams.heap import quiet_collector
         from streams.restore import cores
 
         follow_pool()
@@ -101,6 +102,7 @@ def register(app: typer.Typer) -> None:
             raise typer.Exit(run_pool(settings, count, options))
         runtime = Runtime(settings, rules_model, vocab)
         faust_app = create_app(runtime)
+        quiet_collector()
         faust.Worker(
             faust_app,
             loglevel=settings.log_level.lower(),
