@@ -57,8 +57,8 @@ def attach(
     package: str, path: list[str], modules: tuple[str, ...], build: Path | None = None
 ) -> bool:
     """Put ``package``'s compiled ``modules`` first on its ``path`` when the build holds
-    all of them, built from the sources in ``path[0]`` for this Python; say whether it
-    did."""
+    all of them, built from the sources in ``path[-1]`` (the package's own directory) for
+    this Python; say whether it did."""
     if os.environ.get(FORCE_PURE, "") not in ("", "0"):
         return False
     build = BUILD_DIR if build is None else build

@@ -28,9 +28,11 @@ ignored.
 all of its are). So *satisfied* is the completion that counts, once per unit; an AU's
 own *completed* and *passed* (marked with the cmi5 context category
 ``CMI5_CATEGORY``) do not count as courses again: *completed* is activity only
-(``other``), *passed* an assessment (``skill_assessed``, its score is evidence). The defaults below cover the ADL vocabulary, the cmi5 verbs, the TLA
-profile, the Tin Can registry verbs and activity types used for events,
-mentoring and credentials, Open Badges and the xAPI video profile.
+(``other``), *passed* an assessment (``skill_assessed``, its score is evidence).
+
+The defaults below cover the ADL vocabulary, the cmi5 verbs, the TLA profile, the
+Tin Can registry verbs and activity types used for events, mentoring and credentials,
+Open Badges and the xAPI video profile.
 
 Operators extend or replace the defaults with a YAML (or JSON) file,
 ``SKILLSTREAM_VOCABULARY_FILE``::
@@ -208,8 +210,8 @@ _STREAMS: Final = "http://activitystrea.ms/schema/1.0/"
 _VIDEO: Final = "https://w3id.org/xapi/video/verbs/"
 
 CMI5_CATEGORY: Final = "https://w3id.org/xapi/cmi5/context/categories/cmi5"
-SATISFIED: Final = "https://w3id.org/xapi/adl/verbs/satisfied"
 """The context category an AU's statements carry in a cmi5 session (see above)."""
+SATISFIED: Final = _ADL_W3ID + "satisfied"
 
 ASSESSMENT_TYPES: Final = (
     "http://adlnet.gov/expapi/activities/assessment",

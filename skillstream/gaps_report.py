@@ -156,10 +156,9 @@ def _row(gap: Gap, suggestions: list[Suggestion]) -> dict[str, str]:
     }
 
 
-def write_template(path: Path, gaps: list[Gap], catalog: Catalog) -> None:
+def write_template(path: Path, gaps: list[Gap], suggest: Suggester) -> None:
     """The gaps as a file to fill in: ``.csv``, or ``.yaml``/``.yml`` in the catalog's shape;
     ``skills`` is left empty for a person to fill, the suggestions stand beside it."""
-    suggest = Suggester(catalog)
     rows = [_row(gap, suggest(gap)) for gap in gaps]
     if path.suffix == ".csv":
         out = io.StringIO()
@@ -189,9 +188,8 @@ def write_template(path: Path, gaps: list[Gap], catalog: Catalog) -> None:
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
-def as_json(tally: GapTally, gaps: list[Gap], catalog: Catalog) -> bytes:
+def as_json(tally: GapTally, gaps: list[Gap], suggest: Suggester) -> bytes:
     """The report as JSON (``--json``): the share and every gap with its suggestions."""
-    suggest = Suggester(catalog)
     return orjson.dumps(
         {
             "credited": tally.credited,

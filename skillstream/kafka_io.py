@@ -81,8 +81,9 @@ async def read_range(
         tps = [TopicPartition(topic, p) for p in sorted(partitions)]
         consumer.assign(tps)
         end = await consumer.end_offsets(tps)
-        start = await consumer.beginning_offsets(tps)
-        if since_ms is not None:
+        if since_ms is None:
+            start = await consumer.beginning_offsets(tps)
+        else:
             found = await consumer.offsets_for_times(dict.fromkeys(tps, since_ms))
             start = {tp: found[tp].offset if found.get(tp) else end[tp] for tp in tps}
         for tp in tps:

@@ -13,7 +13,7 @@ place; statements of activities beyond it are still counted in the share, and in
 ``untracked``), and each activity keeps at most ``LEARNERS_KEPT`` learner keys (the
 learner count saturates there, and says so).
 
-:class:`Suggester` (or :func:`suggest` for one gap) proposes catalog skills for a gap
+:class:`Suggester` proposes catalog skills for a gap
 from the catalog's own words: a skill is suggested when every word of its name, of one of
 its alternative labels, or of its id appears among the words of the activity's names,
 descriptions and IRI. Each suggestion says which words matched; nothing is learned or
@@ -29,7 +29,8 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from schemas.catalog import Catalog
-from schemas.events import EventKind, LearningEvent
+from schemas.events import LearningEvent
+from streams.pipeline import credits
 
 LEARNERS_KEPT: Final = 10_000
 """Learner keys kept per activity; beyond, the count shows as at least this many."""
@@ -124,13 +125,14 @@ class GapTally:
         self, statement: Mapping[str, Any], events: tuple[LearningEvent, ...], catalog: Catalog
     ) -> None:
         """Count one statement and its events (``normalize``'s tuple, not an ``Ignored``)."""
-        if not events or events[0].kind is EventKind.VOIDING:
+        credited = credits(events)
+        if credited is None:
             return
-        first = events[0]
-        if first.skills:
+        if credited:
             self.credited += 1
             return
         self.uncredited += 1
+        first = events[0]
         activity = first.activity_id
         if activity is None or activity in catalog.activities:
             return  # a person as the object, or a mapping that names unknown skills
@@ -154,14 +156,9 @@ class GapTally:
                     for language, text in texts.items():
                         into.setdefault(language, text)
 
-    def ranked(self, catalog: Catalog | None = None) -> list[Gap]:
-        """The gaps by learners, then statements, then IRI; without the activities a
-        catalog (a later one, say) now maps."""
-        gaps = [
-            g
-            for g in self.gaps.values()
-            if catalog is None or g.activity_id not in catalog.activities
-        ]
+    def ranked(self) -> list[Gap]:
+        """The gaps by learners, then statements, then IRI."""
+        gaps = list(self.gaps.values())
         gaps.sort(key=lambda g: (-g.learner_count, -g.statements, g.activity_id))
         return gaps
 
@@ -223,9 +220,3 @@ class Suggester:
                     best[skill] = (rank, Suggestion(skill, needed, by))
         ranked = sorted((s for _, s in best.values()), key=lambda s: (-len(s.matched), s.skill))
         return ranked[:limit]
-
-
-def suggest(gap: Gap, catalog: Catalog, limit: int = 3) -> list[Suggestion]:
-    """Catalog skills whose name, label or id is all found in what the gap's statements
-    say; the most words matched first, then by skill id. (Many gaps: ``Suggester``.)"""
-    return Suggester(catalog)(gap, limit)

@@ -24,6 +24,15 @@ from schemas.xapi import StatementProblem, parse_statement
 from streams.core import ProfileState, Rules, apply, decode_state, encode_state, snapshot
 
 
+def credits(events: tuple[LearningEvent, ...]) -> bool | None:
+    """Whether a statement's events credit a skill; ``None`` when the statement does not
+    count in the credited share (no events, or a voiding statement). The one rule of the
+    share, for the stream's counts and ``catalog gaps``."""
+    if not events or events[0].kind is EventKind.VOIDING:
+        return None
+    return bool(events[0].skills)
+
+
 @dataclass(slots=True)
 class IngestCounts:
     """What ingest did with its input, for progress lines, metrics and summaries."""
@@ -106,11 +115,11 @@ class Ingest:
             counts.ignored[outcome.code] = counts.ignored.get(outcome.code, 0) + 1
             return outcome
         counts.events += len(outcome)
-        if outcome:
-            first = outcome[0]
-            if first.skills:
+        credited = credits(outcome)
+        if credited is not None:
+            if credited:
                 counts.credited += 1
-            elif first.kind is not EventKind.VOIDING:
+            else:
                 counts.uncredited += 1
         return outcome
 

@@ -10,7 +10,8 @@ rejected (extension values excepted), unknown properties are rejected (so the
 1.0.3 rules reject ``contextAgents`` and ``contextGroups``), property names are
 case-sensitive.
 
-Why hand-written: this is the hot path of ingest, so it is one pass over the
+Why hand-written: this is on the hot path of ingest (for whatever the fast path of
+:mod:`schemas.xapi.fast` does not accept), so it is one pass over the
 parsed dict with plain type checks, ``frozenset.issuperset`` for unknown keys,
 precompiled patterns, caches for the IRIs and language tags that repeat, and
 early dispatch on ``objectType``. Messages are only built when something is

@@ -17,7 +17,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from schemas.catalog import Catalog
+from schemas.catalog import CatalogFile
 from skillstream.cli import err, file_progress
 from skillstream.config import (
     SAMPLE_CATALOG,
@@ -46,15 +46,13 @@ from skillstream.topics import create_topics
 from streams.gaps import Gap, GapTally, Suggester
 
 
-async def publish_catalog(
-    settings: Settings, path: Path, added: list[Path] | None = None
-) -> tuple[int, int]:
-    """Make the catalog topic equal to the file (plus the filled templates ``added``): put
-    every item, tombstone the rest.
+async def publish_catalog(settings: Settings, source: Path | CatalogFile) -> tuple[int, int]:
+    """Make the catalog topic equal to the catalog (a file, or one already read with
+    ``with_additions``): put every item, tombstone the rest.
 
     Returns (items written, items removed). Workers apply the change live.
     """
-    catalog = with_additions(path, added or [])
+    catalog = with_additions(source, []) if isinstance(source, Path) else source
     await create_topics(settings.kafka, settings.topics)
     items = {item.key: item for item in catalog.items()}
     present = set()
@@ -113,9 +111,9 @@ def register(app: typer.Typer) -> None:
         --rebuild` to credit past statements under the new mappings)
         """
         settings = load_settings()
-        with_additions(file, add)  # refused here, before the broker is asked anything
+        catalog = with_additions(file, add)  # refused here, before the broker is asked
         check_kafka(settings)
-        written, removed = asyncio.run(publish_catalog(settings, file, add))
+        written, removed = asyncio.run(publish_catalog(settings, catalog))
         err.print(
             f"catalog {file}: {written} items published to {settings.topics.catalog}, {removed} removed"
         )
@@ -227,12 +225,13 @@ def register(app: typer.Typer) -> None:
                     on_record=lambda n: progress.advance(task, n),
                 )
         found = tally.ranked()
+        suggest = Suggester(cat)  # indexes every skill once: a framework has thousands
         if json_out:
-            typer.echo(as_json(tally, found, cat).decode())
+            typer.echo(as_json(tally, found, suggest).decode())
         else:
-            show(tally, found, cat, top)
+            show(tally, found, suggest, top)
         if template is not None:
-            write_template(template, found, cat)
+            write_template(template, found, suggest)
             err.print(f"template: {template} ({len(found)} activities; fill in `skills`)")
 
     @group.command("import")
@@ -320,7 +319,7 @@ def register(app: typer.Typer) -> None:
         )
 
 
-def show(tally: GapTally, found: list[Gap], catalog: Catalog, top: int) -> None:
+def show(tally: GapTally, found: list[Gap], suggest: Suggester, top: int) -> None:
     """The share and the first ``top`` gaps, as a table on standard output."""
     share = tally.credited_share
     counted = tally.credited + tally.uncredited
@@ -339,7 +338,6 @@ def show(tally: GapTally, found: list[Gap], catalog: Catalog, top: int) -> None:
     )
     if not found:
         return
-    suggest = Suggester(catalog)
     table = Table(show_lines=False)
     for column in ("learners", "statements", "activity", "name", "verbs", "suggested (matched)"):
         table.add_column(column, overflow="fold")

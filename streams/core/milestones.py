@@ -79,8 +79,6 @@ except ImportError:  # a runtime without the build tools: nothing is compiled
 
 SEP = "\x1f"
 _NAMESPACE = _ID_NAMESPACE.bytes
-_HALF_UNIT = 0.00005
-"""Half the last published place: a difference this far below a margin rounds up to it."""
 INF = math.inf
 
 

@@ -28,8 +28,8 @@ whose message names each offending field the way it is written in the file,
 for example ``rules.networker.levels[1].count: Input should be greater than
 or equal to 1``.
 
-The profile stage reads the compiled ``plan`` (plain tuples), never the
-pydantic models, on its hot path.
+The profile stage reads the compiled ``plan``: one ``RuleKind`` per kind in use, built
+once per rules file with its rules (the kinds read their own rule models).
 """
 
 from __future__ import annotations

@@ -717,5 +717,4 @@ def decode_state(data: bytes) -> ProfileState:
     state.rc = rc
     state.rv = rv
     state.odd = {(hi, lo): sid for hi, lo, sid in odd} if odd else {}
-    state.clear_caches()
-    return state
+    return state  # its caches are empty: __init__ cleared them and nothing here fills one

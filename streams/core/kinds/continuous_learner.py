@@ -29,7 +29,7 @@ from streams.core.milestones import (
     reached,
 )
 from streams.core.rule_config import RuleConfig, WeeksLevel
-from streams.core.state import DAY_US, ProfileState, week_of
+from streams.core.state import ProfileState, week_of
 
 
 class ContinuousLearnerRule(RuleConfig):
@@ -142,7 +142,7 @@ def _one_per_week(at: At, week: int, first: int) -> list[str]:
     taken = [week]
 
     def wanted(k: int) -> bool | None:
-        w = (rt[k] // DAY_US + 3) // 7
+        w = week_of(rt[k])
         if w < first:
             return None
         if w < taken[0]:

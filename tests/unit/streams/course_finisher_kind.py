@@ -81,7 +81,11 @@ class CourseFinisher(RuleKind):
         count = self.courses(at)
         rc = state.rc
         for rule in self.levels:
-            for level, threshold in reached(state, rule, None, count):
+            hits = reached(state, rule, None, count)
+            if not hits:
+                continue
+            evidence = cite_back(state, at.plan, q, lambda k: rc[k] & KIND_BITS in COURSES)
+            for level, threshold in hits:
                 fire(
                     state,
                     out,
@@ -92,7 +96,7 @@ class CourseFinisher(RuleKind):
                     level=level,
                     title=f"Finished {count} courses",
                     skills=(),
-                    evidence=cite_back(state, at.plan, q, lambda k: rc[k] & KIND_BITS in COURSES),
+                    evidence=evidence,
                     summary={"courses": count, "threshold": int(threshold)},
                 )
 

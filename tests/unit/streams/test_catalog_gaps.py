@@ -28,7 +28,7 @@ from skillstream.gaps_report import (
     with_additions,
     write_template,
 )
-from streams.gaps import Gap, GapTally, suggest
+from streams.gaps import Gap, GapTally, Suggester
 from streams.offline import run_offline
 from tools.simulate import Simulation
 
@@ -126,7 +126,7 @@ def test_filling_the_template_restores_exactly_the_original_milestones(
     catalog_path.write_bytes(orjson.dumps(partial.model_dump(mode="json")))
     tally = gaps_of(traffic, partial)
     template = tmp_path / f"gaps{suffix}"
-    write_template(template, tally.ranked(), Catalog(partial.items()))
+    write_template(template, tally.ranked(), Suggester(Catalog(partial.items())))
     original = {a.activity_id: a.skills for a in full.activities if a.activity_id in REMOVED}
     (_fill_csv if suffix == ".csv" else _fill_yaml)(template, original)
     filled = read_filled(template)
@@ -153,13 +153,14 @@ def test_suggestions_say_which_words_matched() -> None:
         names={"en": "Relational databases in practice", "de": "Datenbanken"},
         descriptions={"en": "Queries with SQL for data engineering teams"},
     )
-    found = suggest(gap, catalog)
+    suggest = Suggester(catalog)
+    found = suggest(gap)
     assert [(s.skill, s.matched, s.by) for s in found] == [
         ("data-engineering", ("data", "engineering"), "name"),
         ("sql", ("relational", "databases"), 'label "relational databases"'),
     ]
-    assert suggest(gap, catalog) == found  # deterministic
-    assert suggest(Gap("https://lms.example.com/y", names={"en": "Cooking"}), catalog) == []
+    assert Suggester(catalog)(gap) == found  # deterministic
+    assert suggest(Gap("https://lms.example.com/y", names={"en": "Cooking"})) == []
 
 
 def _event(activity: str, learner: str, skills: tuple[str, ...] = ()) -> LearningEvent:

@@ -28,7 +28,6 @@ def test_startup_objects_are_frozen_and_young_collections_are_rarer() -> None:
     quiet_collector()
     assert gc.get_freeze_count() >= len(loaded)
     assert gc.get_threshold() == (YOUNG_THRESHOLD, middle, old)
-    assert YOUNG_THRESHOLD > 700
 
 
 @pytest.mark.usefixtures("collector")
