@@ -74,7 +74,8 @@ import orjson
 from schemas.catalog import ActivityMapping, Catalog
 from schemas.events import EventKind, LearningEvent, build_event
 from schemas.identity import learner_keys
-from schemas.vocabulary import CMI5_CATEGORY, SATISFIED, VOIDED_VERB, Vocabulary
+from schemas.vocabulary import CMI5_CATEGORY, SATISFIED, Vocabulary
+from schemas.xapi.problems import VOIDED_VERB
 
 SKILLS_EXTENSION: Final = "https://w3id.org/skillstream/extensions/skills"
 """Context or result extension holding a list of catalog skill ids."""

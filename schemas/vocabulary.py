@@ -64,10 +64,9 @@ from pydantic import AfterValidator, Field, ValidationError, model_validator
 from schemas._base import Contract
 from schemas.catalog import DEFAULT_COMPETENCY_TYPES
 from schemas.events import EventKind
+from schemas.xapi.problems import VOIDED_VERB
 
 VOCABULARY_SCHEMA_VERSION: Final = 1
-
-VOIDED_VERB: Final = "http://adlnet.gov/expapi/verbs/voided"
 
 _IRI_RE: Final = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*:\S+")
 

@@ -32,7 +32,19 @@ from math import isfinite
 from typing import Any, Final
 
 from schemas.xapi import formats
-from schemas.xapi.problems import STATEMENT_KEYS
+from schemas.xapi.problems import (
+    ACCOUNT_KEYS,
+    ACTIVITY_KEYS,
+    AGENT_KEYS,
+    CONTEXT_ACTIVITY_KEYS,
+    RESULT_KEYS,
+    SCORE_KEYS,
+    STATEMENT_KEYS,
+    VERB_KEYS,
+    VERSIONS_1_0,
+    VERSIONS_2_0,
+    VOIDED_VERB,
+)
 
 _known_iris: Final = formats.KNOWN_IRIS
 _known_tags: Final = formats.KNOWN_LANGUAGE_TAGS
@@ -44,25 +56,20 @@ _match_mailto: Final = formats.MAILTO_RE.fullmatch
 _match_uuid: Final = formats.UUID_RE.fullmatch
 _match_sha1: Final = formats.SHA1_RE.fullmatch
 
-VOIDED_VERB: Final = "http://adlnet.gov/expapi/verbs/voided"
-
 _STATEMENT: Final = STATEMENT_KEYS - {"attachments"}
-_VERSIONS: Final = (
-    frozenset({"1.0", "1.0.0", "1.0.1", "1.0.2", "1.0.3"}),
-    frozenset({"2.0", "2.0.0"}),
-)
+_VERSIONS: Final = (VERSIONS_1_0, VERSIONS_2_0)
 _IFIS: Final = frozenset({"mbox", "mbox_sha1sum", "openid", "account"})
-_AGENT: Final = _IFIS | {"objectType", "name"}
-_ACCOUNT: Final = frozenset({"homePage", "name"})
-_VERB: Final = frozenset({"id", "display"})
-_ACTIVITY: Final = frozenset({"objectType", "id", "definition"})
+_AGENT: Final = AGENT_KEYS
+_ACCOUNT: Final = ACCOUNT_KEYS
+_VERB: Final = VERB_KEYS
+_ACTIVITY: Final = ACTIVITY_KEYS
 _DEFINITION: Final = frozenset({"name", "description", "type", "moreInfo", "extensions"})
-_RESULT: Final = frozenset({"score", "success", "completion", "response", "duration", "extensions"})
-_SCORE: Final = frozenset({"scaled", "raw", "min", "max"})
+_RESULT: Final = RESULT_KEYS
+_SCORE: Final = SCORE_KEYS
 _CONTEXT: Final = frozenset(
     {"registration", "contextActivities", "revision", "platform", "language", "extensions"}
 )
-_CONTEXT_ACTIVITIES: Final = frozenset({"parent", "grouping", "category", "other"})
+_CONTEXT_ACTIVITIES: Final = CONTEXT_ACTIVITY_KEYS
 
 
 def accepts(statement: object, v2: bool) -> bool:

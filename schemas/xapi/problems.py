@@ -32,6 +32,21 @@ STATEMENT_KEYS: Final = frozenset(
         "attachments",
     }
 )
+
+# The property sets and constants both validators check against: the every-error one
+# (validator.py) and the fast path (fast.py) must never disagree on them.
+VOIDED_VERB: Final = "http://adlnet.gov/expapi/verbs/voided"
+VERSIONS_1_0: Final = frozenset({"1.0", "1.0.0", "1.0.1", "1.0.2", "1.0.3"})
+VERSIONS_2_0: Final = frozenset({"2.0", "2.0.0"})
+AGENT_KEYS: Final = frozenset({"objectType", "name", "mbox", "mbox_sha1sum", "openid", "account"})
+ACCOUNT_KEYS: Final = frozenset({"homePage", "name"})
+VERB_KEYS: Final = frozenset({"id", "display"})
+ACTIVITY_KEYS: Final = frozenset({"objectType", "id", "definition"})
+RESULT_KEYS: Final = frozenset(
+    {"score", "success", "completion", "response", "duration", "extensions"}
+)
+SCORE_KEYS: Final = frozenset({"scaled", "raw", "min", "max"})
+CONTEXT_ACTIVITY_KEYS: Final = frozenset({"parent", "grouping", "category", "other"})
 """The properties a statement may have (both rule sets)."""
 
 

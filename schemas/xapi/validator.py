@@ -43,9 +43,23 @@ from typing import Any, Final
 
 from schemas.xapi import formats
 from schemas.xapi.fast import accepts as _accepts
-from schemas.xapi.problems import MAX_NESTING, STATEMENT_KEYS, StatementProblem, XapiVersion
+from schemas.xapi.problems import (
+    ACCOUNT_KEYS,
+    ACTIVITY_KEYS,
+    AGENT_KEYS,
+    CONTEXT_ACTIVITY_KEYS,
+    MAX_NESTING,
+    RESULT_KEYS,
+    SCORE_KEYS,
+    STATEMENT_KEYS,
+    VERB_KEYS,
+    VERSIONS_1_0,
+    VERSIONS_2_0,
+    VOIDED_VERB,
+    StatementProblem,
+    XapiVersion,
+)
 
-VOIDED_VERB: Final = "http://adlnet.gov/expapi/verbs/voided"
 SIGNATURE_USAGE: Final = "http://adlnet.gov/expapi/attachments/signature"
 
 _MISSING: Final[Any] = object()
@@ -68,12 +82,12 @@ _SUBSTATEMENT_KEYS: Final = frozenset(
     {"objectType", "actor", "verb", "object", "result", "context", "timestamp", "attachments"}
 )
 _SUBSTATEMENT_SEEN_KEYS: Final = _SUBSTATEMENT_KEYS | frozenset(_SUBSTATEMENT_FORBIDDEN)
-_AGENT_KEYS: Final = frozenset({"objectType", "name", "mbox", "mbox_sha1sum", "openid", "account"})
+_AGENT_KEYS: Final = AGENT_KEYS
 _GROUP_KEYS: Final = _AGENT_KEYS | {"member"}
 _OTHER_THAN_MBOX: Final = frozenset({"mbox_sha1sum", "openid", "account"})
-_ACCOUNT_KEYS: Final = frozenset({"homePage", "name"})
-_VERB_KEYS: Final = frozenset({"id", "display"})
-_ACTIVITY_KEYS: Final = frozenset({"objectType", "id", "definition"})
+_ACCOUNT_KEYS: Final = ACCOUNT_KEYS
+_VERB_KEYS: Final = VERB_KEYS
+_ACTIVITY_KEYS: Final = ACTIVITY_KEYS
 _PLAIN_ACTIVITY_KEYS: Final = frozenset({"objectType", "id"})
 _STATEMENT_REF_KEYS: Final = frozenset({"objectType", "id"})
 _COMPONENT_LISTS: Final = ("choices", "scale", "source", "target", "steps")
@@ -100,10 +114,8 @@ _LISTS_BY_INTERACTION: Final[dict[str, tuple[str, ...]]] = {
     "other": (),
 }
 _COMPONENT_KEYS: Final = frozenset({"id", "description"})
-_RESULT_KEYS: Final = frozenset(
-    {"score", "success", "completion", "response", "duration", "extensions"}
-)
-_SCORE_KEYS: Final = frozenset({"scaled", "raw", "min", "max"})
+_RESULT_KEYS: Final = RESULT_KEYS
+_SCORE_KEYS: Final = SCORE_KEYS
 _CONTEXT_KEYS_1_0: Final = frozenset(
     {
         "registration",
@@ -118,10 +130,10 @@ _CONTEXT_KEYS_1_0: Final = frozenset(
     }
 )
 _CONTEXT_KEYS_2_0: Final = _CONTEXT_KEYS_1_0 | {"contextAgents", "contextGroups"}
-_VERSIONS_1_0: Final = frozenset({"1.0", "1.0.0", "1.0.1", "1.0.2", "1.0.3"})
-_VERSIONS_2_0: Final = frozenset({"2.0", "2.0.0"})
+_VERSIONS_1_0: Final = VERSIONS_1_0
+_VERSIONS_2_0: Final = VERSIONS_2_0
 _ONLY_IN_2_0: Final = frozenset({"contextAgents", "contextGroups"})
-_CONTEXT_ACTIVITY_KEYS: Final = frozenset({"parent", "grouping", "category", "other"})
+_CONTEXT_ACTIVITY_KEYS: Final = CONTEXT_ACTIVITY_KEYS
 _CONTEXT_AGENT_KEYS: Final = frozenset({"objectType", "agent", "relevantTypes"})
 _CONTEXT_GROUP_KEYS: Final = frozenset({"objectType", "group", "relevantTypes"})
 _ATTACHMENT_KEYS: Final = frozenset(

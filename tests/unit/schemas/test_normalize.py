@@ -22,7 +22,8 @@ from schemas.normalize import (
     skill_of_iri,
     statement_id_of,
 )
-from schemas.vocabulary import VOIDED_VERB, Vocabulary
+from schemas.vocabulary import Vocabulary
+from schemas.xapi.problems import VOIDED_VERB
 from tools.simulate import SAMPLE_CATALOG, Simulation
 
 SECRET = b"test-secret"

@@ -6,7 +6,8 @@ from pathlib import Path
 import pytest
 
 from schemas.events import EventKind
-from schemas.vocabulary import VOIDED_VERB, Vocabulary
+from schemas.vocabulary import Vocabulary
+from schemas.xapi.problems import VOIDED_VERB
 
 ADL = "http://adlnet.gov/expapi/verbs/"
 ASSESSMENT = "http://adlnet.gov/expapi/activities/assessment"
