@@ -79,7 +79,10 @@ def count(
     statement, _, problems = parse_statement(raw, header_version, default_version)
     if problems or statement is None:
         return
-    outcome = normalize(statement, catalog, vocabulary, secret, fallback_time)
+    try:
+        outcome = normalize(statement, catalog, vocabulary, secret, fallback_time)
+    except Exception:  # noqa: BLE001 - ingest dead-letters such a record: it credits nothing
+        return
     if isinstance(outcome, tuple):
         tally.add(statement, outcome, catalog)
 

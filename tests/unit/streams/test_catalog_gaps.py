@@ -320,3 +320,24 @@ def test_offline_reports_the_uncredited_statements(
     assert (summary["credited"], summary["uncredited"]) == (tally.credited, tally.uncredited)
     assert f"{tally.uncredited} of {tally.credited + tally.uncredited} statements" in err
     assert "skillstream catalog gaps --from" in err
+
+
+def test_a_record_that_breaks_normalize_is_skipped_and_the_tally_goes_on(
+    traffic: list[bytes], partial: CatalogFile, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ingest dead-letters a statement our code fails on; ``catalog gaps`` skips it."""
+    import skillstream.gaps_report as report
+
+    sample = traffic[:200]
+    whole = gaps_of(sample, partial)
+    real = report.normalize
+    broken = orjson.loads(sample[0])["id"]
+
+    def failing(statement: Any, *args: Any) -> Any:
+        if statement.get("id") == broken:
+            raise RuntimeError("a bug of ours")
+        return real(statement, *args)
+
+    monkeypatch.setattr(report, "normalize", failing)
+    rest = gaps_of(sample, partial)
+    assert rest.credited + rest.uncredited == whole.credited + whole.uncredited - 1
