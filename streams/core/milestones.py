@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import hashlib
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from enum import IntEnum
 from math import exp2
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -365,7 +365,7 @@ def open_threshold(state: ProfileState, rule: LevelRule, skill: str) -> float:
     return INF
 
 
-def lowest_open(state: ProfileState, rules: list[LevelRule], skill: str) -> float:
+def lowest_open(state: ProfileState, rules: Sequence[LevelRule], skill: str) -> float:
     """The lowest ``open_threshold`` of several rules."""
     return min((open_threshold(state, rule, skill) for rule in rules), default=INF)
 
@@ -809,17 +809,20 @@ class RuleKind:
             goals = memo[self] = {}
         return goals
 
-    def rule_goal(self, state: ProfileState, n: int, rule: LevelRule) -> float:
-        """The lowest threshold of ``rule`` (the kind's rule ``n``) not reached yet, for a
-        milestone that names no skill; remembered in ``goals`` under ``n``."""
-        memo = state._goals
-        goals = memo.get(self) if memo is not None else None
-        if goals is None:
-            goals = self.goals(state)
-        goal = goals.get(n)
+    def open_goal(
+        self, state: ProfileState, key: Any, rules: Sequence[LevelRule], skill: str = ""
+    ) -> float:
+        """The lowest threshold of ``rules`` not reached yet (for ``skill``; ``""`` when the
+        milestone names none), remembered in ``goals`` under ``key`` until ``forget``."""
+        goals = self.goals(state)
+        goal = goals.get(key)
         if goal is None:
-            goal = goals[n] = open_threshold(state, rule, "")
+            goal = goals[key] = lowest_open(state, rules, skill)
         return goal
+
+    def rule_goal(self, state: ProfileState, n: int, rule: LevelRule) -> float:
+        """``open_goal`` of the kind's rule ``n`` alone, for a milestone that names no skill."""
+        return self.open_goal(state, n, (rule,))
 
     def forget(self, state: ProfileState, goals: dict[Any, float], skill: str | None) -> None:
         """A milestone of this kind fired (for ``skill``): what was open may be closed."""

@@ -24,7 +24,6 @@ from streams.core.milestones import (
     fire,
     iso_week,
     level_text,
-    lowest_open,
     plural,
     reached,
 )
@@ -61,14 +60,7 @@ class ContinuousLearner(RuleKind):
         self.levels = [LevelRule(rule_id, rule, "weeks") for rule_id, rule in rules]
 
     def goal(self, state: ProfileState) -> float:
-        memo = state._goals
-        goals = memo.get(self) if memo is not None else None
-        if goals is None:
-            goals = self.goals(state)
-        goal = goals.get(None)
-        if goal is None:
-            goal = goals[None] = lowest_open(state, self.levels, "")
-        return goal
+        return self.open_goal(state, None, self.levels)
 
     def last(self, at: At, out: list[MilestoneEvent]) -> None:
         state = at.state

@@ -25,7 +25,6 @@ from streams.core.milestones import (
     fire,
     history,
     level_text,
-    open_threshold,
     plural,
     points,
     reached,
@@ -64,19 +63,10 @@ class PerformanceBoost(RuleKind):
             (LevelRule(rule_id, rule, "margin"), rule.window_days or knobs.window_days)
             for rule_id, rule in rules
         ]
+        self.level_rules = [rule for rule, _ in self.levels]
 
     def goal(self, state: ProfileState, i: int) -> float:
-        memo = state._goals
-        goals = memo.get(self) if memo is not None else None
-        if goals is None:
-            goals = self.goals(state)
-        goal = goals.get(i)
-        if goal is None:
-            goal = goals[i] = min(
-                (open_threshold(state, rule, state.names[i]) for rule, _ in self.levels),
-                default=INF,
-            )
-        return goal
+        return self.open_goal(state, i, self.level_rules, state.names[i])
 
     def forget(self, state: ProfileState, goals: dict[Any, float], skill: str | None) -> None:
         if skill is not None:

@@ -22,7 +22,6 @@ from streams.core.milestones import (
     cite_skill,
     fire,
     level_text,
-    lowest_open,
     points,
     reached,
     skill_name,
@@ -54,14 +53,7 @@ class SkillLevel(RuleKind):
 
     def goal(self, state: ProfileState, i: int) -> float:
         """The lowest level of any rule not reached for skill ``i``."""
-        memo = state._goals
-        goals = memo.get(self) if memo is not None else None
-        if goals is None:
-            goals = self.goals(state)
-        goal = goals.get(i)
-        if goal is None:
-            goal = goals[i] = lowest_open(state, self.levels, state.names[i])
-        return goal
+        return self.open_goal(state, i, self.levels, state.names[i])
 
     def forget(self, state: ProfileState, goals: dict[Any, float], skill: str | None) -> None:
         if skill is not None:

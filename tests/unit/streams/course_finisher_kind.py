@@ -20,7 +20,6 @@ from streams.core.milestones import (
     Scope,
     cite_back,
     fire,
-    lowest_open,
     reached,
 )
 from streams.core.rule_config import CountLevel, RuleConfig
@@ -50,11 +49,7 @@ class CourseFinisher(RuleKind):
         self.levels = [LevelRule(rule_id, rule, "count") for rule_id, rule in rules]
 
     def goal(self, state: ProfileState) -> float:
-        goals = self.goals(state)
-        goal = goals.get(None)
-        if goal is None:
-            goal = goals[None] = lowest_open(state, self.levels, "")
-        return goal
+        return self.open_goal(state, None, self.levels)
 
     def courses(self, at: At) -> int:
         """Courses finished up to the prefix: all of them less the kept ones after it."""
