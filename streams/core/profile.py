@@ -40,9 +40,11 @@ from streams.core.state import (
     N_EVENTS,
     N_STATEMENTS,
     NO_SCORE,
+    OTHER,
     PASSED,
     SKILL_SHIFT,
     ProfileState,
+    activity_key,
     statement_key,
 )
 
@@ -66,8 +68,13 @@ def apply(
     - A statement id already applied (kept, or among the ``dedupe_memory``
       remembered ids) changes nothing.
     - A voiding event withdraws the voided statement if it is still kept, or
-      makes the statement be ignored when it arrives later; it never fires
-      and never retracts a milestone.
+      makes the statement be ignored when it arrives later; it never retracts
+      a milestone, and fires one only by handing an exposure's credit on.
+    - An exposure (kind ``other``, no score, naming skills and an activity)
+      credits its skills once per (learner, activity): the earliest by event
+      time holds the credit, repeats count as activity only. A late earlier
+      one takes the credit over while the holder is kept; voiding the holder
+      hands it to the next kept repeat. Once the holder is folded it keeps it.
     - Milestones are judged as of event time: a statement older than the
       newest one applied may fire milestones achieved in the past (see
       docs/profiles-and-milestones.md, "Order and determinism").
@@ -95,13 +102,18 @@ def apply(
         return state, []
     kind = event.kind
     if kind is _VOIDING:
-        _void(state, h, event.voided_statement_id, plan)
-        return state, []
+        q = _void(state, h, event.voided_statement_id, plan)
+        if q < 0 or not plan.has_rules:
+            return state, []
+        handed: list[MilestoneEvent] = []
+        reevaluate(state, plan, catalog, q, state.rt[q], state.rc[q], False, False, handed)
+        return state, handed
 
     t: int = (event.time - EPOCH) // _US
     c = KIND_CODE[kind]
     ev = NO_SCORE
     idxs: list[int] = []
+    a = 0
     skills = event.skills
     if skills:
         index = state._index
@@ -128,12 +140,19 @@ def apply(
         c |= mask << SKILL_SHIFT
         if ev >= 0.0:
             c |= EVIDENCE
+        elif c & KIND_BITS == OTHER and event.activity_id is not None:
+            a = activity_key(event.activity_id)
 
     rt = state.rt
     if len(rt) >= plan.cap:
         _fold(state, plan)
     elif not rt and state.horizon is None:  # the learner's first statement
         state.day0 = t // DAY_US
+    exposure = c
+    if a:
+        c = _expose(state, a, t, hi, lo, c)
+        if c != exposure:
+            idxs = []
     rh = state.rh
     rl = state.rl
     n = len(rt)
@@ -152,6 +171,8 @@ def apply(
         rids[h] = t
         if odd:
             state.odd[(hi, lo)] = sid
+        if a:
+            state.expo[h] = [a, exposure, hi, lo]
         quant = state.decay.quantize(t, ev) if c & EVIDENCE else None
         week_new = _add(state, t, c, ev, idxs, quant, plan)
         if plan.has_rules:
@@ -180,6 +201,8 @@ def apply(
         rids[h] = t
         if odd:
             state.odd[(hi, lo)] = sid
+        if a:
+            state.expo[h] = [a, exposure, hi, lo]
         state._hist = None
         week_new = _add(state, t, c, ev, idxs, None, plan)
         folded = False
@@ -188,6 +211,8 @@ def apply(
         week_new = _add(state, t, c, ev, idxs, None, plan)
         state.remember((h,), plan.dedupe)
         _fold_late(state, t, c, ev, plan)
+        if a and c == exposure:
+            state.expo_folded.add(a)
         folded = True
     if plan.has_rules:
         reevaluate(state, plan, catalog, j, t, c, week_new, folded, out)
@@ -370,6 +395,12 @@ def _fold(state: ProfileState, plan: Plan) -> None:
     for h in hashes:
         del rids[h]
     state.remember(hashes, plan.dedupe)
+    expo = state.expo
+    if expo:
+        for i in range(m):
+            held = expo.pop(hashes[i], None)
+            if held is not None and rc[i] >> SKILL_SHIFT:
+                state.expo_folded.add(held[0])
     odd = state.odd
     if odd:
         for i in range(m):
@@ -515,25 +546,24 @@ def insert_tail(tail: list[Any], day: int, score: float, depth: int) -> None:
         del tail[1:4]
 
 
-def _void(state: ProfileState, h: int, target: str | None, plan: Plan) -> None:
+def _void(state: ProfileState, h: int, target: str | None, plan: Plan) -> int:
+    """Withdraw the voided statement; return the kept position of the repeat exposure it
+    handed its credit to, else -1."""
     state.remember((h,), plan.dedupe)
     if target is None:
-        return
+        return -1
     hi, lo, _ = statement_key(target)
     th = hi ^ lo
     if th == h:
-        return
+        return -1
     rids = state.rids()
     t = rids.get(th)
     if t is None:
         if th not in state.seen_set():
             state.remember((th,), plan.dedupe)
-        return
-    rt, rh, rl = state.rt, state.rh, state.rl
-    i = bisect_left(rt, t)
-    while rh[i] != hi or rl[i] != lo:
-        i += 1
-    del rt[i], rh[i], rl[i]
+        return -1
+    i = _position(state, t, hi, lo)
+    del state.rt[i], state.rh[i], state.rl[i]
     c = state.rc.pop(i)
     ev = state.rv.pop(i)
     del rids[th]
@@ -543,6 +573,68 @@ def _void(state: ProfileState, h: int, target: str | None, plan: Plan) -> None:
     state._hist = None
     state._newest = None
     _subtract(state, i, t, c, ev)
+    expo = state.expo
+    if expo:
+        held = expo.pop(th, None)
+        if held is not None and c >> SKILL_SHIFT:
+            heir = _holder(state, held[0])
+            if heir is not None:
+                q = _position(state, heir[0], heir[1], heir[2])
+                _recode(state, q, expo[heir[1] ^ heir[2]][1])
+                return q
+    return -1
+
+
+def _expose(state: ProfileState, a: int, t: int, hi: int, lo: int, c: int) -> int:
+    """The code an exposure to activity ``a`` (key ``t, hi, lo``, code ``c``) is applied
+    with: ``c`` when it is the earliest exposure to ``a`` kept or folded, else plain
+    activity. Earlier than the kept holder, it takes the credit over from it."""
+    plain = c & KIND_BITS
+    if a in state.expo_folded:
+        return plain
+    holder = _holder(state, a)
+    if holder is not None:
+        if holder < (t, hi, lo):
+            return plain
+        _recode(state, _position(state, *holder), plain)
+    return c
+
+
+def _holder(state: ProfileState, a: int) -> tuple[int, int, int] | None:
+    """Key of the earliest kept exposure to activity ``a`` (the one holding the credit)."""
+    rids = state.rids()
+    best: tuple[int, int, int] | None = None
+    for h, held in state.expo.items():
+        if held[0] == a:
+            key = (rids[h], held[2], held[3])
+            if best is None or key < best:
+                best = key
+    return best
+
+
+def _position(state: ProfileState, t: int, hi: int, lo: int) -> int:
+    rt, rh, rl = state.rt, state.rh, state.rl
+    i = bisect_left(rt, t)
+    while rh[i] != hi or rl[i] != lo:
+        i += 1
+    return i
+
+
+def _recode(state: ProfileState, i: int, code: int) -> None:
+    """Give kept exposure ``i`` the skills of ``code`` in place of its own (an exposure's
+    skills count in ``touches`` alone, besides its code)."""
+    rc = state.rc
+    touches = state.touches
+    old = rc[i] >> SKILL_SHIFT
+    new = code >> SKILL_SHIFT
+    rc[i] = code
+    for mask, by in ((old, -1), (new, 1)):
+        while mask:
+            low = mask & -mask
+            touches[low.bit_length() - 1] += by
+            mask ^= low
+    state._hist = None
+    state._newest = None
 
 
 def _subtract(state: ProfileState, i: int, t: int, c: int, ev: float) -> None:

@@ -28,6 +28,15 @@ thousands of Python objects. It holds
   first in first out, at most ``dedupe_memory`` of them.
 - the ids of the milestones achieved. Never trimmed: a milestone must not
   fire twice.
+- **exposures**: a statement that is activity only (kind ``other``, no score)
+  but names skills, such as a video watched to the end, exposes the learner to
+  those skills once per activity, however often it is repeated. ``expo`` holds
+  the kept ones (id hash -> activity key, the code naming its skills, id
+  halves): of those of one activity, the earliest by statement key holds the
+  skills in its ``rc`` code and the others are coded as plain activity.
+  ``expo_folded`` holds the activity keys whose credited exposure is folded;
+  every kept repeat of those is plain activity. Never trimmed (one per
+  activity the learner was exposed to).
 
 A statement id that is a canonical (lower-case) UUID is kept as its 128
 bits; any other id as a 128-bit BLAKE2b hash, with its text kept beside it
@@ -57,8 +66,9 @@ import orjson
 
 from schemas.events import EventKind
 
-STATE_FORMAT_VERSION = 2
-"""Bumped on any change to the encoding; ``decode_state`` refuses others."""
+STATE_FORMAT_VERSION = 3
+"""Bumped on any change to the encoding; ``decode_state`` refuses others, except format 2
+(format 3 without exposures: such a state is read as having none kept or folded)."""
 
 DAY_US = 86_400_000_000
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -77,6 +87,7 @@ PASSED = KIND_CODE[EventKind.COURSE_PASSED]
 ATTENDED = KIND_CODE[EventKind.EVENT_ATTENDED]
 CERTIFIED = KIND_CODE[EventKind.CERTIFICATION_EARNED]
 COLLABORATED = KIND_CODE[EventKind.COLLABORATION]
+OTHER = KIND_CODE[EventKind.OTHER]
 
 KIND_BITS = 0xF
 """A kept statement's code: its kind in the low four bits ..."""
@@ -106,6 +117,12 @@ def statement_key(sid: str) -> tuple[int, int, bool]:
 
 
 _ID_BYTES = struct.Struct(">QQ")
+
+
+def activity_key(activity_id: str) -> int:
+    """A 64-bit key of an activity id (never 0), the same in every process."""
+    key = int.from_bytes(hashlib.blake2b(activity_id.encode(), digest_size=8).digest(), "big")
+    return key or 1
 
 
 def uuid_text(hi: int, lo: int) -> str:
@@ -184,6 +201,7 @@ PARTS: dict[str, tuple[str, ...]] = {
     ),
     "folded": ("horizon", "first_t", "fold_day0", "fold_days"),
     "memory": ("seen", "fired_hi", "fired_lo"),
+    "exposures": ("expo", "expo_folded"),
 }
 """Every field ``encode_state`` keeps, by the part of the state it belongs to (the module
 docstring says what each part is). The other slots are caches rebuilt in memory
@@ -220,6 +238,8 @@ class ProfileState:
         "day0",
         "decay",
         "events",
+        "expo",
+        "expo_folded",
         "fired_hi",
         "fired_lo",
         "first_t",
@@ -295,6 +315,10 @@ class ProfileState:
         self.fired_hi: list[int] = []
         """The milestones achieved, by id (halves); the high half alone identifies one."""
         self.fired_lo: list[int] = []
+        self.expo: dict[int, list[int]] = {}
+        """Kept exposures: id hash -> [activity key, code naming its skills, id high, id low]."""
+        self.expo_folded: set[int] = set()
+        """Activity keys whose credited exposure is folded."""
         self.clear_caches()
 
     def clear_caches(self) -> None:
@@ -563,6 +587,8 @@ def encode_state(state: ProfileState) -> bytes:
             [len(att_day), offsets, attended]
             if max(offsets, attended) < 4
             else [att_day, state.att_n],
+            [[hi, lo, a, f"{c:x}"] for a, c, hi, lo in state.expo.values()] if state.expo else None,
+            sorted(state.expo_folded) if state.expo_folded else None,
         ]
     )
     times = state.rt + state.folded_last + state.folded_latest_t
@@ -609,9 +635,12 @@ class _Reader:
         return a.tolist()
 
 
+_READABLE = (STATE_FORMAT_VERSION, 2)
+
+
 def decode_state(data: bytes) -> ProfileState:
     """Rebuild a state from ``encode_state`` bytes; other bytes raise ``ValueError``."""
-    if not data or data[0] != STATE_FORMAT_VERSION:
+    if not data or data[0] not in _READABLE:
         found: object = None
         if data and 2 <= data[0] < 0x20:  # a binary format, older or newer
             found = data[0]
@@ -622,7 +651,7 @@ def decode_state(data: bytes) -> ProfileState:
                 old = None
             if isinstance(old, list) and old and isinstance(old[0], int):
                 found = old[0]
-        if found is None or found == STATE_FORMAT_VERSION:
+        if found is None or found in _READABLE:
             raise ValueError("not an encoded profile state")
         raise ValueError(
             f"profile state format {found!r} is not {STATE_FORMAT_VERSION}; "
@@ -635,6 +664,9 @@ def decode_state(data: bytes) -> ProfileState:
         days = flags >> 3 & 7
         view = memoryview(data)
         start = _HEADER.size
+        doc = orjson.loads(view[start : start + doc_len])
+        if len(doc) != (19 if data[0] == 2 else 21):
+            raise ValueError("profile state has the wrong shape")
         (
             state.learner,
             half_life,
@@ -655,7 +687,12 @@ def decode_state(data: bytes) -> ProfileState:
             (n, n_scores, n_seen, n_fired, n_days),
             wide_days,
             attendances,
-        ) = orjson.loads(view[start : start + doc_len])
+        ) = doc[:19]
+        exposures, exposed = doc[19:] if len(doc) == 21 else (None, None)
+        state.expo = (
+            {hi ^ lo: [a, int(c, 16), hi, lo] for hi, lo, a, c in exposures} if exposures else {}
+        )
+        state.expo_folded = set(exposed) if exposed else set()
         n_skills = len(state.names)
         read = _Reader(view, start + doc_len)
         kept = first_t is not None
@@ -697,6 +734,7 @@ def decode_state(data: bytes) -> ProfileState:
         if (
             read.offset != len(view)
             or len(rc) != n
+            or (state.expo and not state.expo.keys() <= set(map(xor, state.rh, state.rl)))
             or len(sizes) != n_skills
             or len(state.tails) != n_skills
             or any(

@@ -681,3 +681,60 @@ def test_a_cmi5_unit_counts_as_one_course(vocabulary: Vocabulary) -> None:
     (python,) = [s for s in profile.skills if s.skill == "python"]
     assert python.courses_completed == 1
     assert python.latest_score == 0.9
+
+
+# --- the video profile: a video's skills are exposure, once per video, never per player event
+
+VIDEO_TYPE = "https://w3id.org/xapi/video/activity-type/video"
+VIDEO_VERBS = "https://w3id.org/xapi/video/verbs/"
+
+
+def test_a_video_exposes_its_skills_once_however_often_it_is_watched(
+    catalog: Catalog, vocabulary: Vocabulary
+) -> None:
+    from streams.core import Rules
+    from streams.offline import run_offline
+
+    intro = "https://videos.example.com/python-intro"
+    other = "https://videos.example.com/python-testing"
+    catalog.put(ActivityMapping(activity_id=intro, skills=("python",)))
+    catalog.put(ActivityMapping(activity_id=other, skills=("python", "testing")))
+    viewing = [
+        (VIDEO_VERBS + "played", intro),
+        (VIDEO_VERBS + "paused", intro),
+        (VIDEO_VERBS + "seeked", intro),
+        ("completed", intro),
+        (VIDEO_VERBS + "played", intro),  # watched again, days later
+        ("completed", intro),
+        ("completed", other),
+        ("completed", intro),
+    ]
+    records = [
+        orjson.dumps(
+            statement(
+                verb=verb,
+                activity=video,
+                activity_type=VIDEO_TYPE,
+                id=str(uuid.UUID(int=n + 1)),
+                result={"completion": True},
+                timestamp=f"2026-01-{n + 5:02d}T09:30:00Z",
+            )
+        )
+        for n, (verb, video) in enumerate(viewing)
+    ]
+    rules = Rules.load(None)
+    result = run_offline(
+        records, catalog=catalog, vocabulary=vocabulary, rules=rules, secret=SECRET
+    )
+    (profile,) = result.profiles.values()
+    assert profile.statements == 4  # the completions: activity each time
+    assert profile.courses_completed == 0
+    (state,) = result.states.values()
+    python = next(s for s in profile.skills if s.skill == "python")
+    # the other video's first viewing; the intro's repeats (the 10th, the 12th) expose nothing
+    assert python.last_activity == datetime(2026, 1, 11, 9, 30, tzinfo=UTC)
+    assert {s.skill for s in profile.skills} == {"python", "testing"}
+    assert dict(zip(state.names, state.touches, strict=True)) == {
+        "python": 2,
+        "testing": 1,
+    }

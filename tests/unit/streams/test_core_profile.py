@@ -459,7 +459,7 @@ def test_encode_decode_round_trip() -> None:
 def test_decode_refuses_other_formats() -> None:
     state, _ = run(mixed_events())
     data = encode_state(state)
-    with pytest.raises(ValueError, match="format 1 is not 2; rebuild"):
+    with pytest.raises(ValueError, match=f"format 1 is not {STATE_FORMAT_VERSION}; rebuild"):
         decode_state(orjson.dumps([1, "lk-test-learner", 180.0, []]))  # the first format
     with pytest.raises(ValueError, match="format"):
         decode_state(bytes([STATE_FORMAT_VERSION + 1]) + data[1:])

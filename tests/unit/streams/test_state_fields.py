@@ -124,6 +124,13 @@ def _changed(state: ProfileState, name: str) -> ProfileState | None:
         other.rv[evidence[0]] = value[evidence[0]] / 2 + 0.01
     elif name == "odd":
         other.odd = {**value, (1, 2): "a-statement-id-that-is-no-uuid"}
+    elif name == "expo":
+        if not value:
+            return None
+        h, (a, c, hi, lo) = next(iter(value.items()))
+        other.expo = {**value, h: [a + 1, c, hi, lo]}
+    elif name == "expo_folded":
+        other.expo_folded = value | {12345}
     elif isinstance(value, int):
         setattr(other, name, value + 1)
     elif isinstance(value, list) and value:
