@@ -483,6 +483,8 @@ class Figures:
 
 
 async def main_async(args: argparse.Namespace) -> dict[str, Any]:
+    if args.skip_broker:  # (a) alone: no broker is started
+        return await measure(args, None)
     broker = ensure_broker()
     await wait_for_metadata(broker.bootstrap)
     try:
@@ -492,11 +494,12 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
             log(f"deleted this run's {await delete_run_topics(broker.bootstrap)} topics")
 
 
-async def measure(args: argparse.Namespace, broker: Broker) -> dict[str, Any]:
+async def measure(args: argparse.Namespace, broker: Broker | None) -> dict[str, Any]:
     work = Path(args.work).resolve()
     work.mkdir(parents=True, exist_ok=True)
     settings = load_settings()
-    log(f"broker {broker.bootstrap} ({broker.origin}); simulating {args.learners} learners")
+    where = "no broker" if broker is None else f"broker {broker.bootstrap} ({broker.origin})"
+    log(f"{where}; simulating {args.learners} learners")
     records = list(Simulation(args.learners, args.days, 7))
     log(f"{len(records)} statements ({sum(map(len, records)) / len(records):.0f} bytes on average)")
     figures = Figures([], [], [], [], [], [], [], [], [], [], [])
@@ -512,7 +515,7 @@ async def measure(args: argparse.Namespace, broker: Broker) -> dict[str, Any]:
             "  µs of CPU per statement: "
             + ", ".join(f"{area} {us:.1f}" for area, us in figures.areas[-1].items())
         )
-        if args.skip_broker:
+        if broker is None:
             continue
         log("  raw aiokafka loop")
         figures.raw.append(await bench_raw(broker.bootstrap, records, work))
@@ -534,7 +537,7 @@ async def measure(args: argparse.Namespace, broker: Broker) -> dict[str, Any]:
             p50s.append(p50)
             p99s.append(p99)
             log(f"  latency p50 {p50:.0f} ms, p99 {p99:.0f} ms over {n} milestones")
-    if not args.skip_broker and args.recovery_learners > 0:
+    if broker is not None and args.recovery_learners > 0:
         for rep in range(args.recovery_repeat):
             log(f"recovery {rep + 1}/{args.recovery_repeat}")
             rate_r, _, _size = await bench_recovery(broker.bootstrap, args.recovery_learners, work)
@@ -546,7 +549,7 @@ async def measure(args: argparse.Namespace, broker: Broker) -> dict[str, Any]:
             "cpus": os.cpu_count(),
             "python": platform.python_version(),
             "platform": platform.platform(),
-            "broker": broker.origin,
+            "broker": None if broker is None else broker.origin,
             "core": "compiled (mypyc)" if CORE_COMPILED else "pure Python",
             "validator_fast_path": "compiled (mypyc)" if FAST_PATH_COMPILED else "pure Python",
         },
