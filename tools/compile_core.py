@@ -2,6 +2,11 @@
 
     .venv/bin/python -m tools.compile_core          # build into build/compiled-core/
     .venv/bin/python -m tools.compile_core --clean  # remove the build
+    .venv/bin/python -m tools.compile_core --force  # build even when the build is current
+
+A build made from the current sources for this Python is kept (``make bench`` and
+``make test-compiled`` call this first); ``--force`` rebuilds it anyway, say after the
+locked mypy (mypyc) changed.
 
 The modules (each package's ``COMPILED_MODULES``: the profile core of ``streams.core``
 and the validator's fast path in ``schemas.xapi``) are strictly typed Python; mypyc
@@ -71,6 +76,7 @@ def main(argv: list[str] | None = None) -> None:
         "print(c.COMPILED)'",
     )
     parser.add_argument("--clean", action="store_true", help="remove the compiled build")
+    parser.add_argument("--force", action="store_true", help="build even when the build is current")
     args = parser.parse_args(argv)
     if args.clean:
         shutil.rmtree(BUILD_DIR, ignore_errors=True)
@@ -81,6 +87,9 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(
             "make compile needs a C compiler (cc or gcc) on the PATH; the pure modules run as is"
         )
+    if not args.force and all(package.COMPILED for package in PACKAGES):
+        print(f"the compiled build in {BUILD_DIR} is current ({', '.join(modules())})")
+        return
     started = time.monotonic()
     where = build()
     print(f"compiled {', '.join(modules())} into {where} in {time.monotonic() - started:.0f} s")
