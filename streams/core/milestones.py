@@ -21,7 +21,8 @@ Figures are compared after rounding as the snapshot publishes them
 (proficiency and scores to 4 places), so a milestone and the snapshot beside
 it never disagree about a threshold. A level fires at most once per
 (learner, rule, skill, level); every level reached fires, lowest first.
-Voiding never fires a milestone and never retracts one.
+Voiding never retracts a milestone; it fires one only when it hands an exposure's
+credit to the next kept repeat (``profile.apply``), evaluated like a late statement.
 
 This module is the engine every rule kind shares: the figures as of a prefix
 (``Figures``, ``PrefixFigures``), what has fired (``open_threshold``, ``reached``,

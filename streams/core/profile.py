@@ -211,7 +211,7 @@ def apply(
         week_new = _add(state, t, c, ev, idxs, None, plan)
         state.remember((h,), plan.dedupe)
         _fold_late(state, t, c, ev, plan)
-        if a and c == exposure:
+        if a and c == exposure:  # credited: the activity's exposure is folded
             state.expo_folded.add(a)
         folded = True
     if plan.has_rules:
@@ -562,7 +562,7 @@ def _void(state: ProfileState, h: int, target: str | None, plan: Plan) -> int:
         if th not in state.seen_set():
             state.remember((th,), plan.dedupe)
         return -1
-    i = _position(state, t, hi, lo)
+    i = state.position(t, hi, lo)
     del state.rt[i], state.rh[i], state.rl[i]
     c = state.rc.pop(i)
     ev = state.rv.pop(i)
@@ -579,7 +579,7 @@ def _void(state: ProfileState, h: int, target: str | None, plan: Plan) -> int:
         if held is not None and c >> SKILL_SHIFT:
             heir = _holder(state, held[0])
             if heir is not None:
-                q = _position(state, heir[0], heir[1], heir[2])
+                q = state.position(*heir)
                 _recode(state, q, expo[heir[1] ^ heir[2]][1])
                 return q
     return -1
@@ -596,7 +596,7 @@ def _expose(state: ProfileState, a: int, t: int, hi: int, lo: int, c: int) -> in
     if holder is not None:
         if holder < (t, hi, lo):
             return plain
-        _recode(state, _position(state, *holder), plain)
+        _recode(state, state.position(*holder), plain)
     return c
 
 
@@ -612,14 +612,6 @@ def _holder(state: ProfileState, a: int) -> tuple[int, int, int] | None:
     return best
 
 
-def _position(state: ProfileState, t: int, hi: int, lo: int) -> int:
-    rt, rh, rl = state.rt, state.rh, state.rl
-    i = bisect_left(rt, t)
-    while rh[i] != hi or rl[i] != lo:
-        i += 1
-    return i
-
-
 def _recode(state: ProfileState, i: int, code: int) -> None:
     """Give kept exposure ``i`` the skills of ``code`` in place of its own (an exposure's
     skills count in ``touches`` alone, besides its code)."""
@@ -633,8 +625,7 @@ def _recode(state: ProfileState, i: int, code: int) -> None:
             low = mask & -mask
             touches[low.bit_length() - 1] += by
             mask ^= low
-    state._hist = None
-    state._newest = None
+    state._newest = None  # (no evidence moves: the score history stands)
 
 
 def _subtract(state: ProfileState, i: int, t: int, c: int, ev: float) -> None:

@@ -454,6 +454,14 @@ class ProfileState:
             if len(known) != len(seen):  # an id remembered twice
                 self._seen = None
 
+    def position(self, t: int, hi: int, lo: int) -> int:
+        """The place among the kept statements of the one with key ``t, hi, lo``."""
+        rt, rh, rl = self.rt, self.rh, self.rl
+        i = bisect_left(rt, t)
+        while rh[i] != hi or rl[i] != lo:
+            i += 1
+        return i
+
     def id_text(self, i: int) -> str:
         """The id of kept statement ``i`` as sent."""
         hi = self.rh[i]
@@ -564,6 +572,14 @@ def encode_state(state: ProfileState) -> bytes:
     attended = _width(state.att_n)
     scores = list(compress(state.rv, map(and_, rc, repeat(EVIDENCE))))
     horizon = state.horizon
+    # The kept exposures by their position among the kept statements (the id halves are
+    # there already), with their activity keys in binary and their codes in the JSON.
+    exposures: list[tuple[int, int, int]] = []
+    if state.expo:
+        rids = state.rids()
+        for h, (a, c, hi, lo) in state.expo.items():
+            exposures.append((state.position(rids[h], hi, lo), a, c))
+        exposures.sort()
     doc = orjson.dumps(
         [
             state.learner,
@@ -587,8 +603,8 @@ def encode_state(state: ProfileState) -> bytes:
             [len(att_day), offsets, attended]
             if max(offsets, attended) < 4
             else [att_day, state.att_n],
-            [[hi, lo, a, f"{c:x}"] for a, c, hi, lo in state.expo.values()] if state.expo else None,
-            sorted(state.expo_folded) if state.expo_folded else None,
+            [[i, f"{c:x}"] for i, _, c in exposures] if exposures else None,
+            len(state.expo_folded),
         ]
     )
     times = state.rt + state.folded_last + state.folded_latest_t
@@ -611,6 +627,8 @@ def encode_state(state: ProfileState) -> bytes:
         parts.append(_pack(_WIDTHS[days], state.fold_days))
     if max(offsets, attended) < 4:
         parts += (_pack(_WIDTHS[offsets], att_day), _pack(_WIDTHS[attended], state.att_n))
+    if exposures or state.expo_folded:
+        parts.append(_pack("Q", [a for _, a, _ in exposures] + sorted(state.expo_folded)))
     return b"".join(parts)
 
 
@@ -688,11 +706,7 @@ def decode_state(data: bytes) -> ProfileState:
             wide_days,
             attendances,
         ) = doc[:19]
-        exposures, exposed = doc[19:] if len(doc) == 21 else (None, None)
-        state.expo = (
-            {hi ^ lo: [a, int(c, 16), hi, lo] for hi, lo, a, c in exposures} if exposures else {}
-        )
-        state.expo_folded = set(exposed) if exposed else set()
+        exposures, n_exposed = doc[19:] if len(doc) == 21 else (None, 0)
         n_skills = len(state.names)
         read = _Reader(view, start + doc_len)
         kept = first_t is not None
@@ -710,6 +724,8 @@ def decode_state(data: bytes) -> ProfileState:
             state.att_n = read.take(_WIDTHS[attended], n_att)
         else:
             state.att_day, state.att_n = attendances
+        n_kept_exposures = len(exposures) if exposures else 0
+        keys = read.take("Q", n_kept_exposures + n_exposed)
         state.rt = times[:n]
         state.folded_last = times[n : n + n_skills]
         at = n + 2 * n_skills
@@ -731,10 +747,19 @@ def decode_state(data: bytes) -> ProfileState:
         else:
             state.horizon = None
             state.first_t = 0
+        expo: dict[int, list[int]] = {}
+        if exposures:
+            rh, rl = state.rh, state.rl
+            for a, (i, c) in zip(keys, exposures, strict=False):
+                if not 0 <= i < n:
+                    raise ValueError("profile state has the wrong shape")
+                expo[rh[i] ^ rl[i]] = [a, int(c, 16), rh[i], rl[i]]
+        state.expo = expo
+        state.expo_folded = set(keys[n_kept_exposures:])
         if (
             read.offset != len(view)
             or len(rc) != n
-            or (state.expo and not state.expo.keys() <= set(map(xor, state.rh, state.rl)))
+            or len(expo) != n_kept_exposures
             or len(sizes) != n_skills
             or len(state.tails) != n_skills
             or any(
