@@ -68,7 +68,7 @@ from streams.offline import run_offline
 from streams.restore import cores as usable_cores
 from tools.broker import REPO_ROOT, Broker, ensure_broker, wait_for_metadata
 from tools.demo import wait_for_leaders
-from tools.processes import ManagedProcess, free_port, settings_env
+from tools.processes import ManagedProcess, free_port, settings_env, wait_assigned
 from tools.simulate import Simulation
 
 TARGETS = {
@@ -351,7 +351,7 @@ async def bench_latency(
     await publish_catalog(s, SAMPLE_CATALOG)
     workers = start_workers(s, work, processes, "worker-latency")
     try:
-        await asyncio.sleep(8)  # start-up: group join, recovery, catalog
+        await wait_assigned(workers[0], processes)  # the clock starts once it can serve
         producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=2)
         await producer.start()
         try:

@@ -3,6 +3,7 @@ the benchmark and the tests — each with its own environment and log file."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import socket
@@ -11,7 +12,9 @@ import sys
 import time
 from pathlib import Path
 
+import httpx
 import orjson
+from pydantic import BaseModel, SecretStr
 
 from skillstream.settings import Settings
 
@@ -50,7 +53,35 @@ def settings_env(settings: Settings) -> dict[str, str]:
                 for w in settings.webhooks
             ]
         ).decode()
+    for name, field in Settings.model_fields.items():  # every other setting not left default
+        var = f"SKILLSTREAM_{name.upper()}"
+        value = getattr(settings, name)
+        if var in env or value is None or value == field.get_default(call_default_factory=True):
+            continue
+        plain = _plain(value)
+        env[var] = (
+            plain
+            if isinstance(plain, str)
+            else str(plain)
+            if isinstance(plain, int | float) and not isinstance(plain, bool)
+            else orjson.dumps(plain).decode()
+        )
     return env
+
+
+def _plain(value: object) -> object:
+    """A setting's value as the environment spells it: secrets revealed, models as JSON."""
+    if isinstance(value, SecretStr):
+        return value.get_secret_value()
+    if isinstance(value, BaseModel):
+        return _plain(value.model_dump())
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, Path):
+        return str(value)
+    return value
 
 
 class ManagedProcess:
@@ -124,3 +155,31 @@ class ManagedProcess:
                 return self.proc.returncode
             time.sleep(0.1)
         raise TimeoutError(f"{self.name} still running after {timeout}s")
+
+
+async def wait_assigned(worker: ManagedProcess, processes: int = 1, timeout: float = 90.0) -> None:
+    """Until each of the worker's ``processes`` (a pool's process ``i`` serves on the web port
+    plus ``i``) answers ``/healthz`` with its tables loaded and partitions assigned: past its
+    start-up checks and in the group. A test that disturbs the broker or the group waits for
+    this first, so that how fast a loaded machine starts a process does not decide what the
+    test sees, nor how long a benchmark's clock runs before the worker can serve."""
+    port = int(worker.env["SKILLSTREAM_WORKER_WEB_PORT"])
+    deadline = time.monotonic() + timeout
+    waiting = set(range(processes))
+    async with httpx.AsyncClient(timeout=2.0) as client:
+        while waiting:
+            if not worker.running:
+                raise RuntimeError(f"{worker.name} exited:\n{worker.log_tail()}")
+            if time.monotonic() > deadline:
+                raise TimeoutError(
+                    f"{worker.name}: processes {sorted(waiting)} not serving with partitions "
+                    f"after {timeout:.0f} s\n{worker.log_tail()}"
+                )
+            for i in sorted(waiting):
+                try:
+                    answer = await client.get(f"http://127.0.0.1:{port + i}/healthz")
+                except httpx.HTTPError:
+                    continue
+                if answer.status_code == 200 and answer.json()["assigned_partitions"]:
+                    waiting.discard(i)
+            await asyncio.sleep(0.3)

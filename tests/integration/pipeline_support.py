@@ -9,7 +9,6 @@ from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import orjson
 
 from schemas.events import LearningEvent, decode_learner_events
@@ -57,33 +56,6 @@ def start_worker(
     env["SKILLSTREAM_WORKER_WEB_PORT"] = str(free_port())
     env["SKILLSTREAM_WORKER_PROCESSES"] = "1"  # a kill is a crash of the worker itself
     return ManagedProcess(name, ["worker", *(extra or [])], env, tmp / f"{name}.log").start()
-
-
-async def wait_assigned(worker: ManagedProcess, processes: int = 1, timeout: float = 90.0) -> None:
-    """Until each of the worker's ``processes`` (a pool's process ``i`` serves on the web port
-    plus ``i``) answers ``/healthz`` with its tables loaded and partitions assigned: past its
-    start-up checks and in the group. A test that disturbs the broker or the group waits for
-    this first, so that how fast a loaded machine starts a process does not decide what the
-    test sees."""
-    port = int(worker.env["SKILLSTREAM_WORKER_WEB_PORT"])
-    deadline = time.monotonic() + timeout
-    waiting = set(range(processes))
-    async with httpx.AsyncClient(timeout=2.0) as client:
-        while waiting:
-            if not worker.running:
-                raise AssertionError(f"{worker.name} exited:\n{worker.log_tail()}")
-            assert time.monotonic() < deadline, (
-                f"{worker.name}: processes {sorted(waiting)} not serving with partitions "
-                f"after {timeout:.0f} s\n{worker.log_tail()}"
-            )
-            for i in sorted(waiting):
-                try:
-                    answer = await client.get(f"http://127.0.0.1:{port + i}/healthz")
-                except httpx.HTTPError:
-                    continue
-                if answer.status_code == 200 and answer.json()["assigned_partitions"]:
-                    waiting.discard(i)
-            await asyncio.sleep(0.3)
 
 
 async def wait_caught_up(

@@ -24,7 +24,6 @@ from pipeline_support import (
     simulated,
     start_worker,
     stream_reference,
-    wait_assigned,
     wait_caught_up,
 )
 from sqlalchemy import create_engine, text
@@ -32,7 +31,7 @@ from sqlalchemy import create_engine, text
 from skillstream.settings import Settings
 from tools.broker import KAFKA_SCRIPT, Broker
 from tools.faults import BadKind, bad_records, mix
-from tools.processes import ManagedProcess, settings_env
+from tools.processes import ManagedProcess, settings_env, wait_assigned
 
 
 def workload(learners: int, days: int, bad: int, seed: int) -> tuple[list[bytes], list[bytes]]:

@@ -18,12 +18,12 @@ from pipeline_support import (
     simulated,
     start_worker,
     stream_reference,
-    wait_assigned,
     wait_caught_up,
 )
 
 from schemas.milestones import MilestoneKind
 from skillstream.settings import Settings
+from tools.processes import wait_assigned
 
 
 async def _assert_matches_offline(settings: Settings, stream, records: list[bytes]) -> None:  # type: ignore[no-untyped-def]
