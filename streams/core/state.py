@@ -707,6 +707,12 @@ def decode_state(data: bytes) -> ProfileState:
             attendances,
         ) = doc[:19]
         exposures, n_exposed = doc[19:] if len(doc) == 21 else (None, 0)
+        if (
+            type(n_exposed) is not int  # a bool is no count
+            or n_exposed < 0
+            or not (exposures is None or (type(exposures) is list and exposures))
+        ):
+            raise ValueError("profile state has the wrong shape")
         n_skills = len(state.names)
         read = _Reader(view, start + doc_len)
         kept = first_t is not None
@@ -750,16 +756,27 @@ def decode_state(data: bytes) -> ProfileState:
         expo: dict[int, list[int]] = {}
         if exposures:
             rh, rl = state.rh, state.rl
+            skills = 1 << n_skills
+            previous = -1
             for a, (i, c) in zip(keys, exposures, strict=False):
-                if not 0 <= i < n:
+                code = int(c, 16)
+                if not (
+                    previous < i < n
+                    and f"{code:x}" == c
+                    and code & (KIND_BITS | EVIDENCE) == OTHER
+                    and 0 < code >> SKILL_SHIFT < skills
+                    and rc[i] in (code, OTHER)
+                ):
                     raise ValueError("profile state has the wrong shape")
-                expo[rh[i] ^ rl[i]] = [a, int(c, 16), rh[i], rl[i]]
+                previous = i
+                expo[rh[i] ^ rl[i]] = [a, code, rh[i], rl[i]]
         state.expo = expo
         state.expo_folded = set(keys[n_kept_exposures:])
         if (
             read.offset != len(view)
             or len(rc) != n
             or len(expo) != n_kept_exposures
+            or len(state.expo_folded) != n_exposed
             or len(sizes) != n_skills
             or len(state.tails) != n_skills
             or any(
