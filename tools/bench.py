@@ -351,7 +351,8 @@ async def bench_latency(
     await publish_catalog(s, SAMPLE_CATALOG)
     workers = start_workers(s, work, processes, "worker-latency")
     try:
-        await wait_assigned(workers[0], processes)  # the clock starts once it can serve
+        # the clock starts once the worker serves every partition
+        await wait_assigned(workers[0], processes, partitions=s.topics.partitions)
         producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=2)
         await producer.start()
         try:

@@ -25,41 +25,37 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+_ALWAYS = frozenset(
+    (
+        "kafka",
+        "topics",
+        "group_id",
+        "store",
+        "data_dir",
+        "database_url",
+        "xapi_version",
+        "learner_key_secret",
+        "log_format",
+        "log_level",
+    )
+)
+"""Settings written even at their defaults: what a child must never take from elsewhere."""
+
+
 def settings_env(settings: Settings) -> dict[str, str]:
-    """The environment that makes a child process load exactly ``settings``."""
-    kafka = settings.kafka.model_dump(mode="json", exclude_none=True)
-    if settings.kafka.sasl_password is not None:
-        kafka["sasl_password"] = settings.kafka.sasl_password.get_secret_value()
-    env = {
-        "SKILLSTREAM_KAFKA": orjson.dumps(kafka).decode(),
-        "SKILLSTREAM_TOPICS": orjson.dumps(settings.topics.model_dump()).decode(),
-        "SKILLSTREAM_GROUP_ID": settings.group_id,
-        "SKILLSTREAM_STORE": settings.store,
-        "SKILLSTREAM_DATA_DIR": str(settings.data_dir),
-        "SKILLSTREAM_DATABASE_URL": settings.database_url,
-        "SKILLSTREAM_XAPI_VERSION": settings.xapi_version,
-        "SKILLSTREAM_LEARNER_KEY_SECRET": settings.learner_key_secret.get_secret_value(),
-        "SKILLSTREAM_LOG_FORMAT": settings.log_format,
-        "SKILLSTREAM_LOG_LEVEL": settings.log_level,
-    }
-    for name in ("rules_file", "catalog_file", "vocabulary_file"):
+    """The environment that makes a child process load exactly ``settings``: every setting
+    not left at its default (and those of ``_ALWAYS``), secrets revealed, models as JSON.
+    The child must not inherit the parent's ``SKILLSTREAM_*`` variables
+    (``ManagedProcess`` drops them)."""
+    env: dict[str, str] = {}
+    for name, field in Settings.model_fields.items():
         value = getattr(settings, name)
-        if value is not None:
-            env[f"SKILLSTREAM_{name.upper()}"] = str(value)
-    if settings.webhooks:
-        env["SKILLSTREAM_WEBHOOKS"] = orjson.dumps(
-            [
-                {**w.model_dump(exclude={"secret"}), "secret": w.secret.get_secret_value()}
-                for w in settings.webhooks
-            ]
-        ).decode()
-    for name, field in Settings.model_fields.items():  # every other setting not left default
-        var = f"SKILLSTREAM_{name.upper()}"
-        value = getattr(settings, name)
-        if var in env or value is None or value == field.get_default(call_default_factory=True):
+        if value is None or (
+            name not in _ALWAYS and value == field.get_default(call_default_factory=True)
+        ):
             continue
         plain = _plain(value)
-        env[var] = (
+        env[f"SKILLSTREAM_{name.upper()}"] = (
             plain
             if isinstance(plain, str)
             else str(plain)
@@ -157,29 +153,39 @@ class ManagedProcess:
         raise TimeoutError(f"{self.name} still running after {timeout}s")
 
 
-async def wait_assigned(worker: ManagedProcess, processes: int = 1, timeout: float = 90.0) -> None:
+async def wait_assigned(
+    worker: ManagedProcess, processes: int = 1, timeout: float = 90.0, partitions: int = 0
+) -> None:
     """Until each of the worker's ``processes`` (a pool's process ``i`` serves on the web port
-    plus ``i``) answers ``/healthz`` with its tables loaded and partitions assigned: past its
-    start-up checks and in the group. A test that disturbs the broker or the group waits for
-    this first, so that how fast a loaded machine starts a process does not decide what the
-    test sees, nor how long a benchmark's clock runs before the worker can serve."""
+    plus ``i``) answers ``/healthz`` with its tables loaded, and holds partitions — or, given
+    ``partitions`` (a pool may have more processes than partitions), until they hold that
+    many between them: past their start-up checks and in the group. A test that disturbs the
+    broker or the group waits for this first, so that how fast a loaded machine starts a
+    process does not decide what the test sees, nor how long a benchmark's clock runs before
+    the worker can serve."""
     port = int(worker.env["SKILLSTREAM_WORKER_WEB_PORT"])
     deadline = time.monotonic() + timeout
-    waiting = set(range(processes))
+    held: dict[int, list[int]] = {}
     async with httpx.AsyncClient(timeout=2.0) as client:
-        while waiting:
+        while True:
             if not worker.running:
                 raise RuntimeError(f"{worker.name} exited:\n{worker.log_tail()}")
             if time.monotonic() > deadline:
                 raise TimeoutError(
-                    f"{worker.name}: processes {sorted(waiting)} not serving with partitions "
-                    f"after {timeout:.0f} s\n{worker.log_tail()}"
+                    f"{worker.name}: not serving with partitions after {timeout:.0f} s "
+                    f"(process -> partitions: {held})\n{worker.log_tail()}"
                 )
-            for i in sorted(waiting):
+            for i in range(processes):
                 try:
                     answer = await client.get(f"http://127.0.0.1:{port + i}/healthz")
                 except httpx.HTTPError:
                     continue
-                if answer.status_code == 200 and answer.json()["assigned_partitions"]:
-                    waiting.discard(i)
+                if answer.status_code == 200:
+                    held[i] = answer.json()["assigned_partitions"]
+            if len(held) == processes and (
+                len({p for assigned in held.values() for p in assigned}) >= partitions
+                if partitions
+                else all(held.values())
+            ):
+                return
             await asyncio.sleep(0.3)

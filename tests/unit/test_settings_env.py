@@ -60,3 +60,21 @@ def test_defaults_stay_out_of_the_environment() -> None:
     env = settings_env(load_settings(kafka={"bootstrap_servers": "h:1"}))
     assert "SKILLSTREAM_BATCH_BUDGET_MS" not in env
     assert "SKILLSTREAM_WORKER_PROCESSES" not in env
+
+
+@pytest.mark.parametrize("tls", [False, True])
+def test_a_connection_round_trips(
+    tls: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    kafka = {"bootstrap_servers": "broker.example.com:9093"}
+    if tls:
+        for name in ("ca.pem", "client.pem", "client.key"):
+            (tmp_path / name).write_text("-----BEGIN-----\n", encoding="ascii")
+        kafka |= {
+            "security_protocol": "SSL",
+            "ssl_cafile": str(tmp_path / "ca.pem"),
+            "ssl_certfile": str(tmp_path / "client.pem"),
+            "ssl_keyfile": str(tmp_path / "client.key"),
+        }
+    settings = load_settings(kafka=kafka)
+    assert loaded_from(settings_env(settings), monkeypatch) == settings
