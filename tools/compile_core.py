@@ -4,9 +4,10 @@
     .venv/bin/python -m tools.compile_core --clean  # remove the build
     .venv/bin/python -m tools.compile_core --force  # build even when the build is current
 
-A build made from the current sources for this Python is kept (``make bench`` and
-``make test-compiled`` call this first); ``--force`` rebuilds it anyway, say after the
-locked mypy (mypyc) changed.
+A build is kept while nothing it was made from changed — this Python, the locked mypy
+(mypyc), every module of ``schemas`` and ``streams`` (mypyc copies constants of the modules
+a compiled one imports into it) — so ``make bench`` and ``make test-compiled``, which call
+this first, do not rebuild a current build; ``--force`` rebuilds it anyway.
 
 The modules (each package's ``COMPILED_MODULES``: the profile core of ``streams.core``
 and the validator's fast path in ``schemas.xapi``) are strictly typed Python; mypyc
@@ -18,6 +19,8 @@ pure-Python modules stay the reference and the fallback.
 from __future__ import annotations
 
 import argparse
+import hashlib
+import importlib.metadata
 import os
 import shutil
 import sys
@@ -30,6 +33,8 @@ from schemas.compiled import BUILD_DIR, STAMP, stamp_lines
 
 REPO = Path(__file__).resolve().parent.parent
 WORK = REPO / "build" / "compiled-core-work"
+INPUTS = "INPUTS"
+"""The file in the build naming what it was made from (``inputs``)."""
 PACKAGES = (schemas.xapi, streams.core)
 
 
@@ -43,6 +48,22 @@ def modules() -> dict[str, Path]:
     return found
 
 
+def inputs() -> str:
+    """A digest of what a build is made from: Python, mypy and the sources it may read."""
+    digest = hashlib.sha256(f"{sys.version}|{importlib.metadata.version('mypy')}".encode())
+    for package in ("schemas", "streams"):
+        for path in sorted((REPO / package).rglob("*.py")):
+            digest.update(path.relative_to(REPO).as_posix().encode() + b"\0")
+            digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def current() -> bool:
+    """Whether the build was made from ``inputs`` as they are now."""
+    made = BUILD_DIR / INPUTS
+    return (BUILD_DIR / STAMP).is_file() and made.is_file() and made.read_text() == inputs()
+
+
 def build() -> Path:
     """Compile the modules into ``BUILD_DIR`` and stamp it; return the directory."""
     from mypyc.build import mypycify
@@ -50,6 +71,7 @@ def build() -> Path:
 
     sources = modules()
     stamp = stamp_lines(sources)
+    made_from = inputs()
     shutil.rmtree(BUILD_DIR, ignore_errors=True)
     WORK.mkdir(parents=True, exist_ok=True)
     here = Path.cwd()
@@ -65,6 +87,7 @@ def build() -> Path:
     finally:
         os.chdir(here)
     (BUILD_DIR / STAMP).write_text(stamp, encoding="ascii")
+    (BUILD_DIR / INPUTS).write_text(made_from, encoding="ascii")
     return BUILD_DIR
 
 
@@ -83,13 +106,13 @@ def main(argv: list[str] | None = None) -> None:
         shutil.rmtree(WORK, ignore_errors=True)
         print(f"removed {BUILD_DIR}")
         return
+    if not args.force and current():
+        print(f"the compiled build in {BUILD_DIR} is current ({', '.join(modules())})")
+        return
     if shutil.which(os.environ.get("CC", "cc")) is None and shutil.which("gcc") is None:
         sys.exit(
             "make compile needs a C compiler (cc or gcc) on the PATH; the pure modules run as is"
         )
-    if not args.force and all(package.COMPILED for package in PACKAGES):
-        print(f"the compiled build in {BUILD_DIR} is current ({', '.join(modules())})")
-        return
     started = time.monotonic()
     where = build()
     print(f"compiled {', '.join(modules())} into {where} in {time.monotonic() - started:.0f} s")
