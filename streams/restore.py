@@ -1,9 +1,10 @@
 """Restoring profile state from the changelog, one group of partitions per process.
 
 Each partition has its own RocksDB database (``streams.state_store``), so partitions
-restore independently. Reading a changelog is Python work per record (the Kafka
-client turns fetched bytes into record objects), so one process restores at the
-speed of one core; ``restore_changelog`` splits a large restore into groups of
+restore independently. The changelog is read with librdkafka in a thread beside the
+worker's event loop (``read_changelog``); what is left per record is Python work (a
+record object, a RocksDB write), so one process restores at about the speed of one
+core, and ``restore_changelog`` splits a large restore into groups of
 partitions and streams each group in a child process (``python -m streams.restore``),
 each writing its own partitions' databases, and sums what they restored. A small
 restore stays in the calling process (a child costs about a second to start).
@@ -20,11 +21,12 @@ import asyncio
 import logging
 import os
 import sys
+import threading
+from itertools import groupby
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import orjson
-from aiokafka import TopicPartition
 
 from streams.kafka.connection import KafkaConnection
 from streams.state_store import StateStore
@@ -57,49 +59,124 @@ def split(todo: Todo, groups: int) -> list[Todo]:
     return [group for _, group in loads if group]
 
 
+BATCH: Final = 10_000
+"""Records taken from the client at a time (one RocksDB write batch per partition among them)."""
+
+
+def read_changelog(
+    kafka: KafkaConnection,
+    changelog: str,
+    store: StateStore,
+    todo: Todo,
+    stop: threading.Event | None = None,
+) -> int:
+    """Bring each partition's database up to its end offset; returns the records read.
+
+    The changelog is read with librdkafka (confluent-kafka), which turns fetched bytes into
+    records in C: 3–4× the records per second of aiokafka's record objects, measured here.
+    The consumer reads the assigned partitions from the given offsets; it joins no group
+    and commits nothing (librdkafka wants a ``group.id`` all the same). A broker that goes
+    away is waited for (librdkafka reconnects); credentials or a certificate the broker
+    refuses stop the restore with ``ServiceUnavailable`` naming the broker and the cause.
+    ``stop`` ends the read early (the worker is stopping): what was written stays, each
+    batch with its checkpoint.
+    """
+    if not todo:
+        return 0
+    from confluent_kafka import Consumer, KafkaError, KafkaException, Message
+    from confluent_kafka import TopicPartition as Partition
+
+    refused: list[KafkaError] = []
+
+    def on_error(error: KafkaError) -> None:
+        if error.fatal() or error.code() in (KafkaError._AUTHENTICATION, KafkaError._SSL):
+            refused.append(error)
+        else:
+            log.warning("restoring %s: %s (retrying)", changelog, error.str())
+
+    consumer = Consumer(
+        {
+            **kafka.librdkafka("profiles-restore"),
+            "group.id": f"{kafka.client_id}-restore",
+            "enable.auto.commit": False,
+            "enable.auto.offset.store": False,
+            "enable.partition.eof": True,
+            "fetch.max.bytes": 64 * 1024 * 1024,
+            "max.partition.fetch.bytes": 8 * 1024 * 1024,
+            "queued.max.messages.kbytes": 256 * 1024,
+            "fetch.queue.backoff.ms": 10,  # not 1 s: the queue empties fast
+            "auto.offset.reset": "earliest",
+            "error_cb": on_error,
+        }
+    )
+    ends = {p: end for p, (_, end) in todo.items()}
+    restored = 0
+    try:
+        consumer.assign([Partition(changelog, p, start) for p, (start, _) in todo.items()])
+        while ends and not (stop is not None and stop.is_set()):
+            messages = consumer.consume(num_messages=BATCH, timeout=0.5)
+            if refused:
+                raise kafka.unavailable(KafkaException(refused[0]))
+            batches: dict[int, list[tuple[bytes, bytes | None]]] = {}
+            following: dict[int, int] = {}
+            reached: set[int] = set()
+            for p, run in groupby(messages, Message.partition):  # runs of one partition
+                if p is None or p not in ends or p in reached:
+                    continue
+                end = ends[p]
+                records = list(run)
+                data = [m for m in records if m.error() is None]
+                if len(data) < len(records):
+                    for event in records:
+                        error = event.error()
+                        if error is None:
+                            continue
+                        if error.code() != KafkaError._PARTITION_EOF:
+                            raise kafka.unavailable(KafkaException(error))
+                        if (event.offset() or 0) >= end:  # nothing left below the end
+                            reached.add(p)
+                if data and (data[-1].offset() or 0) + 1 >= end:
+                    reached.add(p)
+                    data = [m for m in data if (m.offset() or 0) < end]
+                if data:
+                    batches.setdefault(p, []).extend(
+                        [(key, m.value()) for m in data if (key := m.key()) is not None]
+                    )
+                    following[p] = (data[-1].offset() or 0) + 1
+            for p, upto in following.items():
+                checkpoint = ends[p] if p in reached else upto
+                restored += store.write_records(p, batches.get(p, ()), checkpoint)
+            for p in reached:
+                if p not in following:
+                    store.write(p, {}, ends[p])
+                del ends[p]
+            if reached:
+                consumer.pause([Partition(changelog, p) for p in reached])
+    finally:
+        consumer.close()
+        for partition in todo:
+            store.seal(partition)
+    return restored
+
+
 async def stream_changelog(
     kafka: KafkaConnection, changelog: str, store: StateStore, todo: Todo
 ) -> int:
-    """Bring each partition's database up to its end offset; returns the records read."""
+    """``read_changelog`` in a thread, so the worker's event loop keeps serving meanwhile
+    (librdkafka waits and decodes without holding the interpreter). Cancelled, it asks the
+    read to stop and waits for it: the databases are not left to a thread still writing."""
     if not todo:
         return 0
-    consumer = kafka.consumer(
-        client="profiles-restore",
-        group_id=None,
-        enable_auto_commit=False,
-        max_partition_fetch_bytes=1024 * 1024,
-        fetch_max_bytes=8 * 1024 * 1024,
+    stop = threading.Event()
+    reading = asyncio.ensure_future(
+        asyncio.to_thread(read_changelog, kafka, changelog, store, todo, stop)
     )
-    await consumer.start()
-    restored = 0
     try:
-        ends = {TopicPartition(changelog, p): end for p, (_, end) in todo.items()}
-        consumer.assign(list(ends))
-        for tp in ends:
-            consumer.seek(tp, todo[tp.partition][0])
-        while ends:
-            batch = await consumer.getmany(*ends, timeout_ms=1000, max_records=50_000)
-            for tp, records in batch.items():
-                if tp not in ends:
-                    continue
-                records = [r for r in records if r.offset < ends[tp]]
-                if not records:
-                    continue
-                next_offset = records[-1].offset + 1
-                restored += store.write_records(
-                    tp.partition, ((r.key, r.value) for r in records), next_offset
-                )
-                if next_offset >= ends[tp]:
-                    del ends[tp]
-            for tp in list(ends):
-                if await consumer.position(tp) >= ends[tp]:  # the rest was compacted away
-                    store.write(tp.partition, {}, ends[tp])
-                    del ends[tp]
+        return await asyncio.shield(reading)
     finally:
-        await consumer.stop()
-    for partition in todo:
-        store.seal(partition)
-    return restored
+        if not reading.done():
+            stop.set()
+            await asyncio.wait([reading])
 
 
 async def restore_changelog(
@@ -190,7 +267,7 @@ def main() -> None:
     todo = {int(p): (int(start), int(end)) for p, (start, end) in orders["todo"].items()}
     store = StateStore(Path(orders["root"]))
     try:
-        count = asyncio.run(stream_changelog(kafka, orders["changelog"], store, todo))
+        count = read_changelog(kafka, orders["changelog"], store, todo)
     finally:
         store.close()
     print(count)

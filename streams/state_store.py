@@ -94,6 +94,7 @@ class StateStore:
             options = rocksdict.Options(raw_mode=True)
             options.create_if_missing(True)
             options.set_keep_log_file_num(_KEEP_LOGS)
+            options.set_compression_type(rocksdict.DBCompressionType.none())
             db = rocksdict.Rdict(str(self._path(partition)), options=options)
             self._dbs[partition] = db
             if db.get(PURGE_KEY) is not None:

@@ -2,8 +2,9 @@
 
 Workers, sinks, operator commands, the front door, the benchmark and the tests all build
 their aiokafka consumers, producers and admin clients from a ``KafkaConnection``
-(``consumer``, ``producer``, ``admin``), so a cluster that needs TLS or SASL is reached
-the same way by all of them:
+(``consumer``, ``producer``, ``admin``), and the restore of profile state its librdkafka
+consumer (``librdkafka``: the same settings in librdkafka's names), so a cluster that needs
+TLS or SASL is reached the same way by all of them:
 
 * ``security_protocol``: ``PLAINTEXT``, ``SSL``, ``SASL_PLAINTEXT`` or ``SASL_SSL``;
 * ``sasl_mechanism``: ``PLAIN``, ``SCRAM-SHA-256`` or ``SCRAM-SHA-512`` with
@@ -152,6 +153,31 @@ class KafkaConnection(BaseModel):
             options["sasl_plain_password"] = self.sasl_password.get_secret_value()
         return options
 
+    def librdkafka(self, client: str = "") -> dict[str, Any]:
+        """The same connection as configuration for a librdkafka client (confluent-kafka):
+        what ``options`` gives aiokafka, in librdkafka's names. Without ``ssl_cafile`` the
+        system's CA certificates are used, as aiokafka does."""
+        config: dict[str, Any] = {
+            "bootstrap.servers": self.bootstrap_servers,
+            "client.id": f"{self.client_id}-{client}" if client else self.client_id,
+            "socket.timeout.ms": self.request_timeout_ms,
+            "security.protocol": self.security_protocol,
+        }
+        if self.uses_tls:
+            config["ssl.ca.location"] = str(self.ssl_cafile) if self.ssl_cafile else "probe"
+            if self.ssl_certfile is not None and self.ssl_keyfile is not None:
+                config["ssl.certificate.location"] = str(self.ssl_certfile)
+                config["ssl.key.location"] = str(self.ssl_keyfile)
+            config["ssl.endpoint.identification.algorithm"] = (
+                "https" if self.ssl_check_hostname else "none"
+            )
+        if self.security_protocol.startswith("SASL_"):
+            assert self.sasl_password is not None
+            config["sasl.mechanism"] = self.sasl_mechanism
+            config["sasl.username"] = self.sasl_username
+            config["sasl.password"] = self.sasl_password.get_secret_value()
+        return config
+
     def consumer(
         self, *topics: str, client: str = "", **options: Any
     ) -> AIOKafkaConsumer[bytes, bytes]:
@@ -246,7 +272,7 @@ def describe_failure(exc: BaseException, connection: KafkaConnection) -> tuple[s
     text = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
     chain = [exc, exc.__cause__, exc.__context__]
     if any(isinstance(e, ssl.SSLCertVerificationError) for e in chain) or (
-        "CERTIFICATE_VERIFY_FAILED" in text
+        "certificate_verify_failed" in text.lower().replace(" ", "_")
     ):
         where = connection.ssl_cafile or "the system's CA certificates"
         return (

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import orjson
+from aiokafka import TopicPartition
+from aiokafka.admin import NewTopic
 
 from schemas.events import LearningEvent, decode_learner_events
 from skillstream.cli.catalog_cmd import publish_catalog
@@ -19,8 +21,10 @@ from skillstream.lag import total_lag
 from skillstream.publishing import publish_records
 from skillstream.settings import Settings
 from skillstream.worker import pipeline_groups
+from streams.kafka.connection import KafkaConnection
 from streams.offline import OfflineResult, run_offline
 from streams.pipeline import Ingest, Profiles, by_learner
+from streams.state_store import StateStore
 from tools.processes import ManagedProcess, free_port, settings_env
 from tools.simulate import Simulation
 
@@ -240,3 +244,61 @@ async def stream_reference(
     reference = StreamReference(core_reference(settings, offline, delivered), offline, reordered)
     reference.check_against_file_order()
     return reference
+
+
+# --- changelogs to restore ------------------------------------------------------------------
+
+CHANGELOG_PARTITIONS = 4
+
+
+async def fill_changelog(
+    kafka: KafkaConnection, topic: str, transactional: bool = False
+) -> tuple[dict[int, int], dict[int, dict[bytes, bytes]]]:
+    """1,200 records over 4 partitions: puts, overwrites and deletes; returns the end offsets
+    and what each partition holds in the end. ``transactional`` writes them in transactions
+    of 100, so each partition's last offset holds a commit marker, not a record."""
+    admin = kafka.admin(client="test")
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(topic, CHANGELOG_PARTITIONS, 1)])
+    finally:
+        await admin.close()
+    options = {"transactional_id": f"{topic}-filler"} if transactional else {}
+    producer = kafka.producer(client="test", acks="all", **options)
+    await producer.start()
+    final: dict[int, dict[bytes, bytes]] = {p: {} for p in range(CHANGELOG_PARTITIONS)}
+    try:
+        for first in range(0, 1200, 100):
+            if transactional:
+                await producer.begin_transaction()
+            for n in range(first, first + 100):
+                key = f"lrn_{n % 300:04d}".encode()
+                value = None if n % 7 == 0 else f"state {n} ".encode() * 20
+                meta = await (
+                    await producer.send(topic, value, key=key, partition=n % CHANGELOG_PARTITIONS)
+                )
+                if value is None:
+                    final[meta.partition].pop(key, None)
+                else:
+                    final[meta.partition][key] = value
+            if transactional:
+                await producer.commit_transaction()
+    finally:
+        await producer.stop()
+    consumer = kafka.consumer(client="test")
+    await consumer.start()
+    try:
+        tps = [TopicPartition(topic, p) for p in range(CHANGELOG_PARTITIONS)]
+        ends = {tp.partition: end for tp, end in (await consumer.end_offsets(tps)).items()}
+    finally:
+        await consumer.stop()
+    return ends, final
+
+
+def store_contents(store: StateStore) -> dict[int, dict[bytes, bytes]]:
+    """Every partition's keys and values, and its checkpoint under ``b"@"``."""
+    return {
+        p: {k: store.get(p, k) or b"" for k in store.keys(p)}
+        | {b"@": str(store.checkpoint(p)).encode()}
+        for p in range(CHANGELOG_PARTITIONS)
+    }
