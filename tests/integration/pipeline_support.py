@@ -295,6 +295,19 @@ async def fill_changelog(
     return ends, final
 
 
+def assert_restored(
+    store: StateStore, final: dict[int, dict[bytes, bytes]], ends: dict[int, int] | None = None
+) -> None:
+    """Each partition's database holds what ``fill_changelog`` left in it in the end (and,
+    given ``ends``, its checkpoint is the end offset)."""
+    held = store_contents(store)
+    for p in range(CHANGELOG_PARTITIONS):
+        checkpoint = held[p].pop(b"@")
+        assert held[p] == final[p], f"partition {p}"
+        if ends is not None:
+            assert checkpoint == str(ends[p]).encode(), f"partition {p}"
+
+
 def store_contents(store: StateStore) -> dict[int, dict[bytes, bytes]]:
     """Every partition's keys and values, and its checkpoint under ``b"@"``."""
     return {

@@ -10,17 +10,30 @@ cause.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from pipeline_support import prepare, publish, read_results, simulated, start_worker, wait_caught_up
+from pipeline_support import (
+    assert_restored,
+    fill_changelog,
+    prepare,
+    publish,
+    read_results,
+    simulated,
+    start_worker,
+    wait_caught_up,
+)
 from sqlalchemy import create_engine, text
 
 from skillstream.settings import Settings
+from streams.errors import ServiceUnavailable
 from streams.kafka.connection import KafkaConnection
+from streams.restore import stream_changelog
+from streams.state_store import StateStore
 from tools.broker import KAFKA_SCRIPT, Broker
 from tools.processes import ManagedProcess, settings_env
 
@@ -124,3 +137,45 @@ def test_an_untrusted_certificate_exits_3_naming_the_broker_and_the_cause(
     assert secure["KAFKA_SASL_BOOTSTRAP"] in done.stderr
     assert f"the broker's TLS certificate is not trusted by {untrusted}" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+async def test_profile_state_restores_over_sasl_ssl(
+    settings: Settings, secure: dict[str, str], run_id: str, tmp_path: Path
+) -> None:
+    """The restore reads the changelog with librdkafka, not aiokafka: the same connection
+    settings reach the SASL_SSL listener through it too."""
+    tls = over_tls(settings, secure).kafka
+    topic = f"t{run_id}-restore-tls"
+    ends, final = await fill_changelog(tls, topic)
+    store = StateStore(tmp_path / "tls")
+    try:
+        todo = {p: (0, end) for p, end in ends.items()}
+        assert await asyncio.wait_for(stream_changelog(tls, topic, store, todo), 60) == 1200
+        assert_restored(store, final, ends)
+    finally:
+        store.close()
+
+
+@pytest.mark.parametrize("wrong", ["password", "cafile"])
+async def test_a_refused_restore_names_the_broker_and_the_cause(
+    settings: Settings, secure: dict[str, str], run_id: str, tmp_path: Path, wrong: str
+) -> None:
+    topic = f"t{run_id}-restore-refused-{wrong}"
+    ends, _ = await fill_changelog(over_tls(settings, secure).kafka, topic)
+    changes = {"password": "not-the-password", "cafile": secure["KAFKA_SSL_UNTRUSTED_CAFILE"]}
+    refused = over_tls(settings, secure, **{wrong: changes[wrong]}).kafka
+    store = StateStore(tmp_path / "refused")
+    try:
+        todo = {p: (0, end) for p, end in ends.items()}
+        with pytest.raises(ServiceUnavailable) as raised:
+            await asyncio.wait_for(stream_changelog(refused, topic, store, todo), 60)
+    finally:
+        store.close()
+    message = str(raised.value)
+    assert secure["KAFKA_SASL_BOOTSTRAP"] in message
+    expected = {
+        "password": "refused the SCRAM-SHA-256 credentials of user 'skillstream'",
+        "cafile": f"the broker's TLS certificate is not trusted by {changes['cafile']}",
+    }
+    assert expected[wrong] in message
+    assert "not-the-password" not in message
