@@ -42,12 +42,11 @@ from streams.kafka.batch_loop import Batch, BatchLoop, Outcome, Produce
 from streams.kafka.connection import KafkaConnection
 from streams.kafka.limits import (
     BROKER_DEFAULT_MAX_MESSAGE_BYTES,
-    MAX_REQUEST_BYTES,
     max_message_bytes,
     value_budget,
 )
+from streams.kafka.producer import RdProducer
 from streams.membership import HEARTBEAT_INTERVAL_MS, SESSION_TIMEOUT_MS
-from streams.partitioning import keyed_partitioner
 from streams.pipeline import Ingest, Rejected, dead_letter
 
 log = logging.getLogger(__name__)
@@ -212,14 +211,7 @@ class IngestLoop:
             fetch_max_bytes=64 * 1024 * 1024,
             max_partition_fetch_bytes=8 * 1024 * 1024,
         )
-        producer = self.kafka.producer(
-            client="ingest",
-            acks="all",
-            linger_ms=5,
-            max_batch_size=1024 * 1024,
-            partitioner=keyed_partitioner,
-            max_request_size=MAX_REQUEST_BYTES,
-        )
+        producer = RdProducer(self.kafka, "ingest")
         if self.loop is not None:
             self._busy_before += self.loop.stats.busy_s
         try:

@@ -57,7 +57,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
+from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 
 from schemas.deadletter import DeadLetter, Problem, SourcePosition
 from schemas.events import LearningEvent, decode_learner_events, encode_learner_events
@@ -69,12 +69,11 @@ from streams.kafka.batch_loop import Batch, BatchLoop, Outcome, Produce
 from streams.kafka.connection import KafkaConnection
 from streams.kafka.limits import (
     BROKER_DEFAULT_MAX_MESSAGE_BYTES,
-    MAX_REQUEST_BYTES,
     max_message_bytes,
     value_budget,
 )
+from streams.kafka.producer import RdProducer
 from streams.membership import HEARTBEAT_INTERVAL_MS, SESSION_TIMEOUT_MS
-from streams.partitioning import keyed_partitioner
 from streams.pipeline import LearnerOutcome, Profiles, apply_each, internal_problem
 from streams.restore import Todo, restore_changelog
 from streams.state_store import EPOCH_KEY, StateStore
@@ -204,7 +203,7 @@ class ProfileStage:
         self._unflushed: dict[int, dict[bytes, bytes | None]] = {}
         """States of batches in flight (produced, not yet written to the store): what a
         learner's state is when the cache no longer holds it and the store not yet."""
-        self._producer: AIOKafkaProducer | None = None
+        self._producer: RdProducer | None = None
         self._consumer: AIOKafkaConsumer | None = None
         self.loop: BatchLoop | None = None
         self.budget_ms = budget_ms
@@ -215,14 +214,7 @@ class ProfileStage:
     async def run(self, ready: asyncio.Event | None = None) -> None:
         if ready is not None:
             await ready.wait()
-        producer = self.kafka.producer(
-            client="profiles",
-            acks="all",
-            linger_ms=5,
-            max_batch_size=1024 * 1024,
-            partitioner=keyed_partitioner,
-            max_request_size=MAX_REQUEST_BYTES,
-        )
+        producer = RdProducer(self.kafka, "profiles")
         consumer = self.kafka.consumer(
             client="profiles",
             group_id=self.group_id,

@@ -16,13 +16,13 @@ import time
 from pathlib import Path
 
 import orjson
+from aiokafka.partitioner import DefaultPartitioner
 from ops_support import cli, latest_by_key, wait_workers_gone, wait_workers_joined
 from pipeline_support import prepare, publish, simulated, start_worker, wait_caught_up
 
 from schemas.identity import learner_keys
 from schemas.topology import changelog_topic
 from skillstream.settings import Settings
-from streams.partitioning import keyed_partitioner
 
 WINDOW = 16
 
@@ -56,7 +56,7 @@ def traces(folder: Path, needles: list[bytes]) -> dict[str, list[int]]:
 
 def partition_of(key: bytes, partitions: int) -> int:
     every = list(range(partitions))
-    return keyed_partitioner(key, every, every)
+    return int(DefaultPartitioner()(key, every, every))
 
 
 async def appears(
