@@ -82,6 +82,7 @@ class RdProducer:
             "message.max.bytes": MAX_REQUEST_BYTES,
             "queue.buffering.max.kbytes": 256 * 1024,
             "request.timeout.ms": kafka.request_timeout_ms,
+            "socket.nagle.disable": True,  # as asyncio's sockets: no wait for the last ACK
             # A record not acknowledged by then fails its batch (the stage restarts from its
             # last commit) rather than waiting librdkafka's default five minutes.
             "delivery.timeout.ms": 2 * kafka.request_timeout_ms,
