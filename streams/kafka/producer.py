@@ -14,7 +14,7 @@ nothing came back, at once when something did — and sleeps on an event when no
 so the reports resolve their futures on the loop itself, with no thread hand-over.
 
 Settings kept from the aiokafka producers they replace: ``acks=all``, keys partitioned
-with murmur2 modulo the partition count (Java's and aiokafka's ``keyed_partitioner``: the
+with murmur2 modulo the partition count (Java's and aiokafka's default partitioner: the
 same partition for the same key), records of one partition kept in order (idempotent
 producer), 5 ms linger, 1 MiB batches, ``MAX_REQUEST_BYTES`` per request. A delivery that
 fails after librdkafka's own retries fails the batch: the loop ends and the stage starts
