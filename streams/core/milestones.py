@@ -197,7 +197,7 @@ def proficiency(
     if i is None:
         return 0.0
     when = state.newest if now is None else now
-    return level_of(state.decay, state.buckets[i], when, prior * SCALE)
+    return level_of(state.decay, state.skills.buckets[i], when, prior * SCALE)
 
 
 # --- figures as of a prefix ----------------------------------------------------------------
@@ -213,23 +213,23 @@ class Figures:
         self.decay = state.decay
         self.prior_q = plan.prior_weight * SCALE
         self.q = q
-        self.now = state.rt[q]
+        self.now = state.kept.rt[q]
 
     def level(self, i: int) -> float:
-        return level_of(self.decay, self.state.buckets[i], self.now, self.prior_q)
+        return level_of(self.decay, self.state.skills.buckets[i], self.now, self.prior_q)
 
     def touches(self, i: int) -> int:
-        return self.state.touches[i]
+        return self.state.skills.touches[i]
 
     def assessed(self, i: int) -> int:
-        return self.state.assessed[i]
+        return self.state.skills.assessed[i]
 
     def quant(self, q: int) -> tuple[int, int, int]:
-        return self.state.decay.quantize(self.state.rt[q], self.state.rv[q])
+        return self.state.decay.quantize(self.state.kept.rt[q], self.state.kept.rv[q])
 
     def levels(self, i: int, quant: tuple[int, int, int]) -> tuple[float, float]:
         """(proficiency without the trigger's evidence, proficiency), at the trigger."""
-        return level_pair(self.decay, self.state.buckets[i], self.now, self.prior_q, quant)
+        return level_pair(self.decay, self.state.skills.buckets[i], self.now, self.prior_q, quant)
 
     def attended(self, cut: int) -> int:
         """Attendances on day ``cut`` or later, up to the trigger."""
@@ -250,10 +250,10 @@ class PrefixFigures(Figures):
         self._quants: dict[int, tuple[int, int, int]] = {}
         self._only = skills << SKILL_SHIFT
         if skills:
-            self._skills_b: list[list[int]] | None = [list(flat) for flat in state.buckets]
-            self._skills_t: list[int] = list(state.touches)
-            self._skills_a: list[int] = list(state.assessed)
-            for i in range(j, len(state.rt)):
+            self._skills_b: list[list[int]] | None = [list(flat) for flat in state.skills.buckets]
+            self._skills_t: list[int] = list(state.skills.touches)
+            self._skills_a: list[int] = list(state.skills.assessed)
+            for i in range(j, len(state.kept.rt)):
                 self._move(i, -1)
         else:
             self._skills_b = None
@@ -264,7 +264,7 @@ class PrefixFigures(Figures):
         if skills_b is None:
             return
         state = self.state
-        c = state.rc[i]
+        c = state.kept.rc[i]
         mask = (c & self._only) >> SKILL_SHIFT
         if not mask:
             return
@@ -287,12 +287,14 @@ class PrefixFigures(Figures):
     def advance(self, q: int) -> None:
         self._move(q, 1)
         self.q = q
-        self.now = self.state.rt[q]
+        self.now = self.state.kept.rt[q]
 
     def quant(self, q: int) -> tuple[int, int, int]:
         quant = self._quants.get(q)
         if quant is None:
-            quant = self._quants[q] = self.state.decay.quantize(self.state.rt[q], self.state.rv[q])
+            quant = self._quants[q] = self.state.decay.quantize(
+                self.state.kept.rt[q], self.state.kept.rv[q]
+            )
         return quant
 
     def level(self, i: int) -> float:
@@ -312,7 +314,7 @@ class PrefixFigures(Figures):
     def attended(self, cut: int) -> int:
         state = self.state
         count = state.attended_since(cut)
-        rt, rc = state.rt, state.rc
+        rt, rc = state.kept.rt, state.kept.rc
         start = cut * DAY_US
         for i in range(self.q + 1, len(rt)):
             if rc[i] & KIND_BITS == ATTENDED and rt[i] >= start:
@@ -405,7 +407,7 @@ def fire(
     (built as ``MilestoneEvent.of`` would build it; the unit tests check every kind
     against it and against full validation)."""
     learner = state.learner
-    when = from_micros(state.rt[q])
+    when = from_micros(state.kept.rt[q])
     kind = by.milestone_kind
     data = trusted(
         MilestoneData,
@@ -466,7 +468,7 @@ def cite_skill(state: ProfileState, plan: Plan, q: int, i: int) -> list[str]:
     """q, then the newest assessments of skill ``i``."""
     bit = 1 << (i + SKILL_SHIFT)
     out = [state.id_text(q)]
-    rc, rv = state.rc, state.rv
+    rc, rv = state.kept.rc, state.kept.rv
     limit = plan.max_evidence
     k = q - 1
     start = window_start(plan, q)
@@ -483,7 +485,7 @@ def cite_newest_of(
     """q, then newest first one statement for each of ``skills`` (``scored``: one that
     assessed it)."""
     out = [state.id_text(q)]
-    rc, rv = state.rc, state.rv
+    rc, rv = state.kept.rc, state.kept.rv
     wanted = mask_of(state, skills) & ~rc[q]
     limit = plan.max_evidence
     i = q - 1
@@ -551,7 +553,7 @@ def history(state: ProfileState, plan: Plan, i: int, q: int) -> list[tuple[int, 
     if depth <= 0:
         return out
     bit = 1 << (i + SKILL_SHIFT)
-    rt, rc, rv = state.rt, state.rc, state.rv
+    rt, rc, rv = state.kept.rt, state.kept.rc, state.kept.rv
     k = q - 1
     while k >= 0:
         if rc[k] & bit and rv[k] >= 0.0:
@@ -651,8 +653,8 @@ class At:
         self.catalog = catalog
         self.fig = fig
         self.q = q
-        self.t = state.rt[q]
-        self.c = state.rc[q]
+        self.t = state.kept.rt[q]
+        self.c = state.kept.rc[q]
         self.skills = skills
         self.quant = quant
         self.new_week = new_week
@@ -882,7 +884,7 @@ def _milestone_kind(name: str) -> str:
 
 def exposed(state: ProfileState, plan: Plan, skills: list[int]) -> bool:
     """Whether a skill of the statement just reached a count a kind counts it at."""
-    touches = state.touches
+    touches = state.skills.touches
     exposures = plan.exposures
     return any(touches[i] in exposures for i in skills)
 
@@ -910,7 +912,7 @@ def evaluate_last(
     if quant is not None:
         pairs = at._pairs
         for i in skills:  # every kind of the skill phase wants them, most of the profile's
-            pairs[i] = level_pair(state.decay, state.buckets[i], at.t, at.fig.prior_q, quant)
+            pairs[i] = level_pair(state.decay, state.skills.buckets[i], at.t, at.fig.prior_q, quant)
         skill_kinds = plan.skill_kinds
         if skill_kinds:
             for i in skills:
@@ -941,7 +943,7 @@ def reevaluate(
     statements after it only). Only kinds whose figures it moved and that still
     have a level to reach are evaluated, and each only at prefixes that
     trigger it."""
-    rt, rc = state.rt, state.rc
+    rt, rc = state.kept.rt, state.kept.rc
     n = len(rt)
     if j >= n:
         return

@@ -106,7 +106,9 @@ def apply(
         if q < 0 or not plan.has_rules:
             return state, []
         handed: list[MilestoneEvent] = []
-        reevaluate(state, plan, catalog, q, state.rt[q], state.rc[q], False, False, handed)
+        reevaluate(
+            state, plan, catalog, q, state.kept.rt[q], state.kept.rc[q], False, False, handed
+        )
         return state, handed
 
     t: int = (event.time - EPOCH) // _US
@@ -143,36 +145,36 @@ def apply(
         elif c & KIND_BITS == OTHER and event.activity_id is not None:
             a = activity_key(event.activity_id)
 
-    rt = state.rt
+    rt = state.kept.rt
     if len(rt) >= plan.cap:
         _fold(state, plan)
-    elif not rt and state.horizon is None:  # the learner's first statement
-        state.day0 = t // DAY_US
+    elif not rt and state.folded.horizon is None:  # the learner's first statement
+        state.totals.day0 = t // DAY_US
     exposure = c
     if a:
         c = _expose(state, a, t, hi, lo, c)
         if c != exposure:
             idxs = []
-    rh = state.rh
-    rl = state.rl
+    rh = state.kept.rh
+    rl = state.kept.rl
     n = len(rt)
     if n:
         last = rt[-1]
         in_order = t > last or (t == last and (hi > rh[-1] or (hi == rh[-1] and lo > rl[-1])))
     else:
-        in_order = state.horizon is None or (t, hi, lo) > state.horizon
+        in_order = state.folded.horizon is None or (t, hi, lo) > state.folded.horizon
     out: list[MilestoneEvent] = []
     if in_order:
         rt.append(t)
         rh.append(hi)
         rl.append(lo)
-        state.rc.append(c)
-        state.rv.append(ev)
+        state.kept.rc.append(c)
+        state.kept.rv.append(ev)
         rids[h] = t
         if odd:
-            state.odd[(hi, lo)] = sid
+            state.kept.odd[(hi, lo)] = sid
         if a:
-            state.expo[h] = [a, exposure, hi, lo]
+            state.exposures.expo[h] = [a, exposure, hi, lo]
         quant = state.decay.quantize(t, ev) if c & EVIDENCE else None
         week_new = _add(state, t, c, ev, idxs, quant, plan)
         if plan.has_rules:
@@ -188,7 +190,7 @@ def apply(
             state._hist = None
         return state, out
 
-    horizon = state.horizon
+    horizon = state.folded.horizon
     if horizon is None or (t, hi, lo) > horizon:
         j = bisect_left(rt, t)
         while j < n and rt[j] == t and (rh[j] < hi or (rh[j] == hi and rl[j] < lo)):
@@ -196,13 +198,13 @@ def apply(
         rt.insert(j, t)
         rh.insert(j, hi)
         rl.insert(j, lo)
-        state.rc.insert(j, c)
-        state.rv.insert(j, ev)
+        state.kept.rc.insert(j, c)
+        state.kept.rv.insert(j, ev)
         rids[h] = t
         if odd:
-            state.odd[(hi, lo)] = sid
+            state.kept.odd[(hi, lo)] = sid
         if a:
-            state.expo[h] = [a, exposure, hi, lo]
+            state.exposures.expo[h] = [a, exposure, hi, lo]
         state._hist = None
         week_new = _add(state, t, c, ev, idxs, None, plan)
         folded = False
@@ -212,7 +214,7 @@ def apply(
         state.remember((h,), plan.dedupe)
         _fold_late(state, t, c, ev, plan)
         if a and c == exposure:  # credited: the activity's exposure is folded
-            state.expo_folded.add(a)
+            state.exposures.expo_folded.add(a)
         folded = True
     if plan.has_rules:
         reevaluate(state, plan, catalog, j, t, c, week_new, folded, out)
@@ -231,7 +233,7 @@ def _add(
     """Add one statement to the aggregates; return whether it made its week active.
 
     ``quant``: its evidence in fixed point, when already worked out."""
-    counts = state.counts
+    counts = state.totals.counts
     counts[N_STATEMENTS] += 1
     kind = c & KIND_BITS
     course = kind in (COMPLETED, PASSED)
@@ -241,7 +243,7 @@ def _add(
     elif attended:
         counts[N_EVENTS] += 1
         day = t // DAY_US
-        horizon = state.horizon
+        horizon = state.folded.horizon
         if horizon is None or day > horizon[0] // DAY_US - plan.window_max_days:
             state.bump_attended(day, 1)
     elif kind == CERTIFIED:
@@ -250,7 +252,7 @@ def _add(
         counts[N_COLLABORATIONS] += 1
 
     if idxs:
-        touches = state.touches
+        touches = state.skills.touches
         for i in idxs:
             touches[i] += 1
         newest = state._newest
@@ -258,24 +260,24 @@ def _add(
             _note_newest(newest, idxs, t, ev)
         if course:
             for i in idxs:
-                state.courses[i] += 1
+                state.skills.courses[i] += 1
         elif attended:
             for i in idxs:
-                state.events[i] += 1
+                state.skills.events[i] += 1
         if ev >= 0.0:
             counts[N_ASSESSMENTS] += 1
             bucket, qs, qe = quant if quant is not None else state.decay.quantize(t, ev)
             span = state.decay.span
-            assessed = state.assessed
-            best = state.best
-            floors = state.folded_latest_t
+            assessed = state.skills.assessed
+            best = state.skills.best
+            floors = state.skills.folded_latest_t
             for i in idxs:
                 assessed[i] += 1
                 if ev > best[i]:  # noqa: PLR1730 - a branch is cheaper than max() here
                     best[i] = ev
                 floor = floors[i]
                 if not floor or bucket > floor // span - KEEP_BUCKETS:
-                    add_mass(state.buckets[i], bucket, qs, qe)
+                    add_mass(state.skills.buckets[i], bucket, qs, qe)
     return _activate(state, (t // DAY_US + 3) // 7)
 
 
@@ -325,18 +327,18 @@ def sub_mass(flat: list[int], b: int, qs: int, qe: int) -> None:
 
 
 def _activate(state: ProfileState, week: int) -> bool:
-    runs = state.runs
+    runs = state.totals.runs
     if runs:
         end = runs[-1]
         if week == end:
             return False
         if week == end + 1:
             runs[-1] = week
-            state.longest = max(state.longest, week - runs[-2] + 1)
+            state.totals.longest = max(state.totals.longest, week - runs[-2] + 1)
             return True
         if week > end:
             runs += (week, week)
-            state.longest = max(state.longest, 1)
+            state.totals.longest = max(state.totals.longest, 1)
             return True
         i = bisect_right(runs, week)
         if i % 2 or runs[i - 1] == week:
@@ -353,15 +355,15 @@ def _activate(state: ProfileState, week: int) -> bool:
             runs[i] = week
         else:
             runs[i:i] = (week, week)
-        state.longest = max(state.longest, runs[i + 1] - runs[i] + 1)
+        state.totals.longest = max(state.totals.longest, runs[i + 1] - runs[i] + 1)
         return True
     runs += (week, week)
-    state.longest = 1
+    state.totals.longest = 1
     return True
 
 
 def _deactivate(state: ProfileState, week: int) -> None:
-    runs = state.runs
+    runs = state.totals.runs
     i = bisect_right(runs, week)
     k = i - 1 if i % 2 else i - 2
     first, last = runs[k], runs[k + 1]
@@ -373,7 +375,9 @@ def _deactivate(state: ProfileState, week: int) -> None:
         runs[k + 1] = week - 1
     else:
         runs[k + 1 : k + 1] = (week - 1, week + 1)
-    state.longest = max((runs[m + 1] - runs[m] + 1 for m in range(0, len(runs), 2)), default=0)
+    state.totals.longest = max(
+        (runs[m + 1] - runs[m] + 1 for m in range(0, len(runs), 2)), default=0
+    )
 
 
 def _fold(state: ProfileState, plan: Plan) -> None:
@@ -381,27 +385,27 @@ def _fold(state: ProfileState, plan: Plan) -> None:
 
     Folds down to 7/8 of the cap at once, so the per-fold work is shared by
     ``cap / 8`` statements."""
-    rt = state.rt
+    rt = state.kept.rt
     m = len(rt) - plan.keep
     if m <= 0:
         return
-    rh, rl, rc, rv = state.rh, state.rl, state.rc, state.rv
-    previous = state.horizon
+    rh, rl, rc, rv = state.kept.rh, state.kept.rl, state.kept.rc, state.kept.rv
+    previous = state.folded.horizon
     if previous is None:
-        state.first_t = rt[0]
-    horizon = state.horizon = (rt[m - 1], rh[m - 1], rl[m - 1])
+        state.folded.first_t = rt[0]
+    horizon = state.folded.horizon = (rt[m - 1], rh[m - 1], rl[m - 1])
     hashes = list(map(xor, rh[:m], rl[:m]))
     rids = state.rids()
     for h in hashes:
         del rids[h]
     state.remember(hashes, plan.dedupe)
-    expo = state.expo
+    expo = state.exposures.expo
     if expo:
         for i in range(m):
             held = expo.pop(hashes[i], None)
             if held is not None and rc[i] >> SKILL_SHIFT:
-                state.expo_folded.add(held[0])
-    odd = state.odd
+                state.exposures.expo_folded.add(held[0])
+    odd = state.kept.odd
     if odd:
         for i in range(m):
             odd.pop((rh[i], rl[i]), None)
@@ -420,12 +424,12 @@ def _fold(state: ProfileState, plan: Plan) -> None:
     if run:
         state.bump_day(run_day, run)
     depth = plan.history - 1
-    day0 = state.day0
-    last = state.folded_last
-    latest_t = state.folded_latest_t
-    latest = state.folded_latest
-    best = state.folded_best
-    tails = state.tails
+    day0 = state.totals.day0
+    last = state.skills.folded_last
+    latest_t = state.skills.folded_latest_t
+    latest = state.skills.folded_latest
+    best = state.skills.folded_best
+    tails = state.skills.tails
     for i in range(m):
         mask = rc[i] >> SKILL_SHIFT
         if not mask:
@@ -452,11 +456,11 @@ def _fold(state: ProfileState, plan: Plan) -> None:
     if previous is None or horizon[0] // DAY_US > previous[0] // DAY_US:
         keep = day_floor + 1
         state.forget_attended(keep)
-        if state.fold_days and state.fold_day0 < keep:
-            del state.fold_days[: keep - state.fold_day0]
-            state.fold_day0 = keep
+        if state.folded.fold_days and state.folded.fold_day0 < keep:
+            del state.folded.fold_days[: keep - state.folded.fold_day0]
+            state.folded.fold_day0 = keep
         span = state.decay.span
-        for k, flat in enumerate(state.buckets):
+        for k, flat in enumerate(state.skills.buckets):
             if len(flat) > 3 and latest_t[k]:
                 floor = latest_t[k] // span - KEEP_BUCKETS
                 while flat and flat[0] <= floor:
@@ -465,9 +469,9 @@ def _fold(state: ProfileState, plan: Plan) -> None:
 
 def _fold_late(state: ProfileState, t: int, c: int, ev: float, plan: Plan) -> None:
     """Fold a late statement, older than every folded one, straight into the aggregates."""
-    horizon = state.horizon
+    horizon = state.folded.horizon
     assert horizon is not None
-    state.first_t = min(state.first_t, t)
+    state.folded.first_t = min(state.folded.first_t, t)
     day = t // DAY_US
     if day > horizon[0] // DAY_US - plan.window_max_days:
         state.bump_day(day, 1)
@@ -477,19 +481,19 @@ def _fold_late(state: ProfileState, t: int, c: int, ev: float, plan: Plan) -> No
         low = mask & -mask
         k = low.bit_length() - 1
         mask ^= low
-        state.folded_last[k] = max(state.folded_last[k], t)
+        state.skills.folded_last[k] = max(state.skills.folded_last[k], t)
         if ev < 0.0:
             continue
-        state.folded_best[k] = max(state.folded_best[k], ev)
-        latest_t = state.folded_latest_t[k]
+        state.skills.folded_best[k] = max(state.skills.folded_best[k], ev)
+        latest_t = state.skills.folded_latest_t[k]
         if t > latest_t or not latest_t:
-            state.folded_latest_t[k] = t
-            state.folded_latest[k] = ev
-            push_tail(state.tails[k], day - state.day0, ev, depth)
+            state.skills.folded_latest_t[k] = t
+            state.skills.folded_latest[k] = ev
+            push_tail(state.skills.tails[k], day - state.totals.day0, ev, depth)
         else:
-            if t == latest_t and ev > state.folded_latest[k]:
-                state.folded_latest[k] = ev
-            insert_tail(state.tails[k], day - state.day0, ev, depth)
+            if t == latest_t and ev > state.skills.folded_latest[k]:
+                state.skills.folded_latest[k] = ev
+            insert_tail(state.skills.tails[k], day - state.totals.day0, ev, depth)
 
 
 def push_tail(tail: list[Any], day: int, score: float, depth: int) -> None:
@@ -563,17 +567,17 @@ def _void(state: ProfileState, h: int, target: str | None, plan: Plan) -> int:
             state.remember((th,), plan.dedupe)
         return -1
     i = state.position(t, hi, lo)
-    del state.rt[i], state.rh[i], state.rl[i]
-    c = state.rc.pop(i)
-    ev = state.rv.pop(i)
+    del state.kept.rt[i], state.kept.rh[i], state.kept.rl[i]
+    c = state.kept.rc.pop(i)
+    ev = state.kept.rv.pop(i)
     del rids[th]
-    if state.odd:
-        state.odd.pop((hi, lo), None)
+    if state.kept.odd:
+        state.kept.odd.pop((hi, lo), None)
     state.remember((th,), plan.dedupe)
     state._hist = None
     state._newest = None
     _subtract(state, i, t, c, ev)
-    expo = state.expo
+    expo = state.exposures.expo
     if expo:
         held = expo.pop(th, None)
         if held is not None and c >> SKILL_SHIFT:
@@ -590,7 +594,7 @@ def _expose(state: ProfileState, a: int, t: int, hi: int, lo: int, c: int) -> in
     with: ``c`` when it is the earliest exposure to ``a`` kept or folded, else plain
     activity. Earlier than the kept holder, it takes the credit over from it."""
     plain = c & KIND_BITS
-    if a in state.expo_folded:
+    if a in state.exposures.expo_folded:
         return plain
     holder = _holder(state, a)
     if holder is not None:
@@ -604,7 +608,7 @@ def _holder(state: ProfileState, a: int) -> tuple[int, int, int] | None:
     """Key of the earliest kept exposure to activity ``a`` (the one holding the credit)."""
     rids = state.rids()
     best: tuple[int, int, int] | None = None
-    for h, held in state.expo.items():
+    for h, held in state.exposures.expo.items():
         if held[0] == a:
             key = (rids[h], held[2], held[3])
             if best is None or key < best:
@@ -615,8 +619,8 @@ def _holder(state: ProfileState, a: int) -> tuple[int, int, int] | None:
 def _recode(state: ProfileState, i: int, code: int) -> None:
     """Give kept exposure ``i`` the skills of ``code`` in place of its own (an exposure's
     skills count in ``touches`` alone, besides its code)."""
-    rc = state.rc
-    touches = state.touches
+    rc = state.kept.rc
+    touches = state.skills.touches
     old = rc[i] >> SKILL_SHIFT
     new = code >> SKILL_SHIFT
     rc[i] = code
@@ -630,7 +634,7 @@ def _recode(state: ProfileState, i: int, code: int) -> None:
 
 def _subtract(state: ProfileState, i: int, t: int, c: int, ev: float) -> None:
     """Withdraw a kept statement (just taken out at position ``i``) from the aggregates."""
-    counts = state.counts
+    counts = state.totals.counts
     counts[N_STATEMENTS] -= 1
     kind = c & KIND_BITS
     course = kind in (COMPLETED, PASSED)
@@ -649,8 +653,8 @@ def _subtract(state: ProfileState, i: int, t: int, c: int, ev: float) -> None:
         counts[N_ASSESSMENTS] -= 1
 
     week = (t // DAY_US + 3) // 7
-    rt = state.rt
-    horizon = state.horizon
+    rt = state.kept.rt
+    horizon = state.folded.horizon
     if not (
         (i > 0 and (rt[i - 1] // DAY_US + 3) // 7 == week)
         or (i < len(rt) and (rt[i] // DAY_US + 3) // 7 == week)
@@ -664,19 +668,19 @@ def _subtract(state: ProfileState, i: int, t: int, c: int, ev: float) -> None:
         low = mask & -mask
         k = low.bit_length() - 1
         mask ^= low
-        state.touches[k] -= 1
+        state.skills.touches[k] -= 1
         if course:
-            state.courses[k] -= 1
+            state.skills.courses[k] -= 1
         elif attended:
-            state.events[k] -= 1
+            state.skills.events[k] -= 1
         if quant is None:
             continue
-        state.assessed[k] -= 1
-        sub_mass(state.buckets[k], *quant)
-        if ev == state.best[k]:
+        state.skills.assessed[k] -= 1
+        sub_mass(state.skills.buckets[k], *quant)
+        if ev == state.skills.best[k]:
             bit = low << SKILL_SHIFT
-            best = state.folded_best[k]
-            for code, score in zip(state.rc, state.rv, strict=True):
+            best = state.skills.folded_best[k]
+            for code, score in zip(state.kept.rc, state.kept.rv, strict=True):
                 if code & bit and score > best:
                     best = score
-            state.best[k] = best
+            state.skills.best[k] = best

@@ -44,33 +44,33 @@ def snapshot(state: ProfileState, catalog: Catalog, rules: Rules) -> ProfileSnap
     window = plan.window_days
     cut = now // DAY_US - window + 1
     events_in_window = state.attended_since(cut)
-    rt = state.rt
+    rt = state.kept.rt
     activity_in_window = len(rt) - bisect_left(rt, cut * DAY_US)
-    days = state.fold_days
+    days = state.folded.fold_days
     if days:
-        start = cut - state.fold_day0
+        start = cut - state.folded.fold_day0
         activity_in_window += sum(days[start:] if start > 0 else days)
 
     newest = state._newest
     if newest is None:
         newest = state._newest = (
-            state.folded_last[:],
-            state.folded_latest_t[:],
-            state.folded_latest[:],
+            state.skills.folded_last[:],
+            state.skills.folded_latest_t[:],
+            state.skills.folded_latest[:],
         )
         _scan_kept(state, *newest)
     last, _, latest = newest
 
     decay = state.decay
     prior_q = plan.prior_weight * SCALE
-    names = state.names
+    names = state.skills.names
     known = catalog.skills
-    touches = state.touches
-    assessed = state.assessed
-    courses = state.courses
-    events = state.events
-    buckets = state.buckets
-    best_of = state.best
+    touches = state.skills.touches
+    assessed = state.skills.assessed
+    courses = state.skills.courses
+    events = state.skills.events
+    buckets = state.skills.buckets
+    best_of = state.skills.best
     skills = []
     for i in sorted(range(len(names)), key=names.__getitem__):
         if touches[i] <= 0:
@@ -94,8 +94,8 @@ def snapshot(state: ProfileState, catalog: Catalog, rules: Rules) -> ProfileSnap
                 }
             )
         )
-    counts = state.counts
-    runs = state.runs
+    counts = state.totals.counts
+    runs = state.totals.runs
     return trusted(
         ProfileSnapshot,
         {
@@ -110,7 +110,7 @@ def snapshot(state: ProfileState, catalog: Catalog, rules: Rules) -> ProfileSnap
             "certifications": counts[N_CERTIFICATIONS],
             "collaborations": counts[N_COLLABORATIONS],
             "weekly_streak": runs[-1] - runs[-2] + 1 if runs else 0,
-            "longest_streak": state.longest,
+            "longest_streak": state.totals.longest,
             "window_days": window,
             "events_in_window": events_in_window,
             "activity_in_window": activity_in_window,
@@ -129,10 +129,12 @@ def _scan_kept(
 ) -> None:
     """Newest first through the kept statements: each skill's newest statement, and
     its newest evidence (at one time, the highest score). Stops once all are found."""
-    rt, rc, rv = state.rt, state.rc, state.rv
+    rt, rc, rv = state.kept.rt, state.kept.rc, state.kept.rv
     want_last = 0
     want_score = 0
-    for i, (touches, assessed) in enumerate(zip(state.touches, state.assessed, strict=True)):
+    for i, (touches, assessed) in enumerate(
+        zip(state.skills.touches, state.skills.assessed, strict=True)
+    ):
         if touches > 0:
             want_last |= 1 << i
         if assessed > 0:

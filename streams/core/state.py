@@ -3,32 +3,32 @@
 The state is laid out for a hot path and a small table value, not for
 reading. Numbers that come in quantity live in typed arrays (``array``), in
 memory as on the wire, so the codec copies buffers instead of visiting
-thousands of Python objects. It holds
+thousands of Python objects. It holds, each in a typed part of ``ProfileState``
+(the attribute named first),
 
-- the **kept statements** (the newest applied, at most ``evidence_cap``),
+- ``kept``: the **kept statements** (the newest applied, at most ``evidence_cap``),
   whole, as five parallel columns sorted by the statement key (event time,
   statement id): ``rt`` event time (µs), ``rh``/``rl`` the statement id as
   two 64-bit halves, ``rc`` a code (kind, evidence flag, one bit per skill
   of the state's skill table) and ``rv`` the evidence score (``-1.0``:
   none). They are what voiding can withdraw, what milestones cite as
   evidence and what a late statement is re-evaluated against.
-- exact aggregates over *every* statement applied (kept or folded): integer
-  counters, the runs of active ISO weeks, attendances per day, and per
-  skill (columns indexed by the skill's place in ``names``) counters and
-  the decayed assessment mass as fixed-point integers per time bucket (see
+- ``totals``: exact aggregates over *every* statement applied (kept or folded):
+  integer counters, the runs of active ISO weeks, attendances per day; and
+  ``skills``: per skill (columns indexed by the skill's place in ``names``)
+  counters and the decayed assessment mass as fixed-point integers per time bucket (see
   ``Decay``). Integer sums do not depend on the order they were added in,
   which is what makes a snapshot identical for any arrival order.
-- what remains of statements **folded** out of the kept ones: the horizon
-  (key of the newest folded statement), the first activity, folded
-  statements per day inside the longest window, and per skill the newest
+- ``folded``: what remains of statements **folded** out of the kept ones: the
+  horizon (key of the newest folded statement), the first activity, folded
+  statements per day inside the longest window; and in ``skills``, per skill the newest
   folded time, the newest folded evidence, the best folded score and the
   folded part of the performance-boost history (``tails``).
-- ``seen``: 64-bit hashes of ids that must not be applied again beyond the
+- ``memory``: ``seen``, 64-bit hashes of ids that must not be applied again beyond the
   kept statements (folded statements, voided targets, voiding statements),
-  first in first out, at most ``dedupe_memory`` of them.
-- the ids of the milestones achieved. Never trimmed: a milestone must not
+  first in first out, at most ``dedupe_memory`` of them; and the ids of the milestones achieved. Never trimmed: a milestone must not
   fire twice.
-- **exposures**: a statement that is activity only (kind ``other``, no score)
+- ``exposures``: a statement that is activity only (kind ``other``, no score)
   but names skills, such as a video watched to the end, exposes the learner to
   those skills once per activity, however often it is repeated. ``expo`` holds
   the kept ones (id hash -> activity key, the code naming its skills, id
@@ -96,7 +96,7 @@ EVIDENCE = 0x10
 SKILL_SHIFT = 5
 """... and from this bit on, one bit per skill it names (its index in ``names``)."""
 
-# Positions in ProfileState.counts.
+# Positions in Totals.counts.
 N_STATEMENTS, N_COURSES, N_EVENTS, N_ASSESSMENTS, N_CERTIFICATIONS, N_COLLABORATIONS = range(6)
 
 NO_SCORE = -1.0
@@ -181,10 +181,139 @@ def decay_for(half_life_days: float) -> Decay:
     return decay
 
 
+class Kept:
+    """The kept statements: the newest applied (at most ``evidence_cap``), whole, as
+    parallel columns sorted by statement key (event time, id halves)."""
+
+    __slots__ = ("odd", "rc", "rh", "rl", "rt", "rv")
+
+    def __init__(self) -> None:
+        self.rt: list[int] = []
+        """Event time (µs)."""
+        self.rh: list[int] = []
+        """High half of the statement id's 128 bits."""
+        self.rl: list[int] = []
+        """Low half."""
+        self.rc: list[int] = []
+        """Code: kind, evidence flag, one bit per skill named (``KIND_BITS``, ``EVIDENCE``,
+        ``SKILL_SHIFT``)."""
+        self.rv: list[float] = []
+        """Evidence score (``NO_SCORE``: none)."""
+        self.odd: dict[tuple[int, int], str] = {}
+        """Text of the ids that are not canonical UUIDs, by id halves."""
+
+
+class Totals:
+    """Exact aggregates over every statement applied, kept or folded."""
+
+    __slots__ = ("att_base", "att_day", "att_n", "counts", "day0", "longest", "runs")
+
+    def __init__(self) -> None:
+        self.counts = [0, 0, 0, 0, 0, 0]
+        """Statements, courses, events, assessments, certifications, collaborations
+        (``N_STATEMENTS`` ...)."""
+        self.runs: list[int] = []
+        """Runs of consecutive active weeks, ``[first, last, first, last, ...]``, oldest first."""
+        self.longest = 0
+        """Longest run of active weeks."""
+        self.att_base = 0
+        self.att_day: list[int] = []
+        """Days with attendances (every applied one inside the longest window of the horizon),
+        counted from ``att_base``, with their attendances in ``att_n``."""
+        self.att_n: list[int] = []
+        self.day0 = 0
+        """Day of the first statement applied: the origin of the days in ``Skills.tails``."""
+
+
+class Skills:
+    """The skill table and its columns: a skill's index is its bit in the codes and its
+    place in every column."""
+
+    __slots__ = (
+        "assessed",
+        "best",
+        "buckets",
+        "courses",
+        "events",
+        "folded_best",
+        "folded_last",
+        "folded_latest",
+        "folded_latest_t",
+        "names",
+        "tails",
+        "touches",
+    )
+
+    def __init__(self) -> None:
+        self.names: list[str] = []
+        self.touches: list[int] = []
+        """Statements naming the skill."""
+        self.assessed: list[int] = []
+        """Evidence scores for the skill."""
+        self.courses: list[int] = []
+        self.events: list[int] = []
+        self.best: list[float] = []
+        """Best evidence score of all (``NO_SCORE``: none)."""
+        self.buckets: list[list[int]] = []
+        """Decay buckets ``[bucket, score_mass, weight, ...]``, oldest first (see ``Decay``)."""
+        self.folded_last: list[int] = []
+        """Newest folded statement naming the skill (0: none)."""
+        self.folded_latest_t: list[int] = []
+        self.folded_latest: list[float] = []
+        """Newest folded evidence (time, score; at one time the higher score; 0, -1.0: none)."""
+        self.folded_best: list[float] = []
+        self.tails: list[list[Any]] = []
+        """Folded part of each skill's score history (see ``profile.push_tail``), its days
+        counted from ``Totals.day0``."""
+
+
+class Folded:
+    """What remains of the statements folded out of the kept ones."""
+
+    __slots__ = ("first_t", "fold_day0", "fold_days", "horizon")
+
+    def __init__(self) -> None:
+        self.horizon: tuple[int, int, int] | None = None
+        """Key (time, id halves) of the newest folded statement; None until one is folded."""
+        self.first_t = 0
+        """Event time of the first statement, once one is folded."""
+        self.fold_day0 = 0
+        self.fold_days: list[int] = []
+        """Folded statements per day from ``fold_day0`` on (inside the longest window)."""
+
+
+class Memory:
+    """What must never be applied or fired twice."""
+
+    __slots__ = ("fired_hi", "fired_lo", "seen")
+
+    def __init__(self) -> None:
+        self.seen: list[int] = []
+        """64-bit hashes of ids not to apply again beyond the kept statements (folded,
+        voided, voiding), first in first out, at most ``dedupe_memory``."""
+        self.fired_hi: list[int] = []
+        """The milestones achieved, by id (halves); the high half alone identifies one.
+        Never trimmed."""
+        self.fired_lo: list[int] = []
+
+
+class Exposures:
+    """Activities that exposed the learner to skills, credited once per activity."""
+
+    __slots__ = ("expo", "expo_folded")
+
+    def __init__(self) -> None:
+        self.expo: dict[int, list[int]] = {}
+        """Kept exposures: id hash -> [activity key, code naming its skills, id high, id low]."""
+        self.expo_folded: set[int] = set()
+        """Activity keys whose credited exposure is folded."""
+
+
+IDENTITY = ("learner", "decay")
+"""The fields of ``ProfileState`` itself."""
 PARTS: dict[str, tuple[str, ...]] = {
-    "identity": ("learner", "decay"),
-    "kept statements": ("rt", "rh", "rl", "rc", "rv", "odd"),
-    "aggregates": ("counts", "runs", "longest", "att_base", "att_day", "att_n", "day0"),
+    "kept": ("rt", "rh", "rl", "rc", "rv", "odd"),
+    "totals": ("counts", "runs", "longest", "att_base", "att_day", "att_n", "day0"),
     "skills": (
         "names",
         "touches",
@@ -203,14 +332,15 @@ PARTS: dict[str, tuple[str, ...]] = {
     "memory": ("seen", "fired_hi", "fired_lo"),
     "exposures": ("expo", "expo_folded"),
 }
-"""Every field ``encode_state`` keeps, by the part of the state it belongs to (the module
-docstring says what each part is). The other slots are caches rebuilt in memory
-(``clear_caches``). ``tests/unit/streams/test_state_fields.py`` holds each field to a
-round trip through the codec, and fails when a slot is added without a place here."""
+"""Every field ``encode_state`` keeps, by the part of ``ProfileState`` that holds it (its
+attribute name). The other slots of ``ProfileState`` are caches rebuilt in memory
+(``clear_caches``). ``tests/unit/streams/test_state_fields.py`` holds each field to a round
+trip through the codec, and fails when a part's slot has no place here."""
 
 
 class ProfileState:
-    """One learner's profile state. ``apply`` mutates it in place and returns it.
+    """One learner's profile state, in typed parts. ``apply`` mutates it in place and
+    returns it.
 
     Treat it as opaque outside ``streams.core``: its layout may change with
     ``STATE_FORMAT_VERSION``. ``active`` tells whether any statement is applied
@@ -227,98 +357,25 @@ class ProfileState:
         "_newest",
         "_rids",
         "_seen",
-        "assessed",
-        "att_base",
-        "att_day",
-        "att_n",
-        "best",
-        "buckets",
-        "counts",
-        "courses",
-        "day0",
         "decay",
-        "events",
-        "expo",
-        "expo_folded",
-        "fired_hi",
-        "fired_lo",
-        "first_t",
-        "fold_day0",
-        "fold_days",
-        "folded_best",
-        "folded_last",
-        "folded_latest",
-        "folded_latest_t",
-        "horizon",
+        "exposures",
+        "folded",
+        "kept",
         "learner",
-        "longest",
-        "names",
-        "odd",
-        "rc",
-        "rh",
-        "rl",
-        "rt",
-        "runs",
-        "rv",
-        "seen",
-        "tails",
-        "touches",
+        "memory",
+        "skills",
+        "totals",
     )
 
     def __init__(self, learner: str, half_life_days: float) -> None:
         self.learner = learner
         self.decay = decay_for(half_life_days)
-        self.rt: list[int] = []
-        self.rh: list[int] = []
-        self.rl: list[int] = []
-        self.rc: list[int] = []
-        self.rv: list[float] = []
-        self.odd: dict[tuple[int, int], str] = {}
-        """Text of the kept statements' ids that are not canonical UUIDs."""
-        self.counts = [0, 0, 0, 0, 0, 0]
-        self.runs: list[int] = []
-        """Runs of consecutive active weeks, ``[first, last, first, last, ...]``, oldest first."""
-        self.longest = 0
-        self.att_base = 0
-        self.att_day: list[int] = []
-        """Days with attendances (every applied one inside the longest window of the horizon),
-        counted from ``att_base``, with their attendances in ``att_n``."""
-        self.att_n: list[int] = []
-        self.names: list[str] = []
-        """The skill table: a skill's index is its bit in the codes and its place below."""
-        self.touches: list[int] = []
-        self.assessed: list[int] = []
-        self.courses: list[int] = []
-        self.events: list[int] = []
-        self.best: list[float] = []
-        """Best evidence score of all (-1.0: none)."""
-        self.buckets: list[list[int]] = []
-        """Decay buckets ``[bucket, score_mass, weight, ...]``, oldest first."""
-        self.folded_last: list[int] = []
-        """Newest folded statement naming the skill (0: none)."""
-        self.folded_latest_t: list[int] = []
-        self.folded_latest: list[float] = []
-        """Newest folded evidence (time, score; at one time the higher score; 0, -1.0: none)."""
-        self.folded_best: list[float] = []
-        self.tails: list[list[Any]] = []
-        """Folded part of each skill's score history (see ``profile.push_tail``), its days
-        counted from ``day0``: the day of the first statement applied."""
-        self.day0 = 0
-        self.horizon: tuple[int, int, int] | None = None
-        """Key (time, id halves) of the newest folded statement; None until one is folded."""
-        self.first_t = 0
-        """Event time of the first statement, once one is folded."""
-        self.fold_day0 = 0
-        self.fold_days: list[int] = []
-        """Folded statements per day from ``fold_day0`` on (inside the longest window)."""
-        self.seen: list[int] = []
-        self.fired_hi: list[int] = []
-        """The milestones achieved, by id (halves); the high half alone identifies one."""
-        self.fired_lo: list[int] = []
-        self.expo: dict[int, list[int]] = {}
-        """Kept exposures: id hash -> [activity key, code naming its skills, id high, id low]."""
-        self.expo_folded: set[int] = set()
-        """Activity keys whose credited exposure is folded."""
+        self.kept = Kept()
+        self.totals = Totals()
+        self.skills = Skills()
+        self.folded = Folded()
+        self.memory = Memory()
+        self.exposures = Exposures()
         self.clear_caches()
 
     def clear_caches(self) -> None:
@@ -345,29 +402,24 @@ class ProfileState:
 
     @property
     def active(self) -> bool:
-        return bool(self.rt) or self.horizon is not None
+        return bool(self.kept.rt) or self.folded.horizon is not None
 
     @property
     def newest(self) -> int:
         """Event time (µs) of the newest statement applied: the profile's clock."""
-        if self.rt:
-            return self.rt[-1]
-        if self.horizon is not None:
-            return self.horizon[0]
+        if self.kept.rt:
+            return self.kept.rt[-1]
+        if self.folded.horizon is not None:
+            return self.folded.horizon[0]
         raise ValueError(f"learner {self.learner!r}: no statement applied yet")
 
     @property
     def first(self) -> int:
-        if self.horizon is not None:
-            return self.first_t
-        if self.rt:
-            return self.rt[0]
+        if self.folded.horizon is not None:
+            return self.folded.first_t
+        if self.kept.rt:
+            return self.kept.rt[0]
         raise ValueError(f"learner {self.learner!r}: no statement applied yet")
-
-    @property
-    def kept(self) -> int:
-        """How many statements are kept whole."""
-        return len(self.rt)
 
     @property
     def achieved(self) -> tuple[str, ...]:
@@ -375,18 +427,19 @@ class ProfileState:
         ids = self._ids
         if ids is None:
             ids = self._ids = [
-                uuid_text(hi, lo) for hi, lo in zip(self.fired_hi, self.fired_lo, strict=True)
+                uuid_text(hi, lo)
+                for hi, lo in zip(self.memory.fired_hi, self.memory.fired_lo, strict=True)
             ]
             ids.sort()
         return tuple(ids)
 
     def add_fired(self, mid: str, value: int) -> None:
         """Remember a milestone achieved (its id as text and as a number)."""
-        self.fired_hi.append(value >> 64)
-        self.fired_lo.append(value & MASK64)
+        self.memory.fired_hi.append(value >> 64)
+        self.memory.fired_lo.append(value & MASK64)
         self.fired_set().add(value >> 64)
         ids = self._ids
-        if ids is None and len(self.fired_hi) == 1:
+        if ids is None and len(self.memory.fired_hi) == 1:
             self._ids = [mid]
         elif ids is not None:
             insort(ids, mid)
@@ -397,19 +450,21 @@ class ProfileState:
         """64-bit hash of each kept statement's id -> its event time."""
         rids = self._rids
         if rids is None:
-            rids = self._rids = dict(zip(map(xor, self.rh, self.rl), self.rt, strict=True))
+            rids = self._rids = dict(
+                zip(map(xor, self.kept.rh, self.kept.rl), self.kept.rt, strict=True)
+            )
         return rids
 
     def seen_set(self) -> set[int]:
         seen = self._seen
         if seen is None:
-            seen = self._seen = set(self.seen)
+            seen = self._seen = set(self.memory.seen)
         return seen
 
     def index(self) -> dict[str, int]:
         index = self._index
         if index is None:
-            index = self._index = {k: i for i, k in enumerate(self.names)}
+            index = self._index = {k: i for i, k in enumerate(self.skills.names)}
         return index
 
     def skill(self, name: str) -> int:
@@ -417,33 +472,38 @@ class ProfileState:
         index = self.index()
         i = index.get(name)
         if i is None:
-            i = index[name] = len(self.names)
-            self.names.append(name)
-            for column in (self.touches, self.assessed, self.courses, self.events):
+            i = index[name] = len(self.skills.names)
+            self.skills.names.append(name)
+            for column in (
+                self.skills.touches,
+                self.skills.assessed,
+                self.skills.courses,
+                self.skills.events,
+            ):
                 column.append(0)
-            self.folded_last.append(0)
-            self.folded_latest_t.append(0)
-            for scores in (self.best, self.folded_latest, self.folded_best):
+            self.skills.folded_last.append(0)
+            self.skills.folded_latest_t.append(0)
+            for scores in (self.skills.best, self.skills.folded_latest, self.skills.folded_best):
                 scores.append(NO_SCORE)
             newest = self._newest
             if newest is not None:
                 newest[0].append(0)
                 newest[1].append(0)
                 newest[2].append(NO_SCORE)
-            self.buckets.append([])
-            self.tails.append([])
+            self.skills.buckets.append([])
+            self.skills.tails.append([])
         return i
 
     def fired_set(self) -> set[int]:
         """High halves of the ids of the milestones achieved."""
         keys = self._keys
         if keys is None:
-            keys = self._keys = set(self.fired_hi)
+            keys = self._keys = set(self.memory.fired_hi)
         return keys
 
     def remember(self, hashes: Any, bound: int) -> None:
         """Add id hashes to the bounded first-in-first-out memory of seen ids."""
-        seen = self.seen
+        seen = self.memory.seen
         known = self.seen_set()
         seen.extend(hashes)
         known.update(hashes)
@@ -456,7 +516,7 @@ class ProfileState:
 
     def position(self, t: int, hi: int, lo: int) -> int:
         """The place among the kept statements of the one with key ``t, hi, lo``."""
-        rt, rh, rl = self.rt, self.rh, self.rl
+        rt, rh, rl = self.kept.rt, self.kept.rh, self.kept.rl
         i = bisect_left(rt, t)
         while rh[i] != hi or rl[i] != lo:
             i += 1
@@ -464,31 +524,33 @@ class ProfileState:
 
     def id_text(self, i: int) -> str:
         """The id of kept statement ``i`` as sent."""
-        hi = self.rh[i]
-        lo = self.rl[i]
-        odd = self.odd.get((hi, lo)) if self.odd else None
+        hi = self.kept.rh[i]
+        lo = self.kept.rl[i]
+        odd = self.kept.odd.get((hi, lo)) if self.kept.odd else None
         return odd if odd is not None else uuid_text(hi, lo)
 
     def attended_since(self, day: int) -> int:
         """Attendances on ``day`` or later."""
-        return sum(self.att_n[bisect_left(self.att_day, day - self.att_base) :])
+        return sum(
+            self.totals.att_n[bisect_left(self.totals.att_day, day - self.totals.att_base) :]
+        )
 
     def bump_attended(self, day: int, by: int) -> None:
         """Add ``by`` attendances on ``day`` (a count that reaches 0 goes)."""
-        days = self.att_day
-        counts = self.att_n
+        days = self.totals.att_day
+        counts = self.totals.att_n
         if not days:
             if by > 0:
-                self.att_base = day
+                self.totals.att_base = day
                 days.append(0)
                 counts.append(by)
             return
-        offset = day - self.att_base
+        offset = day - self.totals.att_base
         if offset < 0:
             if by <= 0:
                 return
-            self.att_day = days = [d - offset for d in days]
-            self.att_base = day
+            self.totals.att_day = days = [d - offset for d in days]
+            self.totals.att_base = day
             offset = 0
         i = bisect_left(days, offset)
         if i == len(days) or days[i] != offset:
@@ -503,21 +565,21 @@ class ProfileState:
 
     def forget_attended(self, before: int) -> None:
         """Drop the attendances on days before ``before``."""
-        days = self.att_day
-        if days and days[0] + self.att_base < before:
-            i = bisect_left(days, before - self.att_base)
-            del days[:i], self.att_n[:i]
+        days = self.totals.att_day
+        if days and days[0] + self.totals.att_base < before:
+            i = bisect_left(days, before - self.totals.att_base)
+            del days[:i], self.totals.att_n[:i]
 
     def bump_day(self, day: int, by: int) -> None:
         """Count ``by`` more folded statements on ``day``."""
-        days = self.fold_days
+        days = self.folded.fold_days
         if not days:
-            self.fold_day0 = day
+            self.folded.fold_day0 = day
             days.append(0)
-        elif day < self.fold_day0:
-            days[0:0] = repeat(0, self.fold_day0 - day)
-            self.fold_day0 = day
-        i = day - self.fold_day0
+        elif day < self.folded.fold_day0:
+            days[0:0] = repeat(0, self.folded.fold_day0 - day)
+            self.folded.fold_day0 = day
+        i = day - self.folded.fold_day0
         if i >= len(days):
             days.extend(repeat(0, i - len(days) + 1))
         days[i] += by
@@ -563,54 +625,71 @@ def _pack(tc: str, values: Any) -> bytes:
 
 def encode_state(state: ProfileState) -> bytes:
     """The state as compact bytes, led by ``STATE_FORMAT_VERSION``."""
-    rc = state.rc
-    bits = SKILL_SHIFT + len(state.names)
+    rc = state.kept.rc
+    bits = SKILL_SHIFT + len(state.skills.names)
     codes = 0 if bits <= 8 else 1 if bits <= 16 else 2 if bits <= 32 else 3 if bits <= 64 else 4
-    days = _width(state.fold_days)
-    att_day = state.att_day
+    days = _width(state.folded.fold_days)
+    att_day = state.totals.att_day
     offsets = _width(att_day[-1:])
-    attended = _width(state.att_n)
-    scores = list(compress(state.rv, map(and_, rc, repeat(EVIDENCE))))
-    horizon = state.horizon
+    attended = _width(state.totals.att_n)
+    scores = list(compress(state.kept.rv, map(and_, rc, repeat(EVIDENCE))))
+    horizon = state.folded.horizon
     # The kept exposures by their position among the kept statements (the id halves are
     # there already), with their activity keys in binary and their codes in the JSON.
     exposures: list[tuple[int, int, int]] = []
-    if state.expo:
+    if state.exposures.expo:
         rids = state.rids()
-        for h, (a, c, hi, lo) in state.expo.items():
+        for h, (a, c, hi, lo) in state.exposures.expo.items():
             exposures.append((state.position(rids[h], hi, lo), a, c))
         exposures.sort()
     doc = orjson.dumps(
         [
             state.learner,
             state.decay.days,
-            state.counts,
-            state.runs,
-            state.longest,
-            state.names,
-            [state.touches, state.assessed, state.courses, state.events],
-            [state.best, state.folded_latest, state.folded_best],
-            [len(flat) for flat in state.buckets],
-            state.tails,
-            state.day0,
-            None if horizon is None else state.first_t,
-            state.fold_day0,
-            state.att_base,
-            [[hi, lo, sid] for (hi, lo), sid in state.odd.items()] if state.odd else None,
+            state.totals.counts,
+            state.totals.runs,
+            state.totals.longest,
+            state.skills.names,
+            [
+                state.skills.touches,
+                state.skills.assessed,
+                state.skills.courses,
+                state.skills.events,
+            ],
+            [state.skills.best, state.skills.folded_latest, state.skills.folded_best],
+            [len(flat) for flat in state.skills.buckets],
+            state.skills.tails,
+            state.totals.day0,
+            None if horizon is None else state.folded.first_t,
+            state.folded.fold_day0,
+            state.totals.att_base,
+            [[hi, lo, sid] for (hi, lo), sid in state.kept.odd.items()] if state.kept.odd else None,
             [f"{c:x}" for c in rc] if codes == 4 else None,
-            [len(rc), len(scores), len(state.seen), len(state.fired_hi), len(state.fold_days)],
-            [f"{d:x}" for d in state.fold_days] if days == 4 else None,
+            [
+                len(rc),
+                len(scores),
+                len(state.memory.seen),
+                len(state.memory.fired_hi),
+                len(state.folded.fold_days),
+            ],
+            [f"{d:x}" for d in state.folded.fold_days] if days == 4 else None,
             [len(att_day), offsets, attended]
             if max(offsets, attended) < 4
-            else [att_day, state.att_n],
+            else [att_day, state.totals.att_n],
             [[i, f"{c:x}"] for i, _, c in exposures] if exposures else None,
-            len(state.expo_folded),
+            len(state.exposures.expo_folded),
         ]
     )
-    times = state.rt + state.folded_last + state.folded_latest_t
-    for flat in state.buckets:
+    times = state.kept.rt + state.skills.folded_last + state.skills.folded_latest_t
+    for flat in state.skills.buckets:
         times += flat
-    ids = state.rh + state.rl + state.seen + state.fired_hi + state.fired_lo
+    ids = (
+        state.kept.rh
+        + state.kept.rl
+        + state.memory.seen
+        + state.memory.fired_hi
+        + state.memory.fired_lo
+    )
     if horizon is not None:
         times.append(horizon[0])
         ids += horizon[1:]
@@ -624,11 +703,11 @@ def encode_state(state: ProfileState) -> bytes:
     if codes < 4:
         parts.append(_pack(_WIDTHS[codes], rc))
     if days < 4:
-        parts.append(_pack(_WIDTHS[days], state.fold_days))
+        parts.append(_pack(_WIDTHS[days], state.folded.fold_days))
     if max(offsets, attended) < 4:
-        parts += (_pack(_WIDTHS[offsets], att_day), _pack(_WIDTHS[attended], state.att_n))
-    if exposures or state.expo_folded:
-        parts.append(_pack("Q", [a for _, a, _ in exposures] + sorted(state.expo_folded)))
+        parts += (_pack(_WIDTHS[offsets], att_day), _pack(_WIDTHS[attended], state.totals.att_n))
+    if exposures or state.exposures.expo_folded:
+        parts.append(_pack("Q", [a for _, a, _ in exposures] + sorted(state.exposures.expo_folded)))
     return b"".join(parts)
 
 
@@ -688,18 +767,23 @@ def decode_state(data: bytes) -> ProfileState:
         (
             state.learner,
             half_life,
-            state.counts,
-            state.runs,
-            state.longest,
-            state.names,
-            (state.touches, state.assessed, state.courses, state.events),
-            (state.best, state.folded_latest, state.folded_best),
+            state.totals.counts,
+            state.totals.runs,
+            state.totals.longest,
+            state.skills.names,
+            (
+                state.skills.touches,
+                state.skills.assessed,
+                state.skills.courses,
+                state.skills.events,
+            ),
+            (state.skills.best, state.skills.folded_latest, state.skills.folded_best),
             sizes,
-            state.tails,
-            state.day0,
+            state.skills.tails,
+            state.totals.day0,
             first_t,
-            state.fold_day0,
-            state.att_base,
+            state.folded.fold_day0,
+            state.totals.att_base,
             odd,
             wide_codes,
             (n, n_scores, n_seen, n_fired, n_days),
@@ -713,7 +797,7 @@ def decode_state(data: bytes) -> ProfileState:
             or not (exposures is None or (type(exposures) is list and exposures))
         ):
             raise ValueError("profile state has the wrong shape")
-        n_skills = len(state.names)
+        n_skills = len(state.skills.names)
         read = _Reader(view, start + doc_len)
         kept = first_t is not None
         n_buckets = sum(sizes)
@@ -721,41 +805,41 @@ def decode_state(data: bytes) -> ProfileState:
         ids = read.take("Q", 2 * n + n_seen + 2 * n_fired + 2 * kept)
         scores = read.take("d", n_scores)
         rc = [int(c, 16) for c in wide_codes] if codes == 4 else read.take(_WIDTHS[codes], n)
-        state.fold_days = (
+        state.folded.fold_days = (
             [int(d, 16) for d in wide_days] if days == 4 else read.take(_WIDTHS[days], n_days)
         )
         if len(attendances) == 3:
             n_att, offsets, attended = attendances
-            state.att_day = read.take(_WIDTHS[offsets], n_att)
-            state.att_n = read.take(_WIDTHS[attended], n_att)
+            state.totals.att_day = read.take(_WIDTHS[offsets], n_att)
+            state.totals.att_n = read.take(_WIDTHS[attended], n_att)
         else:
-            state.att_day, state.att_n = attendances
+            state.totals.att_day, state.totals.att_n = attendances
         n_kept_exposures = len(exposures) if exposures else 0
         keys = read.take("Q", n_kept_exposures + n_exposed)
-        state.rt = times[:n]
-        state.folded_last = times[n : n + n_skills]
+        state.kept.rt = times[:n]
+        state.skills.folded_last = times[n : n + n_skills]
         at = n + 2 * n_skills
-        state.folded_latest_t = times[n + n_skills : at]
+        state.skills.folded_latest_t = times[n + n_skills : at]
         buckets: list[list[int]] = []
         for size in sizes:
             buckets.append(times[at : at + size])
             at += size
-        state.buckets = buckets
-        state.rh = ids[:n]
-        state.rl = ids[n : 2 * n]
+        state.skills.buckets = buckets
+        state.kept.rh = ids[:n]
+        state.kept.rl = ids[n : 2 * n]
         at = 2 * n + n_seen
-        state.seen = ids[2 * n : at]
-        state.fired_hi = ids[at : at + n_fired]
-        state.fired_lo = ids[at + n_fired : at + 2 * n_fired]
+        state.memory.seen = ids[2 * n : at]
+        state.memory.fired_hi = ids[at : at + n_fired]
+        state.memory.fired_lo = ids[at + n_fired : at + 2 * n_fired]
         if kept:
-            state.horizon = (times[-1], ids[-2], ids[-1])
-            state.first_t = first_t
+            state.folded.horizon = (times[-1], ids[-2], ids[-1])
+            state.folded.first_t = first_t
         else:
-            state.horizon = None
-            state.first_t = 0
+            state.folded.horizon = None
+            state.folded.first_t = 0
         expo: dict[int, list[int]] = {}
         if exposures:
-            rh, rl = state.rh, state.rl
+            rh, rl = state.kept.rh, state.kept.rl
             skills = 1 << n_skills
             previous = -1
             for a, (i, c) in zip(keys, exposures, strict=False):
@@ -770,18 +854,23 @@ def decode_state(data: bytes) -> ProfileState:
                     raise ValueError("profile state has the wrong shape")
                 previous = i
                 expo[rh[i] ^ rl[i]] = [a, code, rh[i], rl[i]]
-        state.expo = expo
-        state.expo_folded = set(keys[n_kept_exposures:])
+        state.exposures.expo = expo
+        state.exposures.expo_folded = set(keys[n_kept_exposures:])
         if (
             read.offset != len(view)
             or len(rc) != n
             or len(expo) != n_kept_exposures
-            or len(state.expo_folded) != n_exposed
+            or len(state.exposures.expo_folded) != n_exposed
             or len(sizes) != n_skills
-            or len(state.tails) != n_skills
+            or len(state.skills.tails) != n_skills
             or any(
                 len(column) != n_skills
-                for column in (state.touches, state.assessed, state.best, state.folded_best)
+                for column in (
+                    state.skills.touches,
+                    state.skills.assessed,
+                    state.skills.best,
+                    state.skills.folded_best,
+                )
             )
         ):
             raise ValueError("profile state has the wrong shape")
@@ -794,7 +883,7 @@ def decode_state(data: bytes) -> ProfileState:
     if n_scores:
         for i, s in zip(compress(range(n), map(and_, rc, repeat(EVIDENCE))), scores, strict=True):
             rv[i] = s
-    state.rc = rc
-    state.rv = rv
-    state.odd = {(hi, lo): sid for hi, lo, sid in odd} if odd else {}
+    state.kept.rc = rc
+    state.kept.rv = rv
+    state.kept.odd = {(hi, lo): sid for hi, lo, sid in odd} if odd else {}
     return state  # its caches are empty: __init__ cleared them and nothing here fills one

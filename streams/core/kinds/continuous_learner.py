@@ -1,7 +1,7 @@
 """continuous_learner: learning as a continuous journey, N consecutive active ISO weeks.
 
 Triggered by the first statement of a week; the run is the active weeks ending with
-that week (``ProfileState.runs``); evidence is the statement and one statement of each
+that week (``Totals.runs`` of the state); evidence is the statement and one statement of each
 earlier week of the run, newest first.
 """
 
@@ -40,7 +40,7 @@ class ContinuousLearnerRule(RuleConfig):
 
 def run_start(state: ProfileState, week: int) -> int:
     """The first week of the run of active weeks holding ``week``."""
-    runs = state.runs
+    runs = state.totals.runs
     i = bisect_right(runs, week)
     return runs[i - 1] if i % 2 else runs[i - 2]
 
@@ -64,14 +64,14 @@ class ContinuousLearner(RuleKind):
 
     def last(self, at: At, out: list[MilestoneEvent]) -> None:
         state = at.state
-        if at.new_week and week_of(at.t) - state.runs[-2] + 1 >= self.goal(state):
+        if at.new_week and week_of(at.t) - state.totals.runs[-2] + 1 >= self.goal(state):
             self.evaluate(at, out)
 
     def late(self, late: Late) -> Any:
         if not late.new_week or self.goal(late.state) == INF:
             return None
         week = week_of(late.t)
-        runs = late.state.runs
+        runs = late.state.totals.runs
         i = bisect_right(runs, week)
         return week, runs[i] if i % 2 else runs[i - 1]
 
@@ -82,16 +82,16 @@ class ContinuousLearner(RuleKind):
         if week <= wq <= run_end:
             q = at.q
             if q > 0:
-                before = week_of(state.rt[q - 1])
+                before = week_of(state.kept.rt[q - 1])
             else:
-                horizon = state.horizon
+                horizon = state.folded.horizon
                 before = -1 if horizon is None else week_of(horizon[0])
             if wq != before:
                 self.evaluate(at, out)
 
     def evaluate(self, at: At, out: list[MilestoneEvent]) -> None:
         state, q = at.state, at.q
-        week = week_of(state.rt[q])
+        week = week_of(state.kept.rt[q])
         first = run_start(state, week)
         run = week - first + 1
         evidence: list[str] | None = None
@@ -130,7 +130,7 @@ class ContinuousLearner(RuleKind):
 
 
 def _one_per_week(at: At, week: int, first: int) -> list[str]:
-    rt = at.state.rt
+    rt = at.state.kept.rt
     taken = [week]
 
     def wanted(k: int) -> bool | None:

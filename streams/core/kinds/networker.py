@@ -87,12 +87,12 @@ class Networker(RuleKind):
         """Rule ``n`` at the prefix (an attendance)."""
         state, q = at.state, at.q
         rule, window = self.levels[n]
-        cut = state.rt[q] // DAY_US - window + 1
+        cut = state.kept.rt[q] // DAY_US - window + 1
         count = at.fig.attended(cut)
         hits = reached(state, rule, None, count)
         if not hits:
             return
-        rt, rc = state.rt, state.rc
+        rt, rc = state.kept.rt, state.kept.rc
         start = cut * DAY_US
 
         def wanted(k: int) -> bool | None:

@@ -3,7 +3,7 @@
 Triggered by an assessment of a skill: its score against the lowest of the skill's
 last ``score_history - 1`` scores before it within the rule's window (the
 ``window_days`` UTC days ending on the trigger's day), kept or folded (the folded
-ones live on in ``ProfileState.tails``). Evidence: the trigger and the baseline.
+ones live on in ``Skills.tails`` of the state). Evidence: the trigger and the baseline.
 In order, a skill's recent scores are cached between statements (``state._hist``).
 """
 
@@ -66,7 +66,7 @@ class PerformanceBoost(RuleKind):
         self.level_rules = [rule for rule, _ in self.levels]
 
     def goal(self, state: ProfileState, i: int) -> float:
-        return self.open_goal(state, i, self.level_rules, state.names[i])
+        return self.open_goal(state, i, self.level_rules, state.skills.names[i])
 
     def forget(self, state: ProfileState, goals: dict[Any, float], skill: str | None) -> None:
         if skill is not None:
@@ -84,7 +84,7 @@ class PerformanceBoost(RuleKind):
         if goal == INF:  # every level fired: nothing to keep for this skill
             cache.pop(i, None)
             return
-        ev = state.rv[q]
+        ev = state.kept.rv[q]
         base = state._folds
         entries = cache.get(i)
         if entries is None:
@@ -94,14 +94,14 @@ class PerformanceBoost(RuleKind):
                 del entries[0]
         if ev + _HALF_UNIT >= goal:
             low = min([e[1] for e in entries], default=INF)
-            tail = state.tails[i]
+            tail = state.skills.tails[i]
             if len(entries) < plan.history - 1 and len(tail) > 1:
                 low = min(low, *tail[3::3])
             if ev - low + _HALF_UNIT >= goal:
                 self.evaluate(at, i, entries, out, base)
         depth = plan.history - 1
         if depth > 0:
-            entries.append((state.rt[q] // DAY_US, ev, q + base))
+            entries.append((state.kept.rt[q] // DAY_US, ev, q + base))
             if len(entries) > depth:
                 del entries[0]
         cache[i] = entries
@@ -136,9 +136,9 @@ class PerformanceBoost(RuleKind):
         rule's window. ``entries``: the assessments before it (``history``), their
         positions counted from ``base``."""
         state, q, plan = at.state, at.q, at.plan
-        score = state.rv[q]
-        day = state.rt[q] // DAY_US
-        skill = state.names[i]
+        score = state.kept.rv[q]
+        day = state.kept.rt[q] // DAY_US
+        skill = state.skills.names[i]
         for rule, window in self.levels:
             found = _baseline(state, plan.history - 1, i, entries, day - window + 1, base)
             if found is None:
@@ -207,12 +207,12 @@ def _baseline(
             low = score
             at = k - base
     room = depth - len(entries)
-    tail = state.tails[i]
+    tail = state.skills.tails[i]
     if room > 0 and tail:
         newest = tail[0] - 1
         k = len(tail) - 3
         while k >= 1:
-            if newest - tail[k] >= room or tail[k + 1] < cut - state.day0:
+            if newest - tail[k] >= room or tail[k + 1] < cut - state.totals.day0:
                 break
             if tail[k + 2] < low:
                 low = tail[k + 2]

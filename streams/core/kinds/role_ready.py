@@ -73,7 +73,7 @@ class RoleReady(RuleKind):
         steps = ladder_levels(at.catalog)
         if not steps:
             return False
-        names = at.state.names
+        names = at.state.skills.names
         for i, before, after in risen:
             for mark in steps.get(names[i], ()):
                 if before < mark <= after:

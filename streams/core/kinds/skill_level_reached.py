@@ -53,7 +53,7 @@ class SkillLevel(RuleKind):
 
     def goal(self, state: ProfileState, i: int) -> float:
         """The lowest level of any rule not reached for skill ``i``."""
-        return self.open_goal(state, i, self.levels, state.names[i])
+        return self.open_goal(state, i, self.levels, state.skills.names[i])
 
     def forget(self, state: ProfileState, goals: dict[Any, float], skill: str | None) -> None:
         if skill is not None:
@@ -96,7 +96,7 @@ class SkillLevel(RuleKind):
 
     def evaluate(self, at: At, i: int, p: float, out: list[MilestoneEvent]) -> None:
         state, q = at.state, at.q
-        skill = state.names[i]
+        skill = state.skills.names[i]
         evidence: list[str] | None = None
         for rule in self.levels:
             hits = reached(state, rule, skill, p)

@@ -70,7 +70,7 @@ class SoftSkills(RuleKind):
 
     def triggered(self, at: At, config: SoftSkillsRule) -> bool:
         """Whether a skill of the statement became held by the rule with it."""
-        names = at.state.names
+        names = at.state.skills.names
         category = at.catalog.category
         for i in at.skills:
             if category(names[i]) not in config.categories:
@@ -90,7 +90,7 @@ class SoftSkills(RuleKind):
 
     def late(self, late: Late) -> Any:
         category = late.catalog.category
-        names = late.state.names
+        names = late.state.skills.names
         if not any(category(names[i]) in self.categories for i in bits(late.c >> SKILL_SHIFT)):
             return None
         if any(self.open(late, n) for n in range(len(self.levels))):
@@ -113,7 +113,7 @@ class SoftSkills(RuleKind):
         exposure = config.min_exposure
         held: list[str] = []
         category = at.catalog.category
-        for i, k in enumerate(state.names):
+        for i, k in enumerate(state.skills.names):
             touches = fig.touches(i)
             if touches <= 0 or category(k) not in config.categories:
                 continue

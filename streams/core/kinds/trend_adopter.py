@@ -31,11 +31,11 @@ class TrendAdopter(SkillLevel):
     order = 1
 
     def applies(self, at: At | Late, i: int) -> bool:
-        known = at.catalog.skills.get(at.state.names[i])
+        known = at.catalog.skills.get(at.state.skills.names[i])
         return known is not None and known.emerging is not None
 
     def evaluate(self, at: At, i: int, p: float, out: list[Any]) -> None:
-        known = at.catalog.skills.get(at.state.names[i])
+        known = at.catalog.skills.get(at.state.skills.names[i])
         if known is None or known.emerging is None:
             return
         if not known.emerging.covers(from_micros(at.t).date()):
@@ -47,7 +47,7 @@ class TrendAdopter(SkillLevel):
         return f"Early adopter of {known.name}: reached {level} level while it is emerging"
 
     def summary(self, at: At, i: int, p: float, threshold: float) -> dict[str, Any]:
-        known = at.catalog.skills[at.state.names[i]]
+        known = at.catalog.skills[at.state.skills.names[i]]
         assert known.emerging is not None
         return {
             **super().summary(at, i, p, threshold),

@@ -98,7 +98,7 @@ class Versatile(RuleKind):
         breadth = config.breadth_proficiency
         deep: tuple[float, str] | None = None
         by_category: dict[str, tuple[float, str]] = {}
-        names = state.names
+        names = state.skills.names
         for i in sorted(range(len(names)), key=names.__getitem__):
             p = at.fig.level(i)
             if p < breadth:

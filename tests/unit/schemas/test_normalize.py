@@ -734,7 +734,7 @@ def test_a_video_exposes_its_skills_once_however_often_it_is_watched(
     # the other video's first viewing; the intro's repeats (the 10th, the 12th) expose nothing
     assert python.last_activity == datetime(2026, 1, 11, 9, 30, tzinfo=UTC)
     assert {s.skill for s in profile.skills} == {"python", "testing"}
-    assert dict(zip(state.names, state.touches, strict=True)) == {
+    assert dict(zip(state.skills.names, state.skills.touches, strict=True)) == {
         "python": 2,
         "testing": 1,
     }

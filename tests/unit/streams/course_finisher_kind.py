@@ -54,11 +54,11 @@ class CourseFinisher(RuleKind):
     def courses(self, at: At) -> int:
         """Courses finished up to the prefix: all of them less the kept ones after it."""
         state = at.state
-        later = sum(1 for c in state.rc[at.q + 1 :] if c & KIND_BITS in COURSES)
-        return state.counts[N_COURSES] - later
+        later = sum(1 for c in state.kept.rc[at.q + 1 :] if c & KIND_BITS in COURSES)
+        return state.totals.counts[N_COURSES] - later
 
     def last(self, at: At, out: list[MilestoneEvent]) -> None:
-        if at.state.counts[N_COURSES] >= self.goal(at.state):
+        if at.state.totals.counts[N_COURSES] >= self.goal(at.state):
             self.evaluate(at, out)
 
     def late(self, late: Late) -> Any:
@@ -74,7 +74,7 @@ class CourseFinisher(RuleKind):
     def evaluate(self, at: At, out: list[MilestoneEvent]) -> None:
         state, q = at.state, at.q
         count = self.courses(at)
-        rc = state.rc
+        rc = state.kept.rc
         for rule in self.levels:
             hits = reached(state, rule, None, count)
             if not hits:

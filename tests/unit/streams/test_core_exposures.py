@@ -43,7 +43,7 @@ def skill(snap: ProfileSnapshot, name: str) -> dict[str, object] | None:
 
 
 def exposed(state: ProfileState) -> dict[str, int]:
-    return {k: n for k, n in zip(state.names, state.touches, strict=True) if n}
+    return {k: n for k, n in zip(state.skills.names, state.skills.touches, strict=True) if n}
 
 
 def touches(events: list[LearningEvent], rules: Rules | None = None) -> dict[str, int]:
@@ -143,8 +143,8 @@ def test_voiding_the_holder_fires_what_the_next_viewing_achieves() -> None:
 def test_the_credit_round_trips_through_the_state_codec() -> None:
     events = [watched("a", "intro", 1), watched("b", "intro", 3), watched("c", "other", 4)]
     state, _ = run(events, Rules(evidence_cap=2))  # one folded, two kept
-    assert state.expo_folded == {activity_key("https://videos.example.com/intro")}
-    assert len(state.expo) == 2  # b, a repeat (plain activity), and c, the other video's
+    assert state.exposures.expo_folded == {activity_key("https://videos.example.com/intro")}
+    assert len(state.exposures.expo) == 2  # b, a repeat (plain activity), and c, the other video's
     data = encode_state(state)
     copy = decode_state(data)
     assert encode_state(copy) == data
@@ -164,8 +164,8 @@ def test_a_format_2_state_reads_as_one_without_exposures() -> None:
     old_doc = orjson.dumps(doc[:19])
     old = _HEADER.pack(2, flags, len(old_doc)) + old_doc + data[_HEADER.size + size :]
     read = decode_state(old)
-    assert read.expo == {}
-    assert read.expo_folded == set()
+    assert read.exposures.expo == {}
+    assert read.exposures.expo_folded == set()
     assert encode_state(read) == data
     with pytest.raises(ValueError, match="wrong shape"):
         decode_state(_HEADER.pack(3, flags, len(old_doc)) + old_doc + data[_HEADER.size + size :])

@@ -316,8 +316,8 @@ def test_the_memory_of_seen_ids_is_bounded() -> None:
     rules = Rules(evidence_cap=1, dedupe_memory=1)
     events = mixed_events()
     state, _ = run([*events, events[0]], rules)
-    assert len(state.seen) <= 1
-    assert state.kept <= 1
+    assert len(state.memory.seen) <= 1
+    assert len(state.kept.rt) <= 1
     assert snap(state, rules).statements == len(events) + 1
 
 
@@ -424,8 +424,8 @@ def test_the_evidence_cap_keeps_state_flat() -> None:
     state = None
     for chunk in range(4):
         state, _ = run(long_history(2000)[chunk * 500 : (chunk + 1) * 500], rules, state=state)
-        assert state.kept <= 32
-        assert len(state.seen) <= 64
+        assert len(state.kept.rt) <= 32
+        assert len(state.memory.seen) <= 64
         sizes.append(len(encode_state(state)))
     assert max(sizes) < 1.2 * min(sizes)
 
@@ -508,12 +508,12 @@ def test_voiding_after_a_round_trip_takes_back_exactly_what_was_added() -> None:
     state, _ = run([voiding("v", "s5", days=1)], rules, state=decode_state(encode_state(state)))
     without, _ = run([e for e in events if e.statement_id != "s5"], rules)
     assert snap(state, rules) == snap(without, rules)
-    mine, theirs = state.names.index("python"), without.names.index("python")
-    assert state.buckets[mine] == without.buckets[theirs]
-    assert state.assessed[mine] == without.assessed[theirs]
+    mine, theirs = state.skills.names.index("python"), without.skills.names.index("python")
+    assert state.skills.buckets[mine] == without.skills.buckets[theirs]
+    assert state.skills.assessed[mine] == without.skills.assessed[theirs]
     data = encode_state(state)
     assert b"s5" not in data  # remembered as voided by a hash of its id, nothing else
-    assert len(decode_state(data).seen) == 2  # the voiding and the voided
+    assert len(decode_state(data).memory.seen) == 2  # the voiding and the voided
 
 
 def test_the_codec_keeps_every_layout() -> None:
@@ -525,8 +525,8 @@ def test_the_codec_keeps_every_layout() -> None:
         for i in range(400)
     ]
     state, _ = run([*events, voiding("v", "later")], rules)
-    assert len(state.names) == 70
-    assert max(state.fold_days) > 255
+    assert len(state.skills.names) == 70
+    assert max(state.folded.fold_days) > 255
     data = encode_state(state)
     copy = decode_state(data)
     assert encode_state(copy) == data
@@ -544,7 +544,7 @@ def test_uuid_ids_are_kept_as_128_bits_and_cited_as_sent() -> None:
     assert sid.encode() not in data
     assert b"not-a-uuid" in data  # only ids that are not canonical UUIDs are kept as text
     copy = decode_state(data)
-    assert [copy.id_text(i) for i in range(copy.kept)] == [sid, "not-a-uuid"]
+    assert [copy.id_text(i) for i in range(len(copy.kept.rt))] == [sid, "not-a-uuid"]
     upper = sid.upper()
     state, _ = run([event(upper, score=0.5)])
     assert decode_state(encode_state(state)).id_text(0) == upper

@@ -184,7 +184,7 @@ def test_apply_each_leaves_out_only_the_event_that_fails(monkeypatch: pytest.Mon
 
     def flaky(state, ev, cat, r):  # type: ignore[no-untyped-def]
         if ev.statement_id == "s3":
-            state.counts.clear()  # corrupt it first, as a real bug might
+            state.totals.counts.clear()  # corrupt it first, as a real bug might
             raise ValueError("bug")
         return real_apply(state, ev, cat, r)
 

@@ -1,7 +1,9 @@
 """Every field of the profile state survives the codec, one test per field.
 
-``streams.core.state.PARTS`` declares the fields ``encode_state`` keeps, by part; every
-other slot must be a cache that ``clear_caches`` resets. For each declared field: states
+``streams.core.state.PARTS`` declares the fields ``encode_state`` keeps, by the part of
+``ProfileState`` that holds them (``IDENTITY`` those of the state itself); every other slot
+of the state must be a part or a cache that ``clear_caches`` resets, and every slot of a part
+a declared field. For each declared field: states
 of a simulated run (with a small evidence cap, so that statements are folded and every
 part is in use) come back from ``decode_state(encode_state(...))`` with that field equal,
 and changing the field changes the bytes, so the codec cannot drop it unnoticed.
@@ -20,11 +22,11 @@ import pytest
 from schemas.events import LearningEvent
 from skillstream.config import SAMPLE_CATALOG, load_catalog, load_rules, load_vocabulary
 from streams.core import ProfileState, Rules, apply, decode_state, encode_state
-from streams.core.state import EVIDENCE, PARTS
+from streams.core.state import EVIDENCE, IDENTITY, PARTS
 from streams.offline import run_offline
 from tools.simulate import Simulation
 
-FIELDS = [name for names in PARTS.values() for name in names]
+FIELDS = [f"{part}.{name}" for part, names in PARTS.items() for name in names] + list(IDENTITY)
 CACHES = {"_rids", "_seen", "_index", "_keys", "_ids", "_goals", "_hist", "_folds", "_newest"}
 
 
@@ -62,25 +64,41 @@ def states() -> list[ProfileState]:
             )
         )
         odd, _ = apply(odd, event, catalog, load_rules(None))
-    assert odd.odd
+    assert odd.kept.odd
     return [*found, odd]
 
 
-def _slots() -> set[str]:
-    """``ProfileState.__slots__`` as written (a compiled class has no ``__slots__``)."""
+def _slots() -> dict[str, set[str]]:
+    """Each class's ``__slots__`` in ``state.py`` as written (a compiled class has none)."""
     source = Path(__file__).resolve().parents[3] / "streams" / "core" / "state.py"
     tree = ast.parse(source.read_text(encoding="utf-8"))
+    found: dict[str, set[str]] = {}
     for node in ast.walk(tree):
-        if isinstance(node, ast.ClassDef) and node.name == "ProfileState":
+        if isinstance(node, ast.ClassDef):
             for item in node.body:
                 if isinstance(item, ast.Assign) and ast.unparse(item.targets[0]) == "__slots__":
-                    return set(ast.literal_eval(item.value))
-    raise AssertionError("ProfileState.__slots__ not found")
+                    found[node.name] = set(ast.literal_eval(item.value))
+    return found
 
 
-def test_every_slot_is_a_declared_field_or_a_cache() -> None:
+def test_every_slot_is_a_declared_field_a_part_or_a_cache() -> None:
     assert len(FIELDS) == len(set(FIELDS))
-    assert _slots() == set(FIELDS) | CACHES
+    slots = _slots()
+    assert slots["ProfileState"] == set(IDENTITY) | set(PARTS) | CACHES
+    state = ProfileState("someone", 30.0)
+    for part, names in PARTS.items():
+        holder = type(getattr(state, part)).__name__
+        assert slots[holder] == set(names), part
+
+
+def _get(state: ProfileState, field: str) -> Any:
+    part, _, name = field.rpartition(".")
+    return getattr(getattr(state, part) if part else state, name)
+
+
+def _set(state: ProfileState, field: str, value: Any) -> None:
+    part, _, name = field.rpartition(".")
+    setattr(getattr(state, part) if part else state, name, value)
 
 
 def clone(state: ProfileState) -> ProfileState:
@@ -89,7 +107,7 @@ def clone(state: ProfileState) -> ProfileState:
 
 
 def _value(state: ProfileState, name: str) -> Any:
-    value = getattr(state, name)
+    value = _get(state, name)
     return value.days if name == "decay" else value
 
 
@@ -105,7 +123,8 @@ def test_a_field_round_trips(states: list[ProfileState], name: str) -> None:
 def _changed(state: ProfileState, name: str) -> ProfileState | None:
     """A copy of ``state`` with ``name`` changed in a way the codec must keep."""
     other = clone(state)
-    value = getattr(state, name)
+    value = _get(state, name)
+    field, name = name, name.rpartition(".")[2]
     if name == "decay":
         from streams.core.state import decay_for
 
@@ -115,24 +134,24 @@ def _changed(state: ProfileState, name: str) -> ProfileState | None:
     elif name == "horizon":
         if value is None:
             return None
-        other.horizon = (value[0] + 1, value[1], value[2])
+        other.folded.horizon = (value[0] + 1, value[1], value[2])
     elif name == "rv":
-        evidence = [i for i, code in enumerate(state.rc) if code & EVIDENCE]
+        evidence = [i for i, code in enumerate(state.kept.rc) if code & EVIDENCE]
         if not evidence:
             return None
-        other.rv = list(value)
-        other.rv[evidence[0]] = value[evidence[0]] / 2 + 0.01
+        other.kept.rv = list(value)
+        other.kept.rv[evidence[0]] = value[evidence[0]] / 2 + 0.01
     elif name == "odd":
-        other.odd = {**value, (1, 2): "a-statement-id-that-is-no-uuid"}
+        other.kept.odd = {**value, (1, 2): "a-statement-id-that-is-no-uuid"}
     elif name == "expo":
         if not value:
             return None
         h, (a, c, hi, lo) = next(iter(value.items()))
-        other.expo = {**value, h: [a + 1, c, hi, lo]}
+        other.exposures.expo = {**value, h: [a + 1, c, hi, lo]}
     elif name == "expo_folded":
-        other.expo_folded = value | {12345}
+        other.exposures.expo_folded = value | {12345}
     elif isinstance(value, int):
-        setattr(other, name, value + 1)
+        _set(other, field, value + 1)
     elif isinstance(value, list) and value:
         changed = copy.deepcopy(value)
         first = changed[0]
@@ -146,7 +165,7 @@ def _changed(state: ProfileState, name: str) -> ProfileState | None:
             changed[0] = first + "x"
         else:
             changed[0] = first + 1
-        setattr(other, name, changed)
+        _set(other, field, changed)
     else:
         return None
     return other
