@@ -66,9 +66,9 @@ import orjson
 
 from schemas.events import EventKind
 
-STATE_FORMAT_VERSION = 3
-"""Bumped on any change to the encoding; ``decode_state`` refuses others, except format 2
-(format 3 without exposures: such a state is read as having none kept or folded)."""
+STATE_FORMAT_VERSION = 4
+"""Bumped on any change to the encoding; ``decode_state`` refuses others, except formats 3
+and 2 (format 2 is format 3 without exposures: read as having none kept or folded)."""
 
 DAY_US = 86_400_000_000
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -98,6 +98,7 @@ SKILL_SHIFT = 5
 
 # Positions in Totals.counts.
 N_STATEMENTS, N_COURSES, N_EVENTS, N_ASSESSMENTS, N_CERTIFICATIONS, N_COLLABORATIONS = range(6)
+N_COUNTED = 6
 
 NO_SCORE = -1.0
 MASK64 = (1 << 64) - 1
@@ -311,31 +312,6 @@ class Exposures:
 
 IDENTITY = ("learner", "decay")
 """The fields of ``ProfileState`` itself."""
-PARTS: dict[str, tuple[str, ...]] = {
-    "kept": ("rt", "rh", "rl", "rc", "rv", "odd"),
-    "totals": ("counts", "runs", "longest", "att_base", "att_day", "att_n", "day0"),
-    "skills": (
-        "names",
-        "touches",
-        "assessed",
-        "courses",
-        "events",
-        "best",
-        "buckets",
-        "folded_last",
-        "folded_latest_t",
-        "folded_latest",
-        "folded_best",
-        "tails",
-    ),
-    "folded": ("horizon", "first_t", "fold_day0", "fold_days"),
-    "memory": ("seen", "fired_hi", "fired_lo"),
-    "exposures": ("expo", "expo_folded"),
-}
-"""Every field ``encode_state`` keeps, by the part of ``ProfileState`` that holds it (its
-attribute name). The other slots of ``ProfileState`` are caches rebuilt in memory
-(``clear_caches``). ``tests/unit/streams/test_state_fields.py`` holds each field to a round
-trip through the codec, and fails when a part's slot has no place here."""
 
 
 class ProfileState:
@@ -587,17 +563,109 @@ class ProfileState:
 
 # --- encoding ------------------------------------------------------------------------------
 #
-# header | JSON | arrays, little-endian. The JSON holds what is small or irregular (small
-# numbers are shorter as text); the arrays what comes in quantity. The kept statements'
-# scores are stored only for the statements that are evidence.
+# Format 4: header | JSON | arrays, little-endian, written and read field by field in the
+# order of ``FIELDS``. The JSON holds the learner, the half-life, the length of each array
+# and one entry per field: the field itself when it is small or irregular, else what it put
+# in the arrays. The arrays are one per element type (``_TYPES``), each holding the numbers
+# of every field of that type in field order, so a state is a handful of buffer copies.
+# Formats 3 and 2 (one positional JSON array) are still read (``_decode_format3``).
 
 _HEADER = struct.Struct("<BBI")
-"""Version; widths of the codes (bits 0-2) and of the folded-day counts (bits 3-5), each an
-index in ``_WIDTHS`` (4: too wide, kept as text in the JSON); JSON size."""
+"""Version; flags (format 3: widths of the codes and of the folded-day counts; format 4: 0);
+JSON size."""
 _SWAP = sys.byteorder != "little"
-
-
 _WIDTHS = ("B", "H", "I", "Q")
+_TYPES = ("B", "H", "I", "Q", "q", "d")
+"""The arrays of format 4: unsigned 8 to 64 bits (a width's index is its array's), signed
+64 bits, doubles."""
+_Q = 3
+_SIGNED = 4
+_DOUBLE = 5
+
+# How a field goes on the wire.
+NUMBER = 0
+"""One integer (of any sign), in the JSON."""
+LIST = 1
+"""A list (of numbers, texts or lists), in the JSON: small numbers and short scores are
+shorter as text."""
+KEY = 2
+"""A statement key (time, id halves) or None: 1 or 0 in the JSON, the time and the halves in
+their arrays."""
+TEXTS = 3
+"""Texts by id halves, ``{(hi, lo): text}``: ``[[hi, lo, text], ...]`` sorted, in the JSON."""
+UINTS = 4
+"""Integers >= 0, in the narrowest unsigned width that holds them all: ``4 * n + width`` in
+the JSON (hex texts in the JSON when one needs more than 64 bits)."""
+IDS = 5
+"""64-bit integers >= 0 (ids and hashes): always 64 bits wide."""
+INTS = 6
+"""Signed 64-bit integers (times)."""
+SCORES = 7
+"""Doubles that are mostly ``NO_SCORE``: the positions of the others (``UINTS``), then them."""
+NESTED = 8
+"""A list of lists of signed 64-bit integers: their sizes in the JSON, their items flat."""
+ROWS = 9
+"""``{key: [a, b, ...]}`` with rows of one length: ``[key, a, b, ...]`` sorted by key, flat,
+as ``UINTS``."""
+SET = 10
+"""A set of integers >= 0, sorted, as ``UINTS``."""
+
+FIELDS: tuple[tuple[str, str, int], ...] = (
+    ("kept", "rt", INTS),
+    ("kept", "rh", IDS),
+    ("kept", "rl", IDS),
+    ("kept", "rc", UINTS),
+    ("kept", "rv", SCORES),
+    ("kept", "odd", TEXTS),
+    ("totals", "counts", LIST),
+    ("totals", "runs", LIST),
+    ("totals", "longest", NUMBER),
+    ("totals", "att_base", NUMBER),
+    ("totals", "att_day", UINTS),
+    ("totals", "att_n", UINTS),
+    ("totals", "day0", NUMBER),
+    ("skills", "names", LIST),
+    ("skills", "touches", UINTS),
+    ("skills", "assessed", UINTS),
+    ("skills", "courses", UINTS),
+    ("skills", "events", UINTS),
+    ("skills", "best", LIST),
+    ("skills", "buckets", NESTED),
+    ("skills", "folded_last", INTS),
+    ("skills", "folded_latest_t", INTS),
+    ("skills", "folded_latest", LIST),
+    ("skills", "folded_best", LIST),
+    ("skills", "tails", LIST),
+    ("folded", "horizon", KEY),
+    ("folded", "first_t", NUMBER),
+    ("folded", "fold_day0", NUMBER),
+    ("folded", "fold_days", UINTS),
+    ("memory", "seen", IDS),
+    ("memory", "fired_hi", IDS),
+    ("memory", "fired_lo", IDS),
+    ("exposures", "expo", ROWS),
+    ("exposures", "expo_folded", SET),
+)
+"""Every field ``encode_state`` keeps: (part of ``ProfileState``, field, how it goes on the
+wire), in the order written. Adding a field to a part means adding it here; its round trip
+is then tested (``tests/unit/streams/test_state_fields.py``)."""
+
+PARTS: dict[str, tuple[str, ...]] = {}
+"""The fields of ``FIELDS`` by part. The other slots of ``ProfileState`` are caches rebuilt
+in memory (``clear_caches``)."""
+for _part, _name, _ in FIELDS:
+    PARTS[_part] = (*PARTS.get(_part, ()), _name)
+_PLAN = tuple((list(PARTS).index(part), name, wire) for part, name, wire in FIELDS)
+"""``FIELDS`` with each part by its place in ``_parts``."""
+
+
+def _parts(state: ProfileState) -> tuple[Any, ...]:
+    """The parts of a state, in the order of ``PARTS`` (checked below)."""
+    return (state.kept, state.totals, state.skills, state.folded, state.memory, state.exposures)
+
+
+if tuple(PARTS) != ("kept", "totals", "skills", "folded", "memory", "exposures"):
+    raise AssertionError("_parts must list the parts in the order of FIELDS")
 
 
 def _width(values: list[int]) -> int:
@@ -623,92 +691,68 @@ def _pack(tc: str, values: Any) -> bytes:
     return a.tobytes()
 
 
+def _put_uints(values: list[int], pools: list[list[Any]]) -> Any:
+    width = _width(values)
+    if width == 4:
+        return [f"{v:x}" for v in values]
+    pools[width] += values
+    return 4 * len(values) + width
+
+
+def _put(wire: int, value: Any, pools: list[list[Any]]) -> Any:
+    """The JSON entry of one field, its numbers added to their arrays in ``pools``."""
+    if wire == IDS:
+        pools[_Q] += value
+        return len(value)
+    if wire == UINTS:
+        return _put_uints(value, pools)
+    if wire == INTS:
+        pools[_SIGNED] += value
+        return len(value)
+    if wire in (NUMBER, LIST):
+        return value
+    if wire == SCORES:
+        at = [i for i, v in enumerate(value) if v != NO_SCORE]
+        pools[_DOUBLE] += [value[i] for i in at]
+        return [len(value), _put_uints(at, pools)]
+    if wire == NESTED:
+        signed = pools[_SIGNED]
+        for items in value:
+            signed += items
+        return [len(items) for items in value]
+    if wire == ROWS:
+        rows: list[int] = []
+        for key in sorted(value):
+            rows.append(key)
+            rows += value[key]
+        return [len(value), _put_uints(rows, pools)]
+    if wire == SET:
+        return _put_uints(sorted(value), pools)
+    if wire == KEY:
+        if value is None:
+            return 0
+        pools[_SIGNED].append(value[0])
+        pools[_Q] += value[1:]
+        return 1
+    if wire == TEXTS:
+        return [[hi, lo, text] for (hi, lo), text in sorted(value.items())] if value else None
+    raise AssertionError(f"no wire kind {wire}")
+
+
 def encode_state(state: ProfileState) -> bytes:
     """The state as compact bytes, led by ``STATE_FORMAT_VERSION``."""
-    rc = state.kept.rc
-    bits = SKILL_SHIFT + len(state.skills.names)
-    codes = 0 if bits <= 8 else 1 if bits <= 16 else 2 if bits <= 32 else 3 if bits <= 64 else 4
-    days = _width(state.folded.fold_days)
-    att_day = state.totals.att_day
-    offsets = _width(att_day[-1:])
-    attended = _width(state.totals.att_n)
-    scores = list(compress(state.kept.rv, map(and_, rc, repeat(EVIDENCE))))
-    horizon = state.folded.horizon
-    # The kept exposures by their position among the kept statements (the id halves are
-    # there already), with their activity keys in binary and their codes in the JSON.
-    exposures: list[tuple[int, int, int]] = []
-    if state.exposures.expo:
-        rids = state.rids()
-        for h, (a, c, hi, lo) in state.exposures.expo.items():
-            exposures.append((state.position(rids[h], hi, lo), a, c))
-        exposures.sort()
-    doc = orjson.dumps(
-        [
-            state.learner,
-            state.decay.days,
-            state.totals.counts,
-            state.totals.runs,
-            state.totals.longest,
-            state.skills.names,
-            [
-                state.skills.touches,
-                state.skills.assessed,
-                state.skills.courses,
-                state.skills.events,
-            ],
-            [state.skills.best, state.skills.folded_latest, state.skills.folded_best],
-            [len(flat) for flat in state.skills.buckets],
-            state.skills.tails,
-            state.totals.day0,
-            None if horizon is None else state.folded.first_t,
-            state.folded.fold_day0,
-            state.totals.att_base,
-            [[hi, lo, sid] for (hi, lo), sid in state.kept.odd.items()] if state.kept.odd else None,
-            [f"{c:x}" for c in rc] if codes == 4 else None,
-            [
-                len(rc),
-                len(scores),
-                len(state.memory.seen),
-                len(state.memory.fired_hi),
-                len(state.folded.fold_days),
-            ],
-            [f"{d:x}" for d in state.folded.fold_days] if days == 4 else None,
-            [len(att_day), offsets, attended]
-            if max(offsets, attended) < 4
-            else [att_day, state.totals.att_n],
-            [[i, f"{c:x}"] for i, _, c in exposures] if exposures else None,
-            len(state.exposures.expo_folded),
-        ]
-    )
-    times = state.kept.rt + state.skills.folded_last + state.skills.folded_latest_t
-    for flat in state.skills.buckets:
-        times += flat
-    ids = (
-        state.kept.rh
-        + state.kept.rl
-        + state.memory.seen
-        + state.memory.fired_hi
-        + state.memory.fired_lo
-    )
-    if horizon is not None:
-        times.append(horizon[0])
-        ids += horizon[1:]
-    parts = [
-        _HEADER.pack(STATE_FORMAT_VERSION, codes | days << 3, len(doc)),
-        doc,
-        _pack("q", times),
-        _pack("Q", ids),
-        _pack("d", scores),
-    ]
-    if codes < 4:
-        parts.append(_pack(_WIDTHS[codes], rc))
-    if days < 4:
-        parts.append(_pack(_WIDTHS[days], state.folded.fold_days))
-    if max(offsets, attended) < 4:
-        parts += (_pack(_WIDTHS[offsets], att_day), _pack(_WIDTHS[attended], state.totals.att_n))
-    if exposures or state.exposures.expo_folded:
-        parts.append(_pack("Q", [a for _, a, _ in exposures] + sorted(state.exposures.expo_folded)))
-    return b"".join(parts)
+    pools: list[list[Any]] = [[], [], [], [], [], []]
+    doc: list[Any] = [state.learner, state.decay.days, None]
+    parts = _parts(state)
+    for part, name, wire in _PLAN:
+        doc.append(_put(wire, getattr(parts[part], name), pools))
+    doc[2] = [len(pool) for pool in pools]
+    text = orjson.dumps(doc)
+    chunks = [_HEADER.pack(STATE_FORMAT_VERSION, 0, len(text)), text]
+    for tc, pool in zip(_TYPES, pools, strict=True):
+        if pool:
+            chunks.append(_pack(tc, pool))
+    return b"".join(chunks)
 
 
 class _Reader:
@@ -732,11 +776,191 @@ class _Reader:
         return a.tolist()
 
 
-_READABLE = (STATE_FORMAT_VERSION, 2)
+def _wrong() -> ValueError:
+    return ValueError("profile state has the wrong shape")
+
+
+def _count(entry: Any) -> int:
+    """A count or size from the JSON: an integer >= 0 (a bool is none)."""
+    if type(entry) is not int or entry < 0:
+        raise _wrong()
+    return entry
+
+
+class _Pools:
+    """The arrays of a format-4 state, handed out field by field."""
+
+    __slots__ = ("at", "pools")
+
+    def __init__(self, pools: list[list[Any]]) -> None:
+        self.pools = pools
+        self.at = [0, 0, 0, 0, 0, 0]
+
+    def take(self, k: int, n: int) -> list[Any]:
+        start = self.at[k]
+        end = start + n
+        pool = self.pools[k]
+        if end > len(pool):
+            raise _wrong()
+        self.at[k] = end
+        return pool[start:end]
+
+    def uints(self, entry: Any) -> list[int]:
+        if type(entry) is list:  # wider than 64 bits: hex texts
+            values = [int(h, 16) for h in entry]
+            if any(v < 0 or f"{v:x}" != h for v, h in zip(values, entry, strict=True)):
+                raise _wrong()
+            return values
+        packed = _count(entry)
+        return self.take(packed & 3, packed >> 2)
+
+
+def _take(wire: int, entry: Any, pools: _Pools) -> Any:
+    """One field from its JSON entry and the arrays (the inverse of ``_put``)."""
+    if wire == IDS:
+        return pools.take(_Q, _count(entry))
+    if wire == UINTS:
+        return pools.uints(entry)
+    if wire == INTS:
+        return pools.take(_SIGNED, _count(entry))
+    if wire == NUMBER:
+        if type(entry) is not int:  # days and times before 1970 are negative
+            raise _wrong()
+        return entry
+    if wire == LIST:
+        if type(entry) is not list:
+            raise _wrong()
+        return entry
+    if wire == SCORES:
+        n, positions = entry
+        values = [NO_SCORE] * _count(n)
+        at = pools.uints(positions)
+        for i, v in zip(at, pools.take(_DOUBLE, len(at)), strict=True):
+            values[i] = v
+        return values
+    if wire == NESTED:
+        if type(entry) is not list:
+            raise _wrong()
+        return [pools.take(_SIGNED, _count(size)) for size in entry]
+    if wire == ROWS:
+        n, packed = entry
+        rows = pools.uints(packed)
+        if not _count(n):
+            if rows:
+                raise _wrong()
+            return {}
+        size = len(rows) // n
+        if size < 1 or n * size != len(rows):
+            raise _wrong()
+        table = {rows[i]: rows[i + 1 : i + size] for i in range(0, len(rows), size)}
+        if len(table) != n:
+            raise _wrong()
+        return table
+    if wire == SET:
+        members = pools.uints(entry)
+        found = set(members)
+        if len(found) != len(members):
+            raise _wrong()
+        return found
+    if wire == KEY:
+        if not _count(entry):
+            return None
+        if entry != 1:
+            raise _wrong()
+        hi, lo = pools.take(_Q, 2)
+        return (pools.take(_SIGNED, 1)[0], hi, lo)
+    if wire == TEXTS:
+        if entry is None:
+            return {}
+        texts: dict[tuple[int, int], str] = {}
+        for hi, lo, text in entry:
+            if type(text) is not str:
+                raise _wrong()
+            texts[(_count(hi), _count(lo))] = text
+        return texts
+    raise AssertionError(f"no wire kind {wire}")
+
+
+def _check(state: ProfileState) -> None:
+    """Refuse a decoded state whose parts do not fit together."""
+    kept, skills = state.kept, state.skills
+    n = len(kept.rt)
+    n_skills = len(skills.names)
+    if (
+        any(len(column) != n for column in (kept.rh, kept.rl, kept.rc, kept.rv))
+        or any(
+            len(column) != n_skills
+            for column in (
+                skills.touches,
+                skills.assessed,
+                skills.courses,
+                skills.events,
+                skills.best,
+                skills.buckets,
+                skills.folded_last,
+                skills.folded_latest_t,
+                skills.folded_latest,
+                skills.folded_best,
+                skills.tails,
+            )
+        )
+        or len(state.totals.counts) != N_COUNTED
+        or len(state.totals.att_day) != len(state.totals.att_n)
+        or len(state.memory.fired_hi) != len(state.memory.fired_lo)
+    ):
+        raise _wrong()
+    expo = state.exposures.expo
+    if expo:
+        places = {(hi, lo): i for i, (hi, lo) in enumerate(zip(kept.rh, kept.rl, strict=True))}
+        skills_above = 1 << n_skills
+        for key, row in expo.items():
+            if len(row) != 4:
+                raise _wrong()
+            _, code, hi, lo = row
+            i = places.get((hi, lo))
+            if (
+                i is None
+                or key != hi ^ lo
+                or code & (KIND_BITS | EVIDENCE) != OTHER
+                or not 0 < code >> SKILL_SHIFT < skills_above
+                or kept.rc[i] not in (code, OTHER)
+            ):
+                raise _wrong()
+
+
+def _decode_format4(data: bytes) -> ProfileState:
+    state = ProfileState("", 1.0)  # every field is read below (a compiled class needs __init__)
+    _, _, doc_len = _HEADER.unpack_from(data)
+    view = memoryview(data)
+    doc = orjson.loads(view[_HEADER.size : _HEADER.size + doc_len])
+    if type(doc) is not list or len(doc) != 3 + len(FIELDS):
+        raise _wrong()
+    learner, half_life, sizes = doc[0], doc[1], doc[2]
+    if type(learner) is not str or type(half_life) not in (int, float) or not half_life > 0:
+        raise _wrong()
+    if type(sizes) is not list or len(sizes) != len(_TYPES):
+        raise _wrong()
+    state.learner = learner
+    state.decay = decay_for(half_life)
+    read = _Reader(view, _HEADER.size + doc_len)
+    pools = _Pools([read.take(tc, _count(n)) for tc, n in zip(_TYPES, sizes, strict=True)])
+    if read.offset != len(view):
+        raise _wrong()
+    parts = _parts(state)
+    for (part, name, wire), entry in zip(_PLAN, doc[3:], strict=True):
+        setattr(parts[part], name, _take(wire, entry, pools))
+    if pools.at != [len(pool) for pool in pools.pools]:
+        raise _wrong()
+    _check(state)
+    return state  # its caches are empty: __init__ cleared them and nothing here fills one
+
+
+_READABLE = (STATE_FORMAT_VERSION, 3, 2)
 
 
 def decode_state(data: bytes) -> ProfileState:
-    """Rebuild a state from ``encode_state`` bytes; other bytes raise ``ValueError``."""
+    """Rebuild a state from ``encode_state`` bytes (this format or formats 3 and 2); other
+    bytes raise ``ValueError``."""
     if not data or data[0] not in _READABLE:
         found: object = None
         if data and 2 <= data[0] < 0x20:  # a binary format, older or newer
@@ -754,6 +978,27 @@ def decode_state(data: bytes) -> ProfileState:
             f"profile state format {found!r} is not {STATE_FORMAT_VERSION}; "
             "rebuild the profiles by replaying learning.events"
         )
+    if data[0] != STATE_FORMAT_VERSION:
+        return _decode_format3(data)
+    try:
+        return _decode_format4(data)
+    except (
+        struct.error,
+        orjson.JSONDecodeError,
+        TypeError,
+        ValueError,
+        IndexError,
+        KeyError,
+        OverflowError,
+        AttributeError,
+    ) as exc:
+        if isinstance(exc, ValueError) and str(exc).startswith("profile state"):
+            raise
+        raise _wrong() from None
+
+
+def _decode_format3(data: bytes) -> ProfileState:
+    """A state written in format 3 (or 2: format 3 without exposures)."""
     state = ProfileState("", 1.0)  # every field is read below (a compiled class needs __init__)
     try:
         _, flags, doc_len = _HEADER.unpack_from(data)

@@ -7,13 +7,8 @@ activity — streaks, continuous learning — but no second exposure.
 
 from __future__ import annotations
 
-import struct
-from collections.abc import Callable
 from datetime import timedelta
-from typing import Any
 
-import orjson
-import pytest
 from core_helpers import T0, catalog, event, only, run, voiding
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -21,7 +16,7 @@ from hypothesis import strategies as st
 from schemas.events import EventKind, LearningEvent
 from schemas.profiles import ProfileSnapshot
 from streams.core import ProfileState, Rules, snapshot
-from streams.core.state import _HEADER, activity_key, decode_state, encode_state
+from streams.core.state import activity_key, decode_state, encode_state
 
 OTHER = EventKind.OTHER
 
@@ -155,22 +150,6 @@ def test_the_credit_round_trips_through_the_state_codec() -> None:
     assert touches(events + more, Rules(evidence_cap=2)) == {"python": 2}
 
 
-def test_a_format_2_state_reads_as_one_without_exposures() -> None:
-    state, _ = run([event("a", score=0.5), event("b", OTHER, 1)])
-    data = encode_state(state)
-    _, flags, size = _HEADER.unpack_from(data)
-    doc = orjson.loads(data[_HEADER.size : _HEADER.size + size])
-    assert doc[19:] == [None, 0]
-    old_doc = orjson.dumps(doc[:19])
-    old = _HEADER.pack(2, flags, len(old_doc)) + old_doc + data[_HEADER.size + size :]
-    read = decode_state(old)
-    assert read.exposures.expo == {}
-    assert read.exposures.expo_folded == set()
-    assert encode_state(read) == data
-    with pytest.raises(ValueError, match="wrong shape"):
-        decode_state(_HEADER.pack(3, flags, len(old_doc)) + old_doc + data[_HEADER.size + size :])
-
-
 # --- order freedom ---------------------------------------------------------------------------
 
 VIDEOS = {"intro": ("python",), "advanced": ("python", "sql"), "soft": ("communication",)}
@@ -244,49 +223,3 @@ def test_voided_viewings_leave_the_profile_of_the_rest_in_any_order(data: st.Dat
     expected, _ = run(kept, rules)
     assert exposed(state) == exposed(expected)
     assert snapshot(state, catalog(), rules) == snapshot(expected, catalog(), rules)
-
-
-def _rewritten(data: bytes, change: Callable[[list[Any], list[int]], None]) -> bytes:
-    """``data`` with its JSON document and trailing exposure keys changed by ``change``."""
-    _, flags, size = _HEADER.unpack_from(data)
-    doc = orjson.loads(data[_HEADER.size : _HEADER.size + size])
-    n_keys = (len(doc[19]) if doc[19] else 0) + doc[20]
-    body = data[_HEADER.size + size :]
-    keys = list(struct.unpack(f"<{n_keys}Q", body[len(body) - 8 * n_keys :]))
-    change(doc, keys)
-    text = orjson.dumps(doc)
-    tail = struct.pack(f"<{len(keys)}Q", *keys)
-    return _HEADER.pack(3, flags, len(text)) + text + body[: len(body) - 8 * n_keys] + tail
-
-
-def _set(doc: list[Any], at: int, value: Any) -> None:
-    doc[at] = value
-
-
-@pytest.mark.parametrize(
-    "change",
-    [
-        lambda doc, keys: keys.__setitem__(-1, keys[-2]),  # a folded activity twice
-        lambda doc, keys: _set(doc, 20, True),  # a count that is no number
-        lambda doc, keys: _set(doc, 19, []),  # an empty list where none is written
-        lambda doc, keys: doc[19].reverse(),  # kept exposures out of order
-        lambda doc, keys: doc[19][0].__setitem__(1, "0x" + doc[19][0][1]),  # a code misspelt
-        lambda doc, keys: doc[19][0].__setitem__(1, "-1"),  # a negative code
-        lambda doc, keys: doc[19][0].__setitem__(1, f"{1 << 40:x}"),  # no such skill
-        lambda doc, keys: doc[19][0].__setitem__(0, 99),  # no such kept statement
-        lambda doc, keys: doc[19][0].__setitem__(1, f"{int(doc[19][0][1], 16) | 0x10:x}"),
-    ],
-)
-def test_decode_refuses_malformed_exposures(change: Callable[[list[Any], list[int]], None]) -> None:
-    events = [
-        watched("a", "intro", 1),
-        watched("b", "other", 2),
-        watched("c", "third", 2.5),
-        watched("d", "intro", 3),
-        watched("e", "fourth", 4),
-    ]
-    state, _ = run(events, Rules(evidence_cap=3))  # two folded, three kept
-    data = encode_state(state)
-    assert decode_state(_rewritten(data, lambda doc, keys: None)) is not None
-    with pytest.raises(ValueError, match="wrong shape"):
-        decode_state(_rewritten(data, change))
