@@ -361,6 +361,8 @@ def open_threshold(state: ProfileState, rule: LevelRule, skill: str) -> float:
     """The threshold of the rule's lowest level not fired yet (for ``skill``; ``""``
     when the milestone names none), or infinity when every level has fired."""
     fired = state.fired_set()
+    if not fired:  # nothing achieved yet: no id to work out
+        return rule.first
     head = rule.prefix + skill
     for (_, threshold), suffix in zip(rule.levels, rule.suffixes, strict=True):
         if id_high(state, head + suffix) not in fired:
@@ -384,6 +386,8 @@ def reached(
     if not n:
         return []
     fired = state.fired_set()
+    if not fired:
+        return list(levels[:n])
     head = rule.prefix + (skill or "")
     suffixes = rule.suffixes
     return [levels[i] for i in range(n) if id_high(state, head + suffixes[i]) not in fired]
