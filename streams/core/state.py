@@ -26,8 +26,8 @@ thousands of Python objects. It holds, each in a typed part of ``ProfileState``
   folded part of the performance-boost history (``tails``).
 - ``memory``: ``seen``, 64-bit hashes of ids that must not be applied again beyond the
   kept statements (folded statements, voided targets, voiding statements),
-  first in first out, at most ``dedupe_memory`` of them; and the ids of the milestones achieved. Never trimmed: a milestone must not
-  fire twice.
+  first in first out, at most ``dedupe_memory`` of them; and the ids of the
+  milestones achieved, never trimmed (a milestone must not fire twice).
 - ``exposures``: a statement that is activity only (kind ``other``, no score)
   but names skills, such as a video watched to the end, exposes the learner to
   those skills once per activity, however often it is repeated. ``expo`` holds
@@ -58,7 +58,7 @@ import sys
 from array import array
 from bisect import bisect_left, insort
 from datetime import UTC, datetime, timedelta
-from itertools import compress, repeat
+from itertools import compress, pairwise, repeat
 from operator import and_, xor
 from typing import Any
 
@@ -694,6 +694,8 @@ def _pack(tc: str, values: Any) -> bytes:
 def _put_uints(values: list[int], pools: list[list[Any]]) -> Any:
     width = _width(values)
     if width == 4:
+        if min(values) < 0:  # the narrow widths refuse a negative number themselves
+            raise ValueError("profile state: a count or code below zero cannot be encoded")
         return [f"{v:x}" for v in values]
     pools[width] += values
     return 4 * len(values) + width
@@ -833,8 +835,12 @@ def _take(wire: int, entry: Any, pools: _Pools) -> Any:
         return entry
     if wire == SCORES:
         n, positions = entry
-        values = [NO_SCORE] * _count(n)
+        if _count(n) > len(pools.pools[_SIGNED]):  # no more than there are times
+            raise _wrong()
+        values = [NO_SCORE] * n
         at = pools.uints(positions)
+        if any(i >= j for i, j in pairwise(at)):
+            raise _wrong()
         for i, v in zip(at, pools.take(_DOUBLE, len(at)), strict=True):
             values[i] = v
         return values
@@ -907,6 +913,10 @@ def _check(state: ProfileState) -> None:
         or len(state.totals.counts) != N_COUNTED
         or len(state.totals.att_day) != len(state.totals.att_n)
         or len(state.memory.fired_hi) != len(state.memory.fired_lo)
+        or any(
+            math.isnan(v) or v < 0.0 if c & EVIDENCE else v != NO_SCORE
+            for c, v in zip(kept.rc, kept.rv, strict=True)
+        )
     ):
         raise _wrong()
     expo = state.exposures.expo
@@ -930,7 +940,9 @@ def _check(state: ProfileState) -> None:
 
 def _decode_format4(data: bytes) -> ProfileState:
     state = ProfileState("", 1.0)  # every field is read below (a compiled class needs __init__)
-    _, _, doc_len = _HEADER.unpack_from(data)
+    _, flags, doc_len = _HEADER.unpack_from(data)
+    if flags:
+        raise _wrong()
     view = memoryview(data)
     doc = orjson.loads(view[_HEADER.size : _HEADER.size + doc_len])
     if type(doc) is not list or len(doc) != 3 + len(FIELDS):

@@ -1,7 +1,7 @@
 """Profile states the core builds from fixed events, for the codec's older formats.
 
 ``data/state-format-3.json`` holds each case as ``encode_state`` wrote it in format 3 (and
-the first case also in format 2, which had no exposures), made by the format-3 encoder
+the ``plain`` case also in format 2, which had no exposures), made by the format-3 encoder
 from these very events. ``test_state_formats.py`` reads them with today's ``decode_state``
 and holds them equal to the state the core builds from the events now.
 """
