@@ -134,6 +134,18 @@ def _children(pid: int) -> list[int]:
     return [int(p) for p in text.split()]
 
 
+async def _until_children(pid: int, n: int, timeout_s: float = 30.0) -> list[int]:
+    """The pool's processes once there are ``n`` (a restarted one waits out its backoff and
+    its start-up, which may end after the stream caught up), or as they are at the deadline."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    children = _children(pid)
+    while len(children) != n and loop.time() < deadline:
+        await asyncio.sleep(0.2)
+        children = _children(pid)
+    return children
+
+
 async def test_a_pool_of_processes_agrees_even_when_one_is_killed(
     settings: Settings, tmp_path: Path
 ) -> None:
@@ -152,13 +164,13 @@ async def test_a_pool_of_processes_agrees_even_when_one_is_killed(
         await publish(settings, records[half:])
         await wait_caught_up(settings, len(records), [pool])
         stream = await read_results(settings)
-        children = _children(pool.proc.pid)
+        children = await _until_children(pool.proc.pid, 2)
     finally:
         pool.stop()
     await _assert_matches_offline(settings, stream, records)
     log = pool.log_path.read_text(errors="replace")
     assert "starting it again" in log
-    assert len(children) == 2
+    assert len(children) == 2, log[-3000:]
     # Each process kept its own state: both folders hold profile databases.
     assert any((tmp_path / "pool" / "profiles").glob("partition-*"))
     assert any((tmp_path / "pool" / "process-1" / "profiles").glob("partition-*"))
