@@ -121,3 +121,33 @@ def run(
         fired.extend(out)
     assert state is not None
     return state, fired
+
+
+def watched(
+    sid: str, video: str, days: float, skills: tuple[str, ...] = ("python",)
+) -> LearningEvent:
+    """A video completed: kind ``other`` on the video's activity, naming its skills."""
+    return event(sid, EventKind.OTHER, days, skills=skills).model_copy(
+        update={"activity_id": f"https://videos.example.com/{video}"}
+    )
+
+
+def long_history(n: int) -> list[LearningEvent]:
+    kinds = [
+        EventKind.SKILL_ASSESSED,
+        EventKind.COURSE_COMPLETED,
+        EventKind.EVENT_ATTENDED,
+        EventKind.OTHER,
+        EventKind.COLLABORATION,
+    ]
+    skills = ["python", "sql", "communication", "meetups"]
+    return [
+        event(
+            f"s{i:05d}",
+            kinds[i % 5],
+            i * 0.37,
+            (skills[i % 4],),
+            score=round((i * 7919 % 1000) / 1000, 3) if i % 5 == 0 else None,
+        )
+        for i in range(n)
+    ]

@@ -10,18 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from core_helpers import default_data, event, run, voiding
+from core_helpers import default_data, event, long_history, run, voiding, watched
 
-from schemas.events import EventKind, LearningEvent
+from schemas.events import EventKind
 from streams.core import ProfileState, Rules
 
 OTHER = EventKind.OTHER
-
-
-def _watched(sid: str, video: str, days: float) -> LearningEvent:
-    return event(sid, OTHER, days, skills=("python",)).model_copy(
-        update={"activity_id": f"https://videos.example.com/{video}"}
-    )
 
 
 def plain() -> ProfileState:
@@ -31,25 +25,7 @@ def plain() -> ProfileState:
 
 def capped() -> ProfileState:
     """Mixed kinds past a small evidence cap: folded statements, tails, runs, attendances."""
-    kinds = [
-        EventKind.SKILL_ASSESSED,
-        EventKind.COURSE_COMPLETED,
-        EventKind.EVENT_ATTENDED,
-        EventKind.OTHER,
-        EventKind.COLLABORATION,
-    ]
-    skills = ["python", "sql", "communication", "meetups"]
-    events = [
-        event(
-            f"s{i:05d}",
-            kinds[i % 5],
-            i * 0.37,
-            (skills[i % 4],),
-            score=round((i * 7919 % 1000) / 1000, 3) if i % 5 == 0 else None,
-        )
-        for i in range(200)
-    ]
-    return run(events, Rules(evidence_cap=16))[0]
+    return run(long_history(200), Rules(evidence_cap=16))[0]
 
 
 def wide() -> ProfileState:
@@ -65,11 +41,11 @@ def wide() -> ProfileState:
 def exposures() -> ProfileState:
     """Videos watched, some repeated, some folded: kept and folded exposures."""
     events = [
-        _watched("a", "intro", 1),
-        _watched("b", "other", 2),
-        _watched("c", "third", 2.5),
-        _watched("d", "intro", 3),
-        _watched("e", "fourth", 4),
+        watched("a", "intro", 1),
+        watched("b", "other", 2),
+        watched("c", "third", 2.5),
+        watched("d", "intro", 3),
+        watched("e", "fourth", 4),
     ]
     return run(events, Rules(evidence_cap=3))[0]
 

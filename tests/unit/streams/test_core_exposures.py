@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from core_helpers import T0, catalog, event, only, run, voiding
+from core_helpers import T0, catalog, event, only, run, voiding, watched
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -19,15 +19,6 @@ from streams.core import ProfileState, Rules, snapshot
 from streams.core.state import activity_key, decode_state, encode_state
 
 OTHER = EventKind.OTHER
-
-
-def watched(
-    sid: str, video: str, days: float, skills: tuple[str, ...] = ("python",)
-) -> LearningEvent:
-    """A video completed: kind ``other`` on the video's activity, naming its skills."""
-    return event(sid, OTHER, days, skills=skills).model_copy(
-        update={"activity_id": f"https://videos.example.com/{video}"}
-    )
 
 
 def skill(snap: ProfileSnapshot, name: str) -> dict[str, object] | None:

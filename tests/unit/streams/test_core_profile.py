@@ -9,7 +9,7 @@ from typing import Any
 
 import orjson
 import pytest
-from core_helpers import LEARNER, T0, at, catalog, event, run, voiding
+from core_helpers import LEARNER, T0, at, catalog, event, long_history, run, voiding
 
 from schemas.events import EventKind, LearningEvent
 from schemas.profiles import ProfileSnapshot
@@ -395,27 +395,6 @@ def test_voiding_a_voiding_or_an_unknown_id_changes_nothing() -> None:
 
 
 # --- evidence cap ------------------------------------------------------------
-
-
-def long_history(n: int) -> list[LearningEvent]:
-    kinds = [
-        EventKind.SKILL_ASSESSED,
-        EventKind.COURSE_COMPLETED,
-        EventKind.EVENT_ATTENDED,
-        EventKind.OTHER,
-        EventKind.COLLABORATION,
-    ]
-    skills = ["python", "sql", "communication", "meetups"]
-    return [
-        event(
-            f"s{i:05d}",
-            kinds[i % 5],
-            i * 0.37,
-            (skills[i % 4],),
-            score=round((i * 7919 % 1000) / 1000, 3) if i % 5 == 0 else None,
-        )
-        for i in range(n)
-    ]
 
 
 def test_the_evidence_cap_keeps_state_flat() -> None:

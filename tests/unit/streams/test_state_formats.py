@@ -16,10 +16,9 @@ from typing import Any
 
 import orjson
 import pytest
-from core_helpers import event, run
+from core_helpers import event, run, watched
 from legacy_states import CASES, exposures
 
-from schemas.events import EventKind
 from streams.core import STATE_FORMAT_VERSION, ProfileState, Rules, decode_state, encode_state
 from streams.core.state import _HEADER, EVIDENCE, FIELDS, NO_SCORE, SKILL_SHIFT
 
@@ -257,11 +256,7 @@ def test_codes_wider_than_64_bits_round_trip() -> None:
     # hex texts in the JSON; an exposure's code too.
     events = [event(f"s{i}", days=i / 100, skills=(f"skill-{i}",), score=0.5) for i in range(70)]
     events += [event(f"t{i}", days=1 + i, skills=("skill-69",), score=0.5) for i in range(3)]
-    events.append(
-        event("w", EventKind.OTHER, 5, skills=("skill-69",)).model_copy(
-            update={"activity_id": "https://videos.example.com/w"}
-        )
-    )
+    events.append(watched("w", "w", 5, skills=("skill-69",)))
     state, _ = run(events, Rules(evidence_cap=4))
     assert state.exposures.expo
     data = encode_state(state)
