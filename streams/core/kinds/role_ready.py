@@ -8,6 +8,7 @@ across a level some role requires of it.
 
 from __future__ import annotations
 
+from operator import is_
 from typing import Any, Literal
 
 from schemas.catalog import Catalog, Ladder
@@ -33,13 +34,18 @@ class RoleReadyRule(RuleConfig):
 
 
 _LADDER_LEVELS: list[Any] = [(), {}]
-"""The ladders last seen (the objects, which pins their ids) and what they require."""
+"""The ladders last seen (the objects themselves) and what they require."""
 
 
 def ladder_levels(catalog: Catalog) -> dict[str, tuple[float, ...]]:
-    """skill -> every level a role of any ladder of ``catalog`` requires of it."""
+    """skill -> every level a role of any ladder of ``catalog`` requires of it.
+
+    Kept while the catalog holds the very ladder objects it was worked out from: an
+    identity check per ladder, where ``==`` would compare two equal catalogs' ladders
+    field by field on every statement (a catalog loaded again is equal, not the same)."""
     ladders = tuple(catalog.ladders.values())
-    if ladders == _LADDER_LEVELS[0]:
+    seen: tuple[Ladder, ...] = _LADDER_LEVELS[0]
+    if len(ladders) == len(seen) and all(map(is_, ladders, seen)):
         cached: dict[str, tuple[float, ...]] = _LADDER_LEVELS[1]
         return cached
     levels: dict[str, set[float]] = {}
