@@ -50,7 +50,8 @@ from schemas.milestones import (
     MilestoneData,
     MilestoneEvent,
     MilestoneKind,
-    milestone_id,
+    achievement_number,
+    uuid_text,
 )
 from streams.core.contracts import trusted
 from streams.core.rule_config import RuleConfig
@@ -429,8 +430,9 @@ def fire(
             "summary": summary,
         },
     )
-    mid = milestone_id(learner, rule_id, skill, level)
-    state.add_fired(mid, int(mid.replace("-", ""), 16))
+    number = achievement_number(learner, rule_id, skill, level)
+    mid = uuid_text(number)
+    state.add_fired(mid, number)
     goals: dict[RuleKind, dict[Any, float]] | None = state._goals
     if goals is not None:
         known = goals.get(by)
