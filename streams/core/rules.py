@@ -54,6 +54,7 @@ from streams.core.rule_config import (
     RuleConfig,
     WeeksLevel,
 )
+from streams.core.state import HALF_LIFE_DAYS
 
 if TYPE_CHECKING:
     from streams.core.milestones import RuleKind
@@ -87,7 +88,7 @@ class Rules(ConfigModel):
     """The profile knobs and the milestone rules; ``Rules()`` has the knobs and no rules."""
 
     version: Literal[1] = 1
-    half_life_days: float = Field(default=180.0, gt=0.0, le=36_500.0)
+    half_life_days: float = Field(default=180.0, ge=HALF_LIFE_DAYS[0], le=HALF_LIFE_DAYS[1])
     """Assessment evidence loses half its weight in this many days of event time."""
     prior_weight: float = Field(default=1.0, gt=0.0, le=1_000.0)
     """Weight of the implicit zero score every skill starts with."""

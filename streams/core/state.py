@@ -80,6 +80,19 @@ BUCKET_HALF_LIVES = 8
 KEEP_BUCKETS = 8
 """Buckets this many or more older than a skill's newest weigh < 2**-56 of it."""
 
+HALF_LIFE_DAYS = (0.001, 36_500.0)
+"""The half-lives a profile may be built with, in days: the rules' ``half_life_days``,
+and what a decoded state must hold. Skills decay over weeks; a half-life of a fraction of
+a microsecond would give decay buckets of no width at all (the fold would divide by
+zero), and a state outside the range is not one skillstream wrote."""
+
+
+def _half_life(value: object) -> bool:
+    """Whether ``value`` is a half-life in days a state may hold (``HALF_LIFE_DAYS``)."""
+    low, high = HALF_LIFE_DAYS
+    return type(value) in (int, float) and low <= value <= high  # type: ignore[operator]
+
+
 KINDS: tuple[EventKind, ...] = tuple(EventKind)
 KIND_CODE: dict[EventKind, int] = {k: i for i, k in enumerate(KINDS)}
 COMPLETED = KIND_CODE[EventKind.COURSE_COMPLETED]
@@ -948,7 +961,7 @@ def _decode_format4(data: bytes) -> ProfileState:
     if type(doc) is not list or len(doc) != 3 + len(FIELDS):
         raise _wrong()
     learner, half_life, sizes = doc[0], doc[1], doc[2]
-    if type(learner) is not str or type(half_life) not in (int, float) or not half_life > 0:
+    if type(learner) is not str or not _half_life(half_life):
         raise _wrong()
     if type(sizes) is not list or len(sizes) != len(_TYPES):
         raise _wrong()
@@ -1130,6 +1143,8 @@ def _decode_format3(data: bytes) -> ProfileState:
                 )
             )
         ):
+            raise ValueError("profile state has the wrong shape")
+        if not _half_life(half_life):
             raise ValueError("profile state has the wrong shape")
         state.decay = decay_for(half_life)
     except (struct.error, orjson.JSONDecodeError, TypeError, ValueError, IndexError) as exc:

@@ -104,7 +104,9 @@ def _problems(data: Any) -> list[str]:
         ),
         ({"rules": {"x": {"kind": "astronaut"}}}, "rules.x: unknown kind"),
         ({"rules": {"Bad Id": {"kind": "role_ready"}}}, "rules.Bad Id (the rule id)"),
-        ({"half_life_days": 0}, "half_life_days: Input should be greater than 0"),
+        ({"half_life_days": 0}, "half_life_days: Input should be greater than or equal to 0.001"),
+        ({"half_life_days": 1e-300}, "half_life_days: Input should be greater than or equal to"),
+        ({"half_life_days": 36_501}, "half_life_days: Input should be less than or equal to 36500"),
         ({"windo_days": 30}, "windo_days: Extra inputs are not permitted"),
         ({"version": 2}, "version: Input should be 1"),
         (

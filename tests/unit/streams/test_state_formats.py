@@ -69,6 +69,14 @@ def _set(doc: list[Any], at: int, value: Any) -> None:
     doc[at] = value
 
 
+@pytest.mark.parametrize("half_life", [0, 1e-300, 36_501, 1e300, "180"])
+def test_format_3_refuses_a_half_life_out_of_range(half_life: Any) -> None:
+    data = old("exposures")
+    assert decode_state(_rewritten(data, lambda doc, keys: _set(doc, 1, 0.001))) is not None
+    with pytest.raises(ValueError, match="wrong shape"):
+        decode_state(_rewritten(data, lambda doc, keys: _set(doc, 1, half_life)))
+
+
 @pytest.mark.parametrize(
     "change",
     [
@@ -179,6 +187,9 @@ def _with_doc(data: bytes, change: Callable[[list[Any]], None]) -> bytes:
         lambda doc: _set(doc, _entry("att_n"), ["0x1"]),  # a misspelt count
         lambda doc: _set(doc, _entry("rt"), -1),  # a negative size
         lambda doc: _set(doc, 1, 0),  # no half-life
+        lambda doc: _set(doc, 1, 1e-300),  # a half-life that makes decay buckets of no width
+        lambda doc: _set(doc, 1, 1e300),  # a half-life of more than any rules may set
+        lambda doc: _set(doc, 1, "180"),  # a half-life that is a text
         lambda doc: _set(doc, 2, [0, 0, 0, 0, 0]),  # an array size missing
         lambda doc: doc[2].__setitem__(3, doc[2][3] - 1),  # an array shorter than its fields
         lambda doc: doc.append(0),  # a field too many
