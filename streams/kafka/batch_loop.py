@@ -127,6 +127,11 @@ class Consumer(Protocol):
 
 
 class Producer(Protocol):
+    """What the loop produces with: ``send`` queues one record and returns an awaitable of
+    its acknowledgement. A producer that can take a whole list at once may also offer
+    ``send_many(records: Sequence[Produce]) -> Awaitable[list]`` (one awaitable for the
+    list, resolving to each record's metadata in order); the loop then uses that."""
+
     async def send(
         self,
         topic: str,
@@ -155,7 +160,8 @@ class LoopStats:
 @dataclass(slots=True)
 class _InFlight:
     offsets: dict[TopicPartition, int]
-    acks: list[Awaitable[Any]]
+    acks: Awaitable[list[Any]] | None
+    """Every produced record's metadata, in produce order (None: nothing produced)."""
     durable: Callable[[list[Any]], Awaitable[None]] | None
     records: int
     deferred: bool = False
@@ -327,17 +333,13 @@ class BatchLoop:
             self._deferred_since_round = 0
         outcome = await self._flush(limit)
         self._round_open = outcome.more
-        send = self.producer.send
-        acks = [
-            await send(p.topic, p.value, key=p.key, partition=p.partition, headers=p.headers)
-            for p in outcome.produce
-        ]
+        acks = await self._send(outcome.produce)
         self._in_flight.append(
             _InFlight(
                 {}, acks, outcome.durable, 0, round=self._rounds, flush=True, last=not outcome.more
             )
         )
-        self.stats.produced += len(acks)
+        self.stats.produced += len(outcome.produce)
 
     # --- one batch -------------------------------------------------------------------------
 
@@ -349,11 +351,7 @@ class BatchLoop:
         started = self._clock()
         records = sum(len(r) for r in batch.values())
         outcome = await self._process(batch)
-        send = self.producer.send
-        acks = [
-            await send(p.topic, p.value, key=p.key, partition=p.partition, headers=p.headers)
-            for p in outcome.produce
-        ]
+        acks = await self._send(outcome.produce)
         offsets = {
             tp: recs[-1].offset + 1 for tp, recs in batch.items() if tp not in outcome.unprocessed
         }
@@ -378,7 +376,23 @@ class BatchLoop:
         )
         self.stats.batches += 1
         self.stats.records += records
-        self.stats.produced += len(acks)
+        self.stats.produced += len(outcome.produce)
+
+    async def _send(self, records: list[Produce]) -> Awaitable[list[Any]] | None:
+        """Produce ``records`` without waiting; the awaitable of their acknowledgements."""
+        if not records:
+            return None
+        many = getattr(self.producer, "send_many", None)
+        if many is not None:
+            acks: Awaitable[list[Any]] = await many(records)
+            return acks
+        send = self.producer.send
+        return asyncio.gather(
+            *[
+                await send(p.topic, p.value, key=p.key, partition=p.partition, headers=p.headers)
+                for p in records
+            ]
+        )
 
     async def _process(self, batch: Batch) -> Outcome:
         """``handler.process``, again and again while what it needs is unavailable."""
@@ -415,7 +429,7 @@ class BatchLoop:
                 self._in_flight.popleft()
 
     async def _complete(self, flight: _InFlight) -> None:
-        metas = list(await asyncio.gather(*flight.acks)) if flight.acks else []
+        metas = list(await flight.acks) if flight.acks is not None else []
         if flight.durable is not None:
             await flight.durable(metas)
         if flight.flush:

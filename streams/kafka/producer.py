@@ -25,12 +25,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from aiokafka.errors import KafkaError as AIOKafkaError
 
+from streams.kafka.batch_loop import Produce
 from streams.kafka.connection import KafkaConnection
 from streams.kafka.limits import MAX_REQUEST_BYTES
 
@@ -141,11 +143,7 @@ class RdProducer:
         headers: list[tuple[str, bytes]] | None = None,
     ) -> Awaitable[Delivered]:
         """Queue one record; the awaitable returned resolves once the brokers acknowledged it."""
-        if self._failed is not None:
-            raise self._failed
-        producer = self._producer
-        if producer is None:
-            raise DeliveryFailed("the producer is not started")
+        producer = self._ready()
         future: asyncio.Future[Delivered] = asyncio.get_running_loop().create_future()
 
         def delivered(error: Any, message: Any) -> None:
@@ -156,22 +154,57 @@ class RdProducer:
             else:
                 future.set_result(Delivered(message.topic(), message.partition(), message.offset()))
 
-        options: dict[str, Any] = {"on_delivery": delivered}
-        if partition is not None:
-            options["partition"] = partition
+        options = _options(delivered, partition, headers)
         if timestamp_ms is not None:
             options["timestamp"] = timestamp_ms
-        if headers:
-            options["headers"] = headers
-        while True:
-            try:
-                producer.produce(topic, value, key, **options)
-                break
-            except BufferError:  # librdkafka's queue is full: let acknowledgements drain it
-                producer.poll(0)
-                await asyncio.sleep(POLL_IDLE_S)
+        try:
+            producer.produce(topic, value, key, **options)
+        except BufferError:
+            await _when_room(producer, topic, value, key, options)
         self._wake.set()
         return future
+
+    async def send_many(self, records: Sequence[Produce]) -> Awaitable[list[Delivered]]:
+        """Queue records in order; the one awaitable returned resolves, once the brokers
+        acknowledged every one, to their ``Delivered`` in the order given (or raises the
+        first failure). What the batch loop calls: one future and one callback per batch
+        rather than per record, which the loop would then gather."""
+        producer = self._ready()
+        done: asyncio.Future[list[Delivered]] = asyncio.get_running_loop().create_future()
+        metas: list[Any] = [None] * len(records)
+        left = [len(records)]
+
+        def delivered(index: int, error: Any, message: Any) -> None:
+            if done.done():
+                return
+            if error is not None:
+                done.set_exception(DeliveryFailed(f"{message.topic()}: {error.str()}"))
+                return
+            metas[index] = Delivered(message.topic(), message.partition(), message.offset())
+            left[0] -= 1
+            if not left[0]:
+                done.set_result(metas)
+
+        if not records:
+            done.set_result(metas)
+            return done
+        produce = producer.produce
+        for index, r in enumerate(records):
+            options = _options(partial(delivered, index), r.partition, r.headers)
+            try:
+                produce(r.topic, r.value, r.key, **options)
+            except BufferError:
+                await _when_room(producer, r.topic, r.value, r.key, options)
+        self._wake.set()
+        return done
+
+    def _ready(self) -> Any:
+        if self._failed is not None:
+            raise self._failed
+        producer = self._producer
+        if producer is None:
+            raise DeliveryFailed("the producer is not started")
+        return producer
 
     async def _deliveries(self) -> None:
         producer = self._producer
@@ -194,3 +227,31 @@ class RdProducer:
             self._wake.set()
         else:
             log.warning("producing to %s: %s (retrying)", self.kafka.bootstrap_servers, error.str())
+
+
+def _options(
+    on_delivery: Callable[[Any, Any], None],
+    partition: int | None,
+    headers: list[tuple[str, bytes]] | None,
+) -> dict[str, Any]:
+    """``Producer.produce``'s keyword arguments for one record."""
+    options: dict[str, Any] = {"on_delivery": on_delivery}
+    if partition is not None:
+        options["partition"] = partition
+    if headers:
+        options["headers"] = headers
+    return options
+
+
+async def _when_room(
+    producer: Any, topic: str, value: bytes | None, key: bytes | None, options: dict[str, Any]
+) -> None:
+    """Produce once librdkafka's queue, full now, has room: acknowledgements drain it."""
+    while True:
+        producer.poll(0)
+        await asyncio.sleep(POLL_IDLE_S)
+        try:
+            producer.produce(topic, value, key, **options)
+            return
+        except BufferError:
+            continue

@@ -12,6 +12,7 @@ from aiokafka.errors import KafkaError
 from aiokafka.partitioner import DefaultPartitioner
 
 from skillstream.settings import Settings
+from streams.kafka.batch_loop import Produce
 from streams.kafka.connection import KafkaConnection
 from streams.kafka.producer import DeliveryFailed, RdProducer
 
@@ -79,6 +80,49 @@ async def test_a_refused_record_fails_its_acknowledgement(settings: Settings, ru
         with pytest.raises(DeliveryFailed, match=topic) as raised:
             await too_big
         assert isinstance(raised.value, KafkaError)  # what the worker's supervisor restarts on
+    finally:
+        await producer.stop()
+
+
+async def test_a_list_sent_at_once_resolves_to_each_record_in_order(
+    settings: Settings, run_id: str
+) -> None:
+    topic = f"t{run_id}-rd-many"
+    await _topic(settings.kafka, topic, 5)
+    producer = RdProducer(settings.kafka, "test")
+    await producer.start()
+    try:
+        keys = [f"lrn_{n:05d}".encode() for n in range(400)]
+        records = [
+            Produce(topic, b"v%d" % n, key=key, headers=[("n", b"%d" % n)])
+            for n, key in enumerate(keys)
+        ]
+        records.append(Produce(topic, b"pinned", key=keys[0], partition=4))
+        delivered = await (await producer.send_many(records))
+        assert await (await producer.send_many([])) == []
+    finally:
+        await producer.stop()
+    every = list(range(5))
+    expected = [DefaultPartitioner()(k, every, every) for k in keys]
+    assert [d.partition for d in delivered] == [*expected, 4]
+    assert {d.topic for d in delivered} == {topic}
+    for p in every:  # offsets in the order given, per partition
+        offsets = [d.offset for d in delivered if d.partition == p]
+        assert offsets == list(range(len(offsets)))
+
+
+async def test_one_refused_record_fails_the_list(settings: Settings, run_id: str) -> None:
+    topic = f"t{run_id}-rd-many-small"
+    await _topic(settings.kafka, topic, 1, **{"max.message.bytes": "2000"})
+    producer = RdProducer(settings.kafka, "test")
+    await producer.start()
+    try:
+        fits = [Produce(topic, b"x" * 100, key=b"k") for _ in range(3)]
+        assert [d.offset for d in await (await producer.send_many(fits))] == [0, 1, 2]
+        mixed = [*fits, Produce(topic, b"x" * 10_000, key=b"k"), *fits]
+        with pytest.raises(DeliveryFailed, match=topic) as raised:
+            await (await producer.send_many(mixed))
+        assert isinstance(raised.value, KafkaError)
     finally:
         await producer.stop()
 

@@ -72,6 +72,42 @@ async def test_every_record_is_processed_produced_and_committed() -> None:
         assert kafka.committed[("g", tp)] == len(kafka.logs[tp])
 
 
+class ListProducer(MemoryProducer):
+    """A producer that takes a batch's records as one list (``send_many``), as librdkafka's does."""
+
+    def __init__(self, kafka: MemoryKafka) -> None:
+        super().__init__(kafka)
+        self.lists: list[int] = []
+
+    async def send_many(self, records: list[Produce]) -> Any:
+        self.lists.append(len(records))
+        acks = [
+            await self.send(r.topic, r.value, key=r.key, partition=r.partition, headers=r.headers)
+            for r in records
+        ]
+        return asyncio.gather(*acks)
+
+
+async def test_a_producer_that_takes_lists_gets_each_batch_as_one() -> None:
+    kafka = kafka_with(500)
+    consumer = MemoryConsumer(kafka, "g", IN)
+    handler = Echo()
+    producer = ListProducer(kafka)
+    loop = BatchLoop(consumer, producer, handler, name="t", max_records=64)
+    await run_until_idle(loop)
+    inputs = {r.value for r in kafka.records(IN)}
+    assert sum(producer.lists) == producer.sends == 500
+    assert len(producer.lists) == loop.stats.batches > 1
+    assert {v for v, _ in handler.stored} == inputs
+    written = {(r.value, r.partition, r.offset) for r in kafka.records(OUT)}
+    assert len(handler.stored) == 500  # each record's own acknowledgement reached durable
+    assert all(
+        any((v + b"!", p, offset) in written for p in range(3)) for v, offset in handler.stored
+    )
+    for tp in consumer.assignment():
+        assert kafka.committed[("g", tp)] == len(kafka.logs[tp])
+
+
 async def test_the_next_batch_is_processed_while_the_last_one_waits_for_its_acks() -> None:
     kafka = kafka_with(300, partitions=1)
     producer = MemoryProducer(kafka)
