@@ -9,8 +9,9 @@ A build is kept while nothing it was made from changed — this Python, the lock
 a compiled one imports into it) — so ``make bench`` and ``make test-compiled``, which call
 this first, do not rebuild a current build; ``--force`` rebuilds it anyway.
 
-The modules (each package's ``COMPILED_MODULES``: the profile core of ``streams.core``
-and the validator's fast path in ``schemas.xapi``) are strictly typed Python; mypyc
+The modules (each package's ``COMPILED_MODULES``: the profile core of ``streams.core``,
+the built-in rule kinds of ``streams.core.kinds`` and the validator's fast path in
+``schemas.xapi``) are strictly typed Python; mypyc
 turns them into C extensions, which their packages load only while the build's stamp
 matches their sources (``schemas.compiled``). Needs a C compiler (gcc or clang) and the Python headers; the
 pure-Python modules stay the reference and the fallback.
@@ -29,13 +30,14 @@ from pathlib import Path
 
 import schemas.xapi
 import streams.core
+import streams.core.kinds
 from schemas.compiled import BUILD_DIR, STAMP, stamp_lines
 
 REPO = Path(__file__).resolve().parent.parent
 WORK = REPO / "build" / "compiled-core-work"
 INPUTS = "INPUTS"
 """The file in the build naming what it was made from (``inputs``)."""
-PACKAGES = (schemas.xapi, streams.core)
+PACKAGES = (schemas.xapi, streams.core, streams.core.kinds)
 
 
 def modules() -> dict[str, Path]:

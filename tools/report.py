@@ -537,7 +537,7 @@ def render_report(
         )
     marks: list[tuple[str, float]] = []
     if rules is not None:
-        skill_rule = next(
+        skill_rule: Any = next(
             (r for r in rules.rules.values() if isinstance(r, SkillLevelRule) and r.enabled), None
         )
         if skill_rule is not None:

@@ -14,8 +14,23 @@ import pkgutil
 from types import ModuleType
 from typing import TYPE_CHECKING
 
+from schemas.compiled import attach
+
 if TYPE_CHECKING:
     from streams.core.milestones import RuleKind
+
+COMPILED_MODULES = (
+    "continuous_learner",
+    "networker",
+    "performance_boost",
+    "role_ready",
+    "skill_level_reached",
+    "soft_skills",
+    "trend_adopter",
+    "versatile",
+)
+"""The built-in kinds ``make compile`` builds (a kind a rules file loads runs as Python)."""
+COMPILED = attach(__name__, __path__, COMPILED_MODULES)
 
 _KINDS: dict[str, type[RuleKind]] = {}
 

@@ -8,7 +8,7 @@ earlier week of the run, newest first.
 from __future__ import annotations
 
 from bisect import bisect_right
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import Field
 
@@ -27,15 +27,16 @@ from streams.core.milestones import (
     plural,
     reached,
 )
-from streams.core.rule_config import RuleConfig, WeeksLevel
+from streams.core.rule_config import WeeksLevel, rule_config
 from streams.core.state import ProfileState, week_of
 
-
-class ContinuousLearnerRule(RuleConfig):
-    """Active in N consecutive ISO weeks."""
-
-    kind: Literal["continuous_learner"]
-    levels: tuple[WeeksLevel, ...] = Field(min_length=1)
+ContinuousLearnerRule = rule_config(
+    __name__,
+    "ContinuousLearnerRule",
+    "continuous_learner",
+    "Active in N consecutive ISO weeks.",
+    levels=(tuple[WeeksLevel, ...], Field(min_length=1)),
+)
 
 
 def run_start(state: ProfileState, week: int) -> int:

@@ -7,7 +7,7 @@ attendances of the window, newest first.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any
 
 from pydantic import Field
 
@@ -25,16 +25,17 @@ from streams.core.milestones import (
     plural,
     reached,
 )
-from streams.core.rule_config import CountLevel, RuleConfig
+from streams.core.rule_config import CountLevel, rule_config
 from streams.core.state import ATTENDED, DAY_US, KIND_BITS
 
-
-class NetworkerRule(RuleConfig):
-    """Events attended within the rolling window (``window_days``, default the global one)."""
-
-    kind: Literal["networker"]
-    window_days: int | None = Field(default=None, ge=1, le=3_660)
-    levels: tuple[CountLevel, ...] = Field(min_length=1)
+NetworkerRule = rule_config(
+    __name__,
+    "NetworkerRule",
+    "networker",
+    "Events attended within the rolling window (``window_days``, default the global one).",
+    window_days=(Annotated[int | None, Field(ge=1, le=3_660)], None),
+    levels=(tuple[CountLevel, ...], Field(min_length=1)),
+)
 
 
 class Networker(RuleKind):

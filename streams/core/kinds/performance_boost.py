@@ -9,7 +9,7 @@ In order, a skill's recent scores are cached between statements (``state._hist``
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any
 
 from pydantic import Field
 
@@ -32,19 +32,21 @@ from streams.core.milestones import (
     skill_name,
     window_start,
 )
-from streams.core.rule_config import MarginLevel, RuleConfig
+from streams.core.rule_config import MarginLevel, rule_config
 from streams.core.state import DAY_US, ProfileState
 
 _HALF_UNIT = 0.00005
 """Half the last published place: a difference this far below a margin rounds up to it."""
 
 
-class PerformanceBoostRule(RuleConfig):
-    """An assessed score on a skill rose by ``margin`` over the lowest recent one in the window."""
-
-    kind: Literal["performance_boost"]
-    window_days: int | None = Field(default=None, ge=1, le=3_660)
-    levels: tuple[MarginLevel, ...] = Field(min_length=1)
+PerformanceBoostRule = rule_config(
+    __name__,
+    "PerformanceBoostRule",
+    "performance_boost",
+    "An assessed score on a skill rose by ``margin`` over the lowest recent one in the window.",
+    window_days=(Annotated[int | None, Field(ge=1, le=3_660)], None),
+    levels=(tuple[MarginLevel, ...], Field(min_length=1)),
+)
 
 
 class PerformanceBoost(RuleKind):

@@ -9,7 +9,7 @@ across a level some role requires of it.
 from __future__ import annotations
 
 from operator import is_
-from typing import Any, Literal
+from typing import Any
 
 from schemas.catalog import Catalog, Ladder
 from schemas.milestones import MilestoneEvent
@@ -23,14 +23,15 @@ from streams.core.milestones import (
     id_high,
     milestone_key,
 )
-from streams.core.rule_config import Name, RuleConfig
+from streams.core.rule_config import Name, rule_config
 
-
-class RoleReadyRule(RuleConfig):
-    """Every requirement of the next role on a career ladder met (``ladders``: empty = all)."""
-
-    kind: Literal["role_ready"]
-    ladders: tuple[Name, ...] = ()
+RoleReadyRule = rule_config(
+    __name__,
+    "RoleReadyRule",
+    "role_ready",
+    "Every requirement of the next role on a career ladder met (``ladders``: empty = all).",
+    ladders=(tuple[Name, ...], ()),
+)
 
 
 _LADDER_LEVELS: list[Any] = [(), {}]

@@ -6,7 +6,7 @@ the statement and the newest assessments of the skill before it.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Literal
+from typing import Any
 
 from pydantic import Field
 
@@ -26,22 +26,23 @@ from streams.core.milestones import (
     reached,
     skill_name,
 )
-from streams.core.rule_config import ProficiencyLevel, RuleConfig
+from streams.core.rule_config import ProficiencyLevel, rule_config
 from streams.core.state import ProfileState
 
-
-class SkillLevelRule(RuleConfig):
-    """A skill's proficiency reached a level (practitioner, specialist, expert ...)."""
-
-    kind: Literal["skill_level_reached"]
-    levels: tuple[ProficiencyLevel, ...] = Field(min_length=1)
+SkillLevelRule = rule_config(
+    __name__,
+    "SkillLevelRule",
+    "skill_level_reached",
+    "A skill's proficiency reached a level (practitioner, specialist, expert ...).",
+    levels=(tuple[ProficiencyLevel, ...], Field(min_length=1)),
+)
 
 
 class SkillLevel(RuleKind):
     """A skill's proficiency reached a level (one milestone per skill and level)."""
 
     name = "skill_level_reached"
-    config: ClassVar[type[RuleConfig]] = SkillLevelRule
+    config = SkillLevelRule
     threshold = "proficiency"
     scope = Scope.SKILL
     order = 0

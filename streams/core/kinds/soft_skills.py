@@ -8,7 +8,7 @@ than scored). Triggered when a statement makes one of its skills held.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any
 
 from pydantic import Field
 
@@ -28,23 +28,25 @@ from streams.core.milestones import (
     points,
     reached,
 )
-from streams.core.rule_config import CountLevel, Name, RuleConfig
+from streams.core.rule_config import CountLevel, Name, rule_config
 from streams.core.state import SKILL_SHIFT
 
-
-class SoftSkillsRule(RuleConfig):
-    """Breadth: how many distinct skills of the soft categories the learner holds.
-
-    A skill is held when its proficiency reaches ``min_proficiency`` or, unless
-    ``min_exposure`` is null, when at least that many statements touched it
-    (soft skills are often practised rather than scored).
-    """
-
-    kind: Literal["soft_skills"]
-    categories: tuple[Name, ...] = Field(default=("soft",), min_length=1)
-    min_proficiency: float = Field(default=0.5, gt=0.0, le=1.0)
-    min_exposure: int | None = Field(default=3, ge=1)
-    levels: tuple[CountLevel, ...] = Field(min_length=1)
+SoftSkillsRule = rule_config(
+    __name__,
+    "SoftSkillsRule",
+    "soft_skills",
+    (
+        "Breadth: how many distinct skills of the soft categories the learner holds.\n"
+        "\n"
+        "A skill is held when its proficiency reaches ``min_proficiency`` or, unless\n"
+        "``min_exposure`` is null, when at least that many statements touched it\n"
+        "(soft skills are often practised rather than scored)."
+    ),
+    categories=(Annotated[tuple[Name, ...], Field(min_length=1)], ("soft",)),
+    min_proficiency=(Annotated[float, Field(gt=0.0, le=1.0)], 0.5),
+    min_exposure=(Annotated[int | None, Field(ge=1)], 3),
+    levels=(tuple[CountLevel, ...], Field(min_length=1)),
+)
 
 
 class SoftSkills(RuleKind):
@@ -68,7 +70,7 @@ class SoftSkills(RuleKind):
     def open(self, at: At | Late, n: int) -> bool:
         return self.rule_goal(at.state, n, self.levels[n][0]) < INF
 
-    def triggered(self, at: At, config: SoftSkillsRule) -> bool:
+    def triggered(self, at: At, config: Any) -> bool:
         """Whether a skill of the statement became held by the rule with it."""
         names = at.state.skills.names
         category = at.catalog.category
@@ -106,9 +108,7 @@ class SoftSkills(RuleKind):
             if self.open(at, n) and (force or self.triggered(at, config)):
                 self.evaluate(at, rule, config, out)
 
-    def evaluate(
-        self, at: At, rule: LevelRule, config: SoftSkillsRule, out: list[MilestoneEvent]
-    ) -> None:
+    def evaluate(self, at: At, rule: LevelRule, config: Any, out: list[MilestoneEvent]) -> None:
         state, fig = at.state, at.fig
         exposure = config.min_exposure
         held: list[str] = []

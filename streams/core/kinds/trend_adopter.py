@@ -6,21 +6,22 @@ its emerging period; otherwise like ``skill_level_reached``.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import Field
 
 from streams.core.kinds.skill_level_reached import SkillLevel
 from streams.core.milestones import At, Late, level_text, points
-from streams.core.rule_config import ProficiencyLevel, RuleConfig
+from streams.core.rule_config import ProficiencyLevel, rule_config
 from streams.core.state import from_micros
 
-
-class TrendAdopterRule(RuleConfig):
-    """A catalog skill flagged emerging reached a level while the event time is in its period."""
-
-    kind: Literal["trend_adopter"]
-    levels: tuple[ProficiencyLevel, ...] = Field(min_length=1)
+TrendAdopterRule = rule_config(
+    __name__,
+    "TrendAdopterRule",
+    "trend_adopter",
+    "A catalog skill flagged emerging reached a level while the event time is in its period.",
+    levels=(tuple[ProficiencyLevel, ...], Field(min_length=1)),
+)
 
 
 class TrendAdopter(SkillLevel):

@@ -7,9 +7,9 @@ across either mark.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any
 
-from pydantic import Field, model_validator
+from pydantic import Field
 
 from schemas.milestones import MilestoneEvent
 from streams.core.milestones import (
@@ -27,26 +27,23 @@ from streams.core.milestones import (
     reached,
     skill_name,
 )
-from streams.core.rule_config import CategoriesLevel, RuleConfig
+from streams.core.rule_config import CategoriesLevel, not_below, rule_config
 
-
-class VersatileRule(RuleConfig):
-    """T-shaped: one skill at ``deep_proficiency`` plus breadth across categories.
-
-    Breadth counts the catalog categories holding a skill at
-    ``breadth_proficiency`` or more (the deep skill's category included).
-    """
-
-    kind: Literal["versatile"]
-    deep_proficiency: float = Field(default=0.7, gt=0.0, le=1.0)
-    breadth_proficiency: float = Field(default=0.5, gt=0.0, le=1.0)
-    levels: tuple[CategoriesLevel, ...] = Field(min_length=1)
-
-    @model_validator(mode="after")
-    def _deep_not_below_breadth(self) -> VersatileRule:
-        if self.deep_proficiency < self.breadth_proficiency:
-            raise ValueError("deep_proficiency is below breadth_proficiency")
-        return self
+VersatileRule = rule_config(
+    __name__,
+    "VersatileRule",
+    "versatile",
+    (
+        "T-shaped: one skill at ``deep_proficiency`` plus breadth across categories.\n"
+        "\n"
+        "Breadth counts the catalog categories holding a skill at\n"
+        "``breadth_proficiency`` or more (the deep skill's category included).\n"
+    ),
+    deep_proficiency=(Annotated[float, Field(gt=0.0, le=1.0)], 0.7),
+    breadth_proficiency=(Annotated[float, Field(gt=0.0, le=1.0)], 0.5),
+    levels=(tuple[CategoriesLevel, ...], Field(min_length=1)),
+    checks={"_deep_not_below_breadth": not_below("deep_proficiency", "breadth_proficiency")},
+)
 
 
 class Versatile(RuleKind):
@@ -91,9 +88,7 @@ class Versatile(RuleKind):
             ):
                 self.evaluate(at, rule, config, out)
 
-    def evaluate(
-        self, at: At, rule: LevelRule, config: VersatileRule, out: list[MilestoneEvent]
-    ) -> None:
+    def evaluate(self, at: At, rule: LevelRule, config: Any, out: list[MilestoneEvent]) -> None:
         state, catalog = at.state, at.catalog
         breadth = config.breadth_proficiency
         deep: tuple[float, str] | None = None

@@ -1,5 +1,5 @@
-"""The compiled hot modules (``make compile``: the profile core and the validator's fast
-path) are used only when built from the sources beside them, and the pure-Python
+"""The compiled hot modules (``make compile``: the profile core, the built-in rule kinds
+and the validator's fast path) are used only when built from the sources beside them, and the pure-Python
 modules stay the fallback.
 
 ``make test-compiled`` runs the whole unit suite with ``SKILLSTREAM_EXPECT_COMPILED=1``
@@ -22,12 +22,13 @@ import pytest
 
 import schemas.xapi as xapi
 import streams.core as core
+import streams.core.kinds as kinds
 from schemas import compiled
 
 REPO = Path(__file__).resolve().parents[3]
 
 
-PACKAGES = (core, xapi)
+PACKAGES = (core, kinds, xapi)
 
 
 @pytest.mark.skipif(
