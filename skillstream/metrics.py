@@ -43,7 +43,7 @@ matched or ``unmatched`` (the caller passes nothing else).
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Final, Literal
+from typing import Any, Final, Literal
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -182,6 +182,9 @@ def record_dead_letter(codes: Iterable[str]) -> None:
         _dead_letter_reasons.labels(reason=code).inc()
 
 
+_milestones_of_kind: dict[str, Any] = {}
+
+
 def record_milestone(kind: str, latency_s: float | None = None) -> None:
     """A milestone of ``kind`` was produced; ``latency_s`` from its statement's Kafka arrival.
 
@@ -189,7 +192,10 @@ def record_milestone(kind: str, latency_s: float | None = None) -> None:
     (latency unknown, e.g. a replay from an old offset where it means nothing)
     records the milestone only.
     """
-    _milestones.labels(kind=kind).inc()
+    counter = _milestones_of_kind.get(kind)
+    if counter is None:  # the labelled child, looked up once per kind (once per milestone costs)
+        counter = _milestones_of_kind[kind] = _milestones.labels(kind=kind)
+    counter.inc()
     if latency_s is not None:
         _latency.observe(max(latency_s, 0.0))
 

@@ -27,12 +27,16 @@ def test_dead_letter_counts_once_and_once_per_distinct_reason() -> None:
 def test_milestone_latency_lands_in_buckets() -> None:
     bucket = {"le": "0.025"}
     before = sample("skillstream_processing_latency_seconds_bucket", bucket)
+    networker = sample("skillstream_milestones_total", {"kind": "networker"})
+    versatile = sample("skillstream_milestones_total", {"kind": "versatile"})
+    metrics.record_milestone("versatile")
     metrics.record_milestone("networker", 0.02)
     metrics.record_milestone("networker", 120.0)
     metrics.record_milestone("networker", -1.0)
     metrics.record_milestone("networker")
     assert sample("skillstream_processing_latency_seconds_bucket", bucket) == before + 2
-    assert sample("skillstream_milestones_total", {"kind": "networker"}) >= 4
+    assert sample("skillstream_milestones_total", {"kind": "networker"}) == networker + 4
+    assert sample("skillstream_milestones_total", {"kind": "versatile"}) == versatile + 1
     assert metrics.LATENCY_BUCKETS[0] == 0.005
     assert metrics.LATENCY_BUCKETS[-1] == 60.0
 
