@@ -205,7 +205,7 @@ def test_apply_each_leaves_out_only_the_event_that_fails(monkeypatch: pytest.Mon
 def test_a_heavy_learner_is_split_across_records_that_fit_in_order() -> None:
     events = [event(f"statement-{n:05d}", days=n / 100) for n in range(4000)]
     whole = encode_learner_events(LEARNER, events)
-    limit = 100_000
+    limit = 50_000
     assert len(whole) > 10 * limit
     records = encode_learner_records(LEARNER, events, limit)
     assert all(len(r) <= limit for r in records)
