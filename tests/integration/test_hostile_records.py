@@ -25,6 +25,7 @@ from streams.kafka.limits import BROKER_DEFAULT_MAX_MESSAGE_BYTES
 from tools.processes import ManagedProcess, settings_env
 
 COMPLETED = "http://adlnet.gov/expapi/verbs/completed"
+HEAVY = 8_000
 
 
 def statement(n: int, who: str, *, day: int = 1) -> bytes:
@@ -76,7 +77,9 @@ async def test_a_statement_nested_too_deep_stops_nothing(
 async def test_thousands_of_one_learners_statements_in_one_batch_are_split_to_fit(
     settings: Settings, tmp_path: Path
 ) -> None:
-    heavy = [statement(n, "heavy-learner", day=1 + n // 1440) for n in range(4000)]
+    # ~216 bytes an event in learning.events (version 2): 8,000 make ~1.7 MB, more than one
+    # record of the broker's default 1 MiB can hold
+    heavy = [statement(n, "heavy-learner", day=1 + n // 1440) for n in range(HEAVY)]
     await prepare(settings)
     await publish(settings, heavy)  # all on one partition before the worker starts: one poll
     settings_big_batch = settings.model_copy(update={"ingest_batch": 10_000})
@@ -88,16 +91,16 @@ async def test_thousands_of_one_learners_statements_in_one_batch_are_split_to_fi
     finally:
         worker.stop()
     [profile] = result.profiles.values()
-    assert profile["statements"] == 4000
+    assert profile["statements"] == HEAVY
     sizes = []
     ids = []
     async for record in read_to_end(settings.kafka, settings.topics.events):
         sizes.append(len(record.value))
         ids.extend(e.statement_id for e in decode_learner_events(record.value)[1])
-    assert len(sizes) > 1, "one record of 4,000 events would not fit a 1 MiB topic"
+    assert len(sizes) > 1, "one record of 8,000 events would not fit a 1 MiB topic"
     assert max(sizes) <= BROKER_DEFAULT_MAX_MESSAGE_BYTES
     assert sum(sizes) > BROKER_DEFAULT_MAX_MESSAGE_BYTES
-    assert len(set(ids)) == 4000
+    assert len(set(ids)) == HEAVY
     assert result.dead_letters == []
 
 
