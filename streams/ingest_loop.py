@@ -40,6 +40,7 @@ from schemas.normalize import Ignored
 from streams.followers import ErasedLearners
 from streams.kafka.batch_loop import Batch, BatchLoop, Outcome, Produce
 from streams.kafka.connection import KafkaConnection
+from streams.kafka.consumer import RdConsumer
 from streams.kafka.limits import (
     BROKER_DEFAULT_MAX_MESSAGE_BYTES,
     max_message_bytes,
@@ -199,15 +200,14 @@ class IngestLoop:
         """Process until cancelled; start only once ``ready`` (the catalog) is set."""
         if ready is not None:
             await ready.wait()
-        consumer = self.kafka.consumer(
+        consumer = RdConsumer(
+            self.kafka,
+            "ingest",
             self.statements_topic,
-            client="ingest",
             group_id=self.group_id,
             session_timeout_ms=SESSION_TIMEOUT_MS,
             heartbeat_interval_ms=HEARTBEAT_INTERVAL_MS,
-            enable_auto_commit=False,
             auto_offset_reset="earliest",
-            max_poll_records=self.max_records,
             fetch_max_bytes=64 * 1024 * 1024,
             max_partition_fetch_bytes=8 * 1024 * 1024,
         )

@@ -67,6 +67,7 @@ from streams.core import ProfileState, decode_state, encode_state, snapshot
 from streams.ingest_loop import ARRIVAL_HEADER
 from streams.kafka.batch_loop import Batch, BatchLoop, Outcome, Produce
 from streams.kafka.connection import KafkaConnection
+from streams.kafka.consumer import RdConsumer
 from streams.kafka.limits import (
     BROKER_DEFAULT_MAX_MESSAGE_BYTES,
     max_message_bytes,
@@ -204,7 +205,7 @@ class ProfileStage:
         """States of batches in flight (produced, not yet written to the store): what a
         learner's state is when the cache no longer holds it and the store not yet."""
         self._producer: RdProducer | None = None
-        self._consumer: AIOKafkaConsumer | None = None
+        self._consumer: RdConsumer | None = None
         self.loop: BatchLoop | None = None
         self.budget_ms = budget_ms
         self.flush_interval_ms = flush_interval_ms
@@ -215,14 +216,13 @@ class ProfileStage:
         if ready is not None:
             await ready.wait()
         producer = RdProducer(self.kafka, "profiles")
-        consumer = self.kafka.consumer(
-            client="profiles",
+        consumer = RdConsumer(
+            self.kafka,
+            "profiles",
             group_id=self.group_id,
             session_timeout_ms=SESSION_TIMEOUT_MS,
             heartbeat_interval_ms=HEARTBEAT_INTERVAL_MS,
-            enable_auto_commit=False,
             auto_offset_reset="earliest",
-            max_poll_records=self.max_records,
             fetch_max_bytes=64 * 1024 * 1024,
             max_partition_fetch_bytes=16 * 1024 * 1024,
         )

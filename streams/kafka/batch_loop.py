@@ -54,6 +54,7 @@ from aiokafka import TopicPartition
 from aiokafka.errors import CommitFailedError, IllegalStateError
 
 from streams.errors import ServiceUnavailable
+from streams.kafka.consumer import CommitRefused
 
 log = logging.getLogger(__name__)
 
@@ -107,7 +108,8 @@ class FlushingHandler(Handler, Protocol):
 
 
 class Consumer(Protocol):
-    """The part of ``AIOKafkaConsumer`` the loop uses (an in-memory one in unit tests)."""
+    """What the loop consumes with: the part of ``AIOKafkaConsumer`` it uses, which the hot
+    stages' ``RdConsumer`` (librdkafka) offers too (an in-memory one in unit tests)."""
 
     async def getmany(
         self, *partitions: TopicPartition, timeout_ms: int = 0, max_records: int | None = None
@@ -463,7 +465,7 @@ class BatchLoop:
             return
         try:
             await self.consumer.commit(mine)
-        except (CommitFailedError, IllegalStateError) as exc:
+        except (CommitFailedError, IllegalStateError, CommitRefused) as exc:
             log.warning(
                 "%s: commit refused after a rebalance (%s); the records are read again",
                 self.name,
