@@ -8,9 +8,12 @@ A package with hot modules names them and asks, first thing in its ``__init__``:
 ``make compile`` (``tools/compile_core.py``) builds every such module into
 ``build/compiled-core/`` and writes the stamp ``SOURCES``: one line per module, its
 dotted name and the SHA-256 of the source it was built from. :func:`attach` puts a
-package's compiled modules first on its ``__path__`` only when all of them were built
-from the sources beside them, for this Python; an edit falls back to the pure-Python
-modules until the next ``make compile``, and ``SKILLSTREAM_PURE_CORE=1`` forces them.
+package's compiled modules first on its ``__path__`` only when every module of the build
+— of every package — was built from the source it stands for, for this Python: the
+compiled packages use each other's compiled classes (a compiled rule kind takes the
+compiled core's arguments), so they are used all together or not at all. An edit to any
+of them falls back to the pure-Python modules until the next ``make compile``, and
+``SKILLSTREAM_PURE_CORE=1`` forces them.
 The pure-Python modules are the reference: the compiled ones are the same code.
 """
 
@@ -64,9 +67,13 @@ def attach(
     build = BUILD_DIR if build is None else build
     stamp = read_stamp(build)
     sources = Path(path[-1])  # the package's own directory (a compiled one goes first)
-    for name in modules:
-        if stamp.get(f"{package}.{name}") != source_hash(sources / f"{name}.py"):
-            return False
+    if any(f"{package}.{name}" not in stamp for name in modules):
+        return False
+    root = sources.parents[package.count(".")]  # where the top-level packages are
+    for dotted, digest in stamp.items():
+        source = root.joinpath(*dotted.split(".")).with_suffix(".py")
+        if not source.is_file() or source_hash(source) != digest:
+            return False  # this package's modules, or another's of the same build, edited
     compiled = build.joinpath(*package.split("."))
     suffixes = importlib.machinery.EXTENSION_SUFFIXES
     if not all(any((compiled / f"{m}{x}").is_file() for x in suffixes) for m in modules):

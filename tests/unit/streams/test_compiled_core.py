@@ -104,6 +104,13 @@ def test_a_build_of_other_sources_is_not_used(
     for name in core.COMPILED_MODULES:
         (build / "streams" / "core" / f"{name}{suffix}").write_bytes(b"")
     assert attached()  # all there: the build goes first on the package's path
+    other = compiled.stamp_lines(_sources(kinds))
+    (build / compiled.STAMP).write_text(stamp + other, encoding="ascii")
+    assert attached()  # the build of two packages, both current
+    stale = other.replace(other.split()[1], "0" * 64, 1)
+    (build / compiled.STAMP).write_text(stamp + stale, encoding="ascii")
+    assert not attached()  # another package of the same build edited: none of it is used
+    (build / compiled.STAMP).write_text(stamp, encoding="ascii")
     monkeypatch.setenv("SKILLSTREAM_PURE_CORE", "1")
     assert not attached()
 
