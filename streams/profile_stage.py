@@ -63,7 +63,7 @@ from schemas.deadletter import DeadLetter, Problem, SourcePosition
 from schemas.events import LearningEvent, decode_learner_events, encode_learner_events
 from schemas.milestones import MILESTONE_KAFKA_HEADERS
 from schemas.topology import changelog_topic
-from streams.core import ProfileState, decode_state, encode_state, snapshot
+from streams.core import ProfileState, decode_state, encode_state, snapshot_json
 from streams.ingest_loop import ARRIVAL_HEADER
 from streams.kafka.batch_loop import Batch, BatchLoop, Outcome, Produce
 from streams.kafka.connection import KafkaConnection
@@ -525,10 +525,8 @@ class ProfileStage:
                 unflushed[key] = None
                 continue
             if state.active:
-                view = snapshot(state, self.profiles.catalog, self.profiles.rules)
-                produce.append(
-                    Produce(self.profiles_topic, view.model_dump_json().encode(), key=key)
-                )
+                view = snapshot_json(state, self.profiles.catalog, self.profiles.rules)
+                produce.append(Produce(self.profiles_topic, view, key=key))
                 self.stats.snapshots += 1
             encoded = encode_state(state)
             changelog.append((len(produce), partition, key, encoded))

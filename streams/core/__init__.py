@@ -26,7 +26,7 @@ COMPILED = attach(__name__, __path__, COMPILED_MODULES)
 from streams.core.milestones import milestone_key, proficiency  # noqa: E402
 from streams.core.profile import apply  # noqa: E402
 from streams.core.rules import DEFAULT_RULES_PATH, Rules, RulesError  # noqa: E402
-from streams.core.snapshot import snapshot  # noqa: E402
+from streams.core.snapshot import snapshot, snapshot_json  # noqa: E402
 from streams.core.state import (  # noqa: E402
     STATE_FORMAT_VERSION,
     ProfileState,
@@ -47,4 +47,5 @@ __all__ = [
     "milestone_key",
     "proficiency",
     "snapshot",
+    "snapshot_json",
 ]

@@ -11,6 +11,8 @@ from __future__ import annotations
 from bisect import bisect_left
 from typing import Any
 
+import orjson
+
 from schemas.catalog import Catalog
 from schemas.profiles import PROFILE_SNAPSHOT_VERSION, ProfileSnapshot, SkillSnapshot
 from streams.core.contracts import trusted
@@ -39,6 +41,20 @@ def snapshot(state: ProfileState, catalog: Catalog, rules: Rules) -> ProfileSnap
     ``window_days``. Raises ``ValueError`` for a state with no statement
     applied (``state.active`` is false: it only remembers a pending voiding).
     """
+    values = _values(state, catalog, rules)
+    values["skills"] = tuple([_skill_view(skill) for skill in values["skills"]])
+    return trusted(ProfileSnapshot, values)
+
+
+def snapshot_json(state: ProfileState, catalog: Catalog, rules: Rules) -> bytes:
+    """``snapshot(...).model_dump_json()``, byte for byte, without building the models:
+    what the profile stage publishes once per changed learner and flush."""
+    return orjson.dumps(_values(state, catalog, rules), option=orjson.OPT_UTC_Z)
+
+
+def _values(state: ProfileState, catalog: Catalog, rules: Rules) -> dict[str, Any]:
+    """The snapshot's fields, in the order of ``ProfileSnapshot`` (the JSON's order); its
+    skills as plain dicts in the order of ``SkillSnapshot``."""
     now = state.newest
     plan = rules.plan
     window = plan.window_days
@@ -80,44 +96,39 @@ def snapshot(state: ProfileState, catalog: Catalog, rules: Rules) -> ProfileSnap
         best = best_of[i]
         entry = known.get(name)
         skills.append(
-            _skill_view(
-                {
-                    "skill": name,
-                    "category": None if entry is None else entry.category,
-                    "proficiency": level_of(decay, buckets[i], now, prior_q),
-                    "assessments": assessed[i],
-                    "latest_score": None if score < 0.0 else int(score * 10000.0 + 0.5) / 10000.0,
-                    "best_score": None if best < 0.0 else int(best * 10000.0 + 0.5) / 10000.0,
-                    "courses_completed": courses[i],
-                    "events_attended": events[i],
-                    "last_activity": from_micros(last[i]),
-                }
-            )
+            {
+                "skill": name,
+                "category": None if entry is None else entry.category,
+                "proficiency": level_of(decay, buckets[i], now, prior_q),
+                "assessments": assessed[i],
+                "latest_score": None if score < 0.0 else int(score * 10000.0 + 0.5) / 10000.0,
+                "best_score": None if best < 0.0 else int(best * 10000.0 + 0.5) / 10000.0,
+                "courses_completed": courses[i],
+                "events_attended": events[i],
+                "last_activity": from_micros(last[i]),
+            }
         )
     counts = state.totals.counts
     runs = state.totals.runs
-    return trusted(
-        ProfileSnapshot,
-        {
-            "version": PROFILE_SNAPSHOT_VERSION,
-            "learner": state.learner,
-            "as_of": from_micros(now),
-            "first_activity": from_micros(state.first),
-            "statements": counts[N_STATEMENTS],
-            "courses_completed": counts[N_COURSES],
-            "events_attended": counts[N_EVENTS],
-            "assessments": counts[N_ASSESSMENTS],
-            "certifications": counts[N_CERTIFICATIONS],
-            "collaborations": counts[N_COLLABORATIONS],
-            "weekly_streak": runs[-1] - runs[-2] + 1 if runs else 0,
-            "longest_streak": state.totals.longest,
-            "window_days": window,
-            "events_in_window": events_in_window,
-            "activity_in_window": activity_in_window,
-            "skills": tuple(skills),
-            "milestones": state.achieved,
-        },
-    )
+    return {
+        "version": PROFILE_SNAPSHOT_VERSION,
+        "learner": state.learner,
+        "as_of": from_micros(now),
+        "first_activity": from_micros(state.first),
+        "statements": counts[N_STATEMENTS],
+        "courses_completed": counts[N_COURSES],
+        "events_attended": counts[N_EVENTS],
+        "assessments": counts[N_ASSESSMENTS],
+        "certifications": counts[N_CERTIFICATIONS],
+        "collaborations": counts[N_COLLABORATIONS],
+        "weekly_streak": runs[-1] - runs[-2] + 1 if runs else 0,
+        "longest_streak": state.totals.longest,
+        "window_days": window,
+        "events_in_window": events_in_window,
+        "activity_in_window": activity_in_window,
+        "skills": skills,
+        "milestones": state.achieved,
+    }
 
 
 def _skill_view(values: dict[str, Any]) -> SkillSnapshot:

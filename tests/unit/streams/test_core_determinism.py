@@ -9,7 +9,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from schemas.events import EventKind, LearningEvent
-from streams.core import Rules, snapshot
+from schemas.profiles import ProfileSnapshot
+from streams.core import Rules, snapshot, snapshot_json
 
 KINDS = [k for k in EventKind if k is not EventKind.VOIDING]
 SKILLS = ["python", "sql", "rust", "communication", "teamwork", "meetups", "cobol"]
@@ -89,3 +90,37 @@ def test_voiding_gives_the_same_snapshot_in_any_order(data: st.DataObject) -> No
         return
     expected, _ = run(kept, rules)
     assert snapshot(state, catalog(), rules) == snapshot(expected, catalog(), rules)
+
+
+@FAST
+@given(data=st.data(), half_life=st.sampled_from([0.5, 3.0, 180.0]))
+def test_the_published_json_is_the_snapshot_models_json_byte_for_byte(
+    data: st.DataObject, half_life: float
+) -> None:
+    events = data.draw(statements())
+    rules = Rules(evidence_cap=8, dedupe_memory=1_000, half_life_days=half_life)
+    state, _ = run(events, rules)
+    published = snapshot_json(state, catalog(), rules)
+    assert published == snapshot(state, catalog(), rules).model_dump_json().encode()
+    assert ProfileSnapshot.model_validate_json(published) == snapshot(state, catalog(), rules)
+
+
+def test_the_published_json_of_the_simulators_learners_is_the_models_json() -> None:
+    from skillstream.config import SAMPLE_CATALOG, load_catalog, load_rules, load_vocabulary
+    from streams.offline import run_offline
+    from tools.simulate import Simulation
+
+    sample, rules = load_catalog(SAMPLE_CATALOG), load_rules(None)
+    result = run_offline(
+        list(Simulation(120, 90, seed=11)),
+        catalog=sample,
+        vocabulary=load_vocabulary(None),
+        rules=rules,
+        secret=b"test",
+    )
+    states = [state for state in result.states.values() if state.active]
+    assert len(states) > 100
+    assert any(view.skills and view.milestones for view in result.profiles.values())
+    for state in states:
+        expected = snapshot(state, sample, rules).model_dump_json().encode()
+        assert snapshot_json(state, sample, rules) == expected
