@@ -8,12 +8,12 @@ aiokafka's does, each partition's records (``Record``: ``topic``, ``partition``,
 ``offset``, ``key``, ``value``, ``headers``, ``timestamp``), keyed by aiokafka's
 ``TopicPartition``.
 
-Threads. ``consume`` runs on one thread of its own (the event loop stays free while it
-waits for records), and librdkafka calls the rebalance callbacks on that thread, inside
-``consume``. The callbacks hand the stage's listener (``on_partitions_revoked``,
-``on_partitions_assigned``, as for aiokafka) to the event loop and wait for it: a revoked
-partition is handed over only once the listener has drained and committed what was in
-flight, the same order aiokafka keeps. librdkafka answers a commit made on another thread
+Threads. Reading (librdkafka's ``poll`` and ``consume``) runs on one thread of its own
+(the event loop stays free while it waits for records), and librdkafka calls the rebalance
+callbacks on that thread, inside that read. The callbacks hand the stage's listener
+(``on_partitions_revoked``, ``on_partitions_assigned``, as for aiokafka) to the event loop
+and wait for it: a revoked partition is handed over only once the listener has drained
+and committed what was in flight, the same order aiokafka keeps. librdkafka answers a commit made on another thread
 only once the callback has returned, so while a callback waits, the listener's commits
 are run by the callback's own thread; other commits run on a thread of their own.
 
@@ -176,6 +176,7 @@ class RdConsumer:
         from confluent_kafka import Consumer, KafkaException
 
         self._loop = asyncio.get_running_loop()
+        self._closing = False
         self._thread = ThreadPoolExecutor(1, thread_name_prefix="rdconsumer")
         self._consumer = Consumer(self._config)
         timeout = self.kafka.request_timeout_ms / 1000

@@ -203,3 +203,29 @@ async def test_no_broker_fails_the_start_naming_the_address() -> None:
     await consumer.stop()
     with pytest.raises(ConsumeFailed, match="not started"):
         await consumer.getmany(timeout_ms=0)
+
+
+async def test_a_trickle_is_handed_over_without_waiting_for_a_full_batch(
+    settings: Settings, run_id: str
+) -> None:
+    topic = f"t{run_id}-rdc-trickle"
+    await _topic_with(settings.kafka, topic, 1, 3)
+    consumer = _consumer(settings.kafka, f"g{run_id}-trickle", topic)
+    await consumer.start()
+    try:
+        read = await _read(consumer, 3)  # joined, and the three records read
+        assert sorted(r.offset for r in read) == [0, 1, 2]
+        producer = RdProducer(settings.kafka, "test")
+        await producer.start()
+        try:
+            await (await producer.send(topic, b"one more", key=b"k"))
+        finally:
+            await producer.stop()
+        began = time.monotonic()
+        batch = await consumer.getmany(timeout_ms=20_000, max_records=5000)
+        waited = time.monotonic() - began
+    finally:
+        await consumer.stop()
+    assert [r.value for records in batch.values() for r in records] == [b"one more"]
+    # librdkafka's consume alone would hold the one record until the 20 s were up
+    assert waited < 10.0
