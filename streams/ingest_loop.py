@@ -1,9 +1,10 @@
 """The ingest stage: ``xapi.statements`` → ``learning.events`` and the dead-letter topic.
 
-Ingest is stateless, so it runs in bulk on aiokafka inside the worker rather than
-as a faust stream: faust pays on the order of 100 µs of event-loop hand-off per
-record, more than validating and normalizing a statement costs, and this stage
-sees every statement (see the README's "Performance").
+Ingest is stateless, so it runs in bulk on the batch loop (``streams.kafka``, reading and
+producing through librdkafka) inside the worker rather than as a faust stream: faust pays
+on the order of 100 µs of event-loop hand-off per record, more than validating and
+normalizing a statement costs, and this stage sees every statement (see the README's
+"Performance").
 
 ``IngestHandler`` is the stage (records in, records to produce out, no Kafka client
 inside); ``IngestLoop`` runs it on the one batch loop (``streams.kafka.batch_loop``)

@@ -1,10 +1,11 @@
 """The profile stage: ``learning.events`` → profile state → milestones and snapshots.
 
-It runs in bulk on aiokafka with its own state store rather than as a faust
-agent over a faust table: faust spends on the order of 150 µs per record in
-its consumer hand-off and restores a changelog at a few thousand records a
-second (both measured; see the README's "Performance"), while this stage has
-to keep up with every statement and restore a million learners quickly.
+It runs in bulk on the batch loop (``streams.kafka``, reading and producing through
+librdkafka) with its own state store rather than as a faust agent over a faust table:
+faust spends on the order of 150 µs per record in its consumer hand-off and restores a
+changelog at a few thousand records a second (both measured; see the README's
+"Performance"), while this stage has to keep up with every statement and restore a
+million learners quickly.
 It keeps the same guarantees a faust table gives, written out here:
 
 * **Partitions.** The stage's consumer group (``SKILLSTREAM_GROUP_ID``) owns
@@ -57,7 +58,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
+from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from schemas.deadletter import DeadLetter, Problem, SourcePosition
 from schemas.events import LearningEvent, decode_learner_events, encode_learner_events
@@ -129,7 +130,9 @@ class _Dirty:
     erased: bool = False
 
 
-class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
+class _Listener:
+    """What the stage does when its partitions move (``streams.kafka.consumer.Listener``)."""
+
     def __init__(self, stage: ProfileStage) -> None:
         self.stage = stage
 
@@ -146,8 +149,9 @@ class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
                 self.stage.restored.discard(tp.partition)
 
     async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
-        # aiokafka may already fetch the new partitions while this runs: holding
-        # the lock keeps ``process`` out until the state is restored.
+        # Holding the lock keeps ``process`` out until the state is restored, whatever
+        # the consumer fetches meanwhile (librdkafka starts on the new partitions only
+        # once this returns; a batch fetched before is sought back by ``process``).
         async with self.stage.lock:
             partitions = [tp.partition for tp in assigned]
             await self.stage.restore(partitions)
