@@ -278,17 +278,20 @@ async def committed(bootstrap: str, group: str, topic: str) -> int:
     return sum(p.committed or 0 for p in await group_lag(bootstrap, group, topic))
 
 
+RAW_READ_OPTIONS: dict[str, Any] = {
+    "enable_auto_commit": False,
+    "auto_offset_reset": "earliest",
+    "max_poll_records": 5000,
+    "fetch_max_bytes": 64 * 1024 * 1024,
+    "max_partition_fetch_bytes": 8 * 1024 * 1024,
+}
+"""How the raw loop's aiokafka consumer reads (ingest's fetch sizes)."""
+
+
 async def raw_loop(bootstrap: str, source: str, sink: str, group: str, count: int) -> None:
     """The baseline: consume, parse (orjson), produce, commit — nothing else."""
     consumer = AIOKafkaConsumer(
-        source,
-        bootstrap_servers=bootstrap,
-        group_id=group,
-        enable_auto_commit=False,
-        auto_offset_reset="earliest",
-        max_poll_records=5000,
-        fetch_max_bytes=64 * 1024 * 1024,
-        max_partition_fetch_bytes=8 * 1024 * 1024,
+        source, bootstrap_servers=bootstrap, group_id=group, **RAW_READ_OPTIONS
     )
     producer = AIOKafkaProducer(
         bootstrap_servers=bootstrap, acks="all", linger_ms=5, max_batch_size=1024 * 1024

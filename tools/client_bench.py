@@ -33,6 +33,7 @@ from streams.kafka.connection import KafkaConnection
 from streams.kafka.consumer import RdConsumer
 from streams.kafka.producer import RdProducer
 from streams.membership import HEARTBEAT_INTERVAL_MS, SESSION_TIMEOUT_MS
+from tools.bench import RAW_READ_OPTIONS
 
 CLIENTS = ("aiokafka", "librdkafka")
 
@@ -45,16 +46,7 @@ def _process_cpu() -> float:
 def _consumer(kafka: KafkaConnection, client: str, topic: str) -> Any:
     group = f"client-bench-{uuid.uuid4().hex[:8]}"
     if client == "aiokafka":
-        return kafka.consumer(
-            topic,
-            client="bench",
-            group_id=group,
-            enable_auto_commit=False,
-            auto_offset_reset="earliest",
-            max_poll_records=5000,
-            fetch_max_bytes=64 * 1024 * 1024,
-            max_partition_fetch_bytes=8 * 1024 * 1024,
-        )
+        return kafka.consumer(topic, client="bench", group_id=group, **RAW_READ_OPTIONS)
     return RdConsumer(
         kafka,
         "bench",

@@ -230,7 +230,6 @@ class RdConsumer:
         if self._failed is not None:
             raise self._failed
         batch: dict[TopicPartition, list[Any]] = {}
-        known = self._partitions
         current: list[Any] | None = None
         current_key: tuple[str, int] | None = None
         for m in messages:
@@ -242,9 +241,7 @@ class RdConsumer:
             partition = m.partition()
             where = (topic, partition)
             if where != current_key:
-                tp = known.get(where)
-                if tp is None:
-                    tp = known[where] = TopicPartition(topic, partition)
+                tp = self._tp(topic, partition)
                 current = batch.get(tp)
                 if current is None:
                     current = batch[tp] = []

@@ -29,6 +29,16 @@ from tools.processes import ManagedProcess, free_port, settings_env
 from tools.simulate import Simulation
 
 
+async def new_topic(kafka: KafkaConnection, name: str, partitions: int, **configs: str) -> None:
+    """Create topic ``name`` (replication 1; ``configs`` as topic configs)."""
+    admin = kafka.admin(client="test")
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(name, partitions, 1, topic_configs=configs)])
+    finally:
+        await admin.close()
+
+
 def simulated(learners: int, days: int, seed: int) -> list[bytes]:
     return list(Simulation(learners, days, seed))
 
@@ -257,12 +267,7 @@ async def fill_changelog(
     """1,200 records over 4 partitions: puts, overwrites and deletes; returns the end offsets
     and what each partition holds in the end. ``transactional`` writes them in transactions
     of 100, so each partition's last offset holds a commit marker, not a record."""
-    admin = kafka.admin(client="test")
-    await admin.start()
-    try:
-        await admin.create_topics([NewTopic(topic, CHANGELOG_PARTITIONS, 1)])
-    finally:
-        await admin.close()
+    await new_topic(kafka, topic, CHANGELOG_PARTITIONS)
     options = {"transactional_id": f"{topic}-filler"} if transactional else {}
     producer = kafka.producer(client="test", acks="all", **options)
     await producer.start()

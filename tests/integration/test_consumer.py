@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 from aiokafka import TopicPartition
-from aiokafka.admin import NewTopic
 from aiokafka.errors import KafkaError
+from pipeline_support import new_topic
 
 from skillstream.lag import group_lag
 from skillstream.settings import Settings
@@ -27,12 +27,7 @@ from streams.membership import HEARTBEAT_INTERVAL_MS, SESSION_TIMEOUT_MS
 async def _topic_with(kafka: KafkaConnection, name: str, partitions: int, count: int) -> list[Any]:
     """A new topic holding ``count`` records (key ``k<n % 13>``, value ``v<n>``, a header
     ``n``); their acknowledgements."""
-    admin = kafka.admin(client="test")
-    await admin.start()
-    try:
-        await admin.create_topics([NewTopic(name, partitions, 1)])
-    finally:
-        await admin.close()
+    await new_topic(kafka, name, partitions)
     producer = RdProducer(kafka, "test")
     await producer.start()
     try:

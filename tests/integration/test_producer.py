@@ -7,9 +7,9 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from aiokafka.admin import NewTopic
 from aiokafka.errors import KafkaError
 from aiokafka.partitioner import DefaultPartitioner
+from pipeline_support import new_topic
 
 from skillstream.settings import Settings
 from streams.kafka.batch_loop import Produce
@@ -17,20 +17,11 @@ from streams.kafka.connection import KafkaConnection
 from streams.kafka.producer import DeliveryFailed, RdProducer
 
 
-async def _topic(kafka: KafkaConnection, name: str, partitions: int, **configs: str) -> None:
-    admin = kafka.admin(client="test")
-    await admin.start()
-    try:
-        await admin.create_topics([NewTopic(name, partitions, 1, topic_configs=configs)])
-    finally:
-        await admin.close()
-
-
 async def test_keys_land_where_the_default_partitioner_puts_them_in_order(
     settings: Settings, run_id: str
 ) -> None:
     topic = f"t{run_id}-rd-keys"
-    await _topic(settings.kafka, topic, 7)
+    await new_topic(settings.kafka, topic, 7)
     producer = RdProducer(settings.kafka, "test")
     await producer.start()
     try:
@@ -70,7 +61,7 @@ async def test_keys_land_where_the_default_partitioner_puts_them_in_order(
 
 async def test_a_refused_record_fails_its_acknowledgement(settings: Settings, run_id: str) -> None:
     topic = f"t{run_id}-rd-small"
-    await _topic(settings.kafka, topic, 1, **{"max.message.bytes": "2000"})
+    await new_topic(settings.kafka, topic, 1, **{"max.message.bytes": "2000"})
     producer = RdProducer(settings.kafka, "test")
     await producer.start()
     try:
@@ -88,7 +79,7 @@ async def test_a_list_sent_at_once_resolves_to_each_record_in_order(
     settings: Settings, run_id: str
 ) -> None:
     topic = f"t{run_id}-rd-many"
-    await _topic(settings.kafka, topic, 5)
+    await new_topic(settings.kafka, topic, 5)
     producer = RdProducer(settings.kafka, "test")
     await producer.start()
     try:
@@ -113,7 +104,7 @@ async def test_a_list_sent_at_once_resolves_to_each_record_in_order(
 
 async def test_one_refused_record_fails_the_list(settings: Settings, run_id: str) -> None:
     topic = f"t{run_id}-rd-many-small"
-    await _topic(settings.kafka, topic, 1, **{"max.message.bytes": "2000"})
+    await new_topic(settings.kafka, topic, 1, **{"max.message.bytes": "2000"})
     producer = RdProducer(settings.kafka, "test")
     await producer.start()
     try:
