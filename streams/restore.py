@@ -63,6 +63,9 @@ def split(todo: Todo, groups: int) -> list[Todo]:
 BATCH: Final = 10_000
 """Records taken from the client at a time (one RocksDB write batch per partition among them)."""
 
+IDLE_WAIT: Final = 0.01
+"""Seconds the reading thread waits when librdkafka has nothing queued (woken early by a stop)."""
+
 
 def read_changelog(
     kafka: KafkaConnection,
@@ -111,13 +114,20 @@ def read_changelog(
         }
     )
     ends = {p: end for p, (_, end) in todo.items()}
+    idle = stop if stop is not None else threading.Event()
     restored = 0
     try:
         consumer.assign([Partition(changelog, p, start) for p, (start, _) in todo.items()])
         while ends and not (stop is not None and stop.is_set()):
-            messages = consumer.consume(num_messages=BATCH, timeout=0.5)
+            # Take what librdkafka has queued without waiting in it, and wait here when
+            # nothing is: a wait inside ``consume`` was seen to overstay its timeout, and
+            # ``stop`` is only looked at between calls.
+            messages = consumer.consume(num_messages=BATCH, timeout=0)
             if refused:
                 raise kafka.unavailable(KafkaException(refused[0]))
+            if not messages:
+                idle.wait(IDLE_WAIT)
+                continue
             batches: dict[int, list[tuple[bytes, bytes | None]]] = {}
             following: dict[int, int] = {}
             reached: set[int] = set()
