@@ -683,7 +683,12 @@ if tuple(PARTS) != ("kept", "totals", "skills", "folded", "memory", "exposures")
 
 def _width(values: list[int]) -> int:
     """The narrowest unsigned width (index in ``_WIDTHS``) holding every value; 4: none."""
-    top = max(values, default=0)
+    top = 0
+    for value in values:  # one pass, no call: this runs for every field of every flush
+        if value > top:
+            top = value
+        elif value < 0:
+            raise ValueError("profile state: a count or code below zero cannot be encoded")
     return (
         0
         if top < 0x100
@@ -698,6 +703,8 @@ def _width(values: list[int]) -> int:
 
 
 def _pack(tc: str, values: Any) -> bytes:
+    if tc == "B":
+        return bytes(values)  # the fast path of bytes() for a list of small numbers
     a = array(tc, values)
     if _SWAP:
         a.byteswap()
@@ -707,11 +714,29 @@ def _pack(tc: str, values: Any) -> bytes:
 def _put_uints(values: list[int], pools: list[list[Any]]) -> Any:
     width = _width(values)
     if width == 4:
-        if min(values) < 0:  # the narrow widths refuse a negative number themselves
-            raise ValueError("profile state: a count or code below zero cannot be encoded")
         return [f"{v:x}" for v in values]
     pools[width] += values
     return 4 * len(values) + width
+
+
+def _put_scores(value: list[float], pools: list[list[Any]]) -> Any:
+    at: list[int] = []
+    doubles = pools[_DOUBLE]
+    for i in range(len(value)):  # typed, so the compiled build compares unboxed doubles
+        score = value[i]
+        if score != NO_SCORE:
+            at.append(i)
+            doubles.append(score)
+    return [len(value), _put_uints(at, pools)]
+
+
+def _put_nested(value: list[list[int]], pools: list[list[Any]]) -> Any:
+    signed = pools[_SIGNED]
+    sizes: list[int] = []
+    for items in value:
+        signed += items
+        sizes.append(len(items))
+    return sizes
 
 
 def _put(wire: int, value: Any, pools: list[list[Any]]) -> Any:
@@ -727,14 +752,9 @@ def _put(wire: int, value: Any, pools: list[list[Any]]) -> Any:
     if wire in (NUMBER, LIST):
         return value
     if wire == SCORES:
-        at = [i for i, v in enumerate(value) if v != NO_SCORE]
-        pools[_DOUBLE] += [value[i] for i in at]
-        return [len(value), _put_uints(at, pools)]
+        return _put_scores(value, pools)
     if wire == NESTED:
-        signed = pools[_SIGNED]
-        for items in value:
-            signed += items
-        return [len(items) for items in value]
+        return _put_nested(value, pools)
     if wire == ROWS:
         rows: list[int] = []
         for key in sorted(value):

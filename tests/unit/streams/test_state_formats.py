@@ -284,7 +284,7 @@ def test_codes_wider_than_64_bits_round_trip() -> None:
 def test_a_negative_count_is_refused_when_encoding() -> None:
     state = CASES["plain"]()
     state.skills.touches[0] = -1
-    with pytest.raises(OverflowError):
+    with pytest.raises(ValueError, match="below zero"):
         encode_state(state)
     state.skills.touches[0] = 0
     state.kept.rc[0] |= 1 << 80  # the hex path, beside a negative code
