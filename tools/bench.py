@@ -23,6 +23,10 @@ JSON (``bench-results/bench-<time>.json``):
     the same single-process raw loop;
 (d) **recovery** — profile-table records/s a fresh worker restores from the
     changelog, for a configurable number of learners (default 1,000,000).
+
+Then where the worker's event loop spends its time: µs of main-thread CPU per
+statement by area, from one more ``--processes 1`` pipeline run that py-spy samples
+(``tools.worker_profile``; not timed; ``--no-worker-profile`` skips it).
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -66,6 +71,7 @@ from streams.heap import quiet_collector
 from streams.ingest_loop import ARRIVAL_HEADER
 from streams.offline import run_offline
 from streams.restore import cores as usable_cores
+from tools import worker_profile
 from tools.broker import REPO_ROOT, Broker, ensure_broker, wait_for_metadata
 from tools.demo import wait_for_leaders
 from tools.processes import ManagedProcess, free_port, settings_env, wait_assigned
@@ -252,7 +258,12 @@ def start_workers(s: Settings, work: Path, processes: int, name: str) -> list[Ma
 
 
 async def bench_pipeline(
-    bootstrap: str, records: list[bytes], work: Path, processes: int = 1
+    bootstrap: str,
+    records: list[bytes],
+    work: Path,
+    processes: int = 1,
+    on_start: Callable[[list[ManagedProcess]], None] | None = None,
+    before_stop: Callable[[list[ManagedProcess]], None] | None = None,
 ) -> float:
     s = run_settings(bootstrap, work, "pipeline")
     await new_topics(bootstrap, s.topics)
@@ -260,16 +271,46 @@ async def bench_pipeline(
     await produce_all(bootstrap, s.topics.statements, records, s.learner_secret_bytes)
     workers = start_workers(s, work, processes, "worker")
     try:
+        if on_start is not None:
+            on_start(workers)
         await wait_lag_zero(bootstrap, pipeline_groups(s), timeout=1800)
         while await committed(bootstrap, *pipeline_groups(s)[0]) < len(records):
             await asyncio.sleep(0.5)
             await wait_lag_zero(bootstrap, pipeline_groups(s), timeout=1800)
+        if before_stop is not None:
+            before_stop(workers)
     finally:
         for worker in workers:
             worker.stop()
     first = min(await timestamps(bootstrap, s.topics.events))
     last = max(await timestamps(bootstrap, s.topics.profiles))
     return len(records) / max((last - first) / 1000, 1e-3)
+
+
+async def bench_worker_profile(
+    bootstrap: str, records: list[bytes], work: Path
+) -> dict[str, float]:
+    """µs of the worker's main-thread CPU per statement by area (``tools.worker_profile``),
+    from one more ``--processes 1`` pipeline run with py-spy attached (not a timed run)."""
+    out = work / "worker-profile.raw"
+    recorders: list[subprocess.Popen[bytes]] = []
+    pids: list[int] = []
+    cpu: list[float] = []
+
+    def record(workers: list[ManagedProcess]) -> None:
+        assert workers[0].proc is not None
+        pids.append(workers[0].proc.pid)
+        recorders.append(worker_profile.start_recording(workers[0].proc.pid, out))
+
+    def measure_cpu(workers: list[ManagedProcess]) -> None:
+        assert workers[0].proc is not None
+        cpu.append(worker_profile.main_thread_cpu_s(workers[0].proc.pid))
+
+    await bench_pipeline(bootstrap, records, work, 1, on_start=record, before_stop=measure_cpu)
+    lines = worker_profile.finish_recording(recorders[0], out)
+    return worker_profile.us_per_statement(
+        worker_profile.attribute(lines, pids[0]), len(records), cpu[0] if cpu else None
+    )
 
 
 async def committed(bootstrap: str, group: str, topic: str) -> int:
@@ -541,6 +582,16 @@ async def measure(args: argparse.Namespace, broker: Broker | None) -> dict[str, 
             p50s.append(p50)
             p99s.append(p99)
             log(f"  latency p50 {p50:.0f} ms, p99 {p99:.0f} ms over {n} milestones")
+    worker_areas: dict[str, float] | None = None
+    worker_areas_missing: str | None = None
+    if broker is not None and args.worker_profile:
+        log("pipeline, --processes 1, with py-spy sampling the worker (not timed)")
+        try:
+            worker_areas = await bench_worker_profile(broker.bootstrap, records, work)
+            log(f"  worker's main thread: {worker_areas['total']:.1f} µs per statement")
+        except (OSError, RuntimeError) as exc:
+            worker_areas_missing = str(exc)
+            log(f"  no worker profile: {worker_areas_missing}")
     if broker is not None and args.recovery_learners > 0:
         for rep in range(args.recovery_repeat):
             log(f"recovery {rep + 1}/{args.recovery_repeat}")
@@ -588,6 +639,8 @@ async def measure(args: argparse.Namespace, broker: Broker | None) -> dict[str, 
         ),
         "all_cores_latency_p50_ms": med(figures.latency_all_p50),
         "all_cores_latency_p99_ms": med(figures.latency_all_p99),
+        "worker_us_per_statement": worker_areas,
+        "worker_profile_missing": worker_areas_missing,
         "recovery_records_per_s": med(figures.recovery),
         "recovery_learners": args.recovery_learners,
         "runs": figures.__dict__,
@@ -665,6 +718,18 @@ def render(result: dict[str, Any]) -> str:
     collector = result.get("offline_collector_us_per_statement")
     if collector is not None:
         lines.append(f"  (a) also spent {collector:.1f} µs per statement in the garbage collector")
+    worker = result.get("worker_us_per_statement")
+    if worker:
+        lines += [
+            "",
+            "where the worker's event loop goes (--processes 1, py-spy, µs per statement)",
+        ]
+        for key, label, _ in worker_profile.AREAS:
+            us = worker[key]
+            lines.append(f"  {label.ljust(48)} {us:6.1f} µs  {us / worker['total']:4.0%}")
+        lines.append(f"  {'total'.ljust(48)} {worker['total']:6.1f} µs")
+    elif result.get("worker_profile_missing"):
+        lines += ["", f"no worker profile: {result['worker_profile_missing']}"]
     return "\n".join(lines)
 
 
@@ -686,6 +751,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--recovery-learners", type=int, default=1_000_000, help="0 skips (d)")
     parser.add_argument("--recovery-repeat", type=int, default=1)
     parser.add_argument("--skip-broker", action="store_true", help="only (a), no broker")
+    parser.add_argument(
+        "--no-worker-profile",
+        dest="worker_profile",
+        action="store_false",
+        help="skip the extra pipeline run sampled by py-spy (where the worker's time goes)",
+    )
     parser.add_argument("--work", default=".local/bench", help="worker state and logs")
     parser.add_argument("--out", default="bench-results", help="folder for the JSON result")
     args = parser.parse_args(argv)
