@@ -100,8 +100,9 @@ def attribute(lines: Iterable[str], pid: int) -> Counter[str]:
         if thread != main:
             continue
         areas[ALL] += count
-        if LOOP in frames:
-            areas[area_of(frames)] += count
+        if LOOP in frames:  # only what the loop called: a stage's own run() wraps its loop
+            inner = frames[len(frames) - frames[::-1].index(LOOP) :]
+            areas[area_of(inner)] += count
     return areas
 
 

@@ -64,10 +64,12 @@ def test_only_the_main_threads_samples_inside_the_batch_loops_are_put_in_areas()
         line([*LOOP, "normalize (n.py:2)"], 4, thread="thread (43)"),
         "",
     ]
+    lines.append(line(["ProfileStage.run (s.py:1)", *LOOP, "BatchLoop._start (b.py:2)"], 6))
     areas = attribute(lines, PID)
+    assert areas["loop"] == 6  # the stage's run() is outside its loop: not the stage's work
     assert areas["normalize"] == 5
     assert areas["flush"] == 3
-    assert areas[ALL] == 19  # start-up counts towards the thread's samples, not an area
+    assert areas[ALL] == 25  # start-up counts towards the thread's samples, not an area
     assert "consume" not in areas  # other threads, named or not
 
 
