@@ -34,7 +34,8 @@ re-validates it with pydantic. What it decides:
 * **Score**: ``result.score.scaled``, else ``(raw - min) / (max - min)`` when
   ``raw``, ``min`` and ``max`` are all given, clamped to [-1, 1]; else none.
 * **When**: ``timestamp``, else ``stored``, else ``fallback_time`` (the caller
-  passes the Kafka record time), else the statement is ignored. A time without
+  passes the Kafka record time, as a datetime or as its milliseconds since the
+  epoch, turned into a datetime only when needed), else the statement is ignored. A time without
   a zone is read as UTC, as xAPI asks of consumers.
 * **Which statement**: the id, lower-cased; a statement without an id gets a
   UUIDv5 of its canonical JSON (``statement_id_of``), so a replay of the same
@@ -128,7 +129,7 @@ def normalize(
     catalog: Catalog,
     vocabulary: Vocabulary,
     secret: bytes,
-    fallback_time: datetime | None = None,
+    fallback_time: datetime | int | None = None,
 ) -> tuple[LearningEvent, ...] | Ignored:
     """The learning events of one valid statement, or why it credits nobody.
 
@@ -471,7 +472,9 @@ def _as_utc(parsed: datetime) -> datetime:
     return parsed.astimezone(_UTC)
 
 
-def _time_otherwise(statement: Mapping[str, Any], fallback: datetime | None) -> datetime | None:
+def _time_otherwise(
+    statement: Mapping[str, Any], fallback: datetime | int | None
+) -> datetime | None:
     """The event time when ``timestamp`` is absent (or, against the validator, unreadable)."""
     stored = statement.get("stored")
     if stored is not None:
@@ -480,6 +483,8 @@ def _time_otherwise(statement: Mapping[str, Any], fallback: datetime | None) -> 
             return parsed
     if fallback is None:
         return None
+    if isinstance(fallback, int):  # milliseconds since the epoch (a Kafka record time)
+        return datetime.fromtimestamp(fallback / 1000, _UTC)
     if fallback.tzinfo is None or fallback.utcoffset() is None:
         return fallback.replace(tzinfo=_UTC)
     return fallback if fallback.tzinfo is _UTC else fallback.astimezone(_UTC)

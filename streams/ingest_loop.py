@@ -33,7 +33,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
 
 from schemas.deadletter import SourcePosition
 from schemas.events import LearningEvent, encode_learner_records
@@ -114,18 +113,17 @@ class IngestHandler:
             for m in messages:
                 version = header_version(m.headers)
                 raw = m.value if m.value is not None else b""
-                outcome = ingest.record(
-                    raw, version, datetime.fromtimestamp(m.timestamp / 1000, UTC)
-                )
+                at = m.timestamp
+                outcome = ingest.record(raw, version, at)  # a datetime only when needed
                 if isinstance(outcome, tuple):
                     for event in outcome:
-                        if erased is not None and erased.covers(event.learner, m.timestamp):
+                        if erased is not None and erased.covers(event.learner, at):
                             self.dropped_erased += 1
                             continue
                         bucket = per_learner.get(event.learner)
                         if bucket is None:
                             per_learner[event.learner] = [event]
-                            arrival[event.learner] = m.timestamp
+                            arrival[event.learner] = at
                         else:
                             bucket.append(event)
                 elif isinstance(outcome, Rejected):
@@ -138,7 +136,7 @@ class IngestHandler:
                             topic=tp.topic,
                             partition=tp.partition,
                             offset=m.offset,
-                            timestamp_ms=m.timestamp,
+                            timestamp_ms=at,
                         ),
                         version,
                     )

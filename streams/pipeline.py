@@ -87,7 +87,7 @@ class Ingest:
         self,
         raw: bytes,
         header_version: str | None = None,
-        fallback_time: datetime | None = None,
+        fallback_time: datetime | int | None = None,
     ) -> tuple[LearningEvent, ...] | Rejected | Ignored:
         """One input record's fate. Counts are kept in ``self.counts``.
 

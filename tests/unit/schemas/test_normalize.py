@@ -435,6 +435,17 @@ class TestTime:
         assert event.time.tzinfo is UTC
         naive = run(st, catalog, vocabulary, fallback_time=datetime(2026, 3, 1, 12, 0))
         assert naive.time == datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+        # a Kafka record's time, in milliseconds since the epoch
+        ms = run(st, catalog, vocabulary, fallback_time=1_772_366_400_123)
+        assert ms.time == datetime(2026, 3, 1, 12, 0, 0, 123_000, tzinfo=UTC)
+        assert ms.time.tzinfo is UTC
+
+    def test_a_record_time_is_not_used_when_the_statement_has_one(
+        self, catalog: Catalog, vocabulary: Vocabulary
+    ) -> None:
+        st = statement()
+        own = run(st, catalog, vocabulary).time
+        assert run(st, catalog, vocabulary, fallback_time=1_772_366_400_123).time == own
 
     def test_no_time_at_all_is_ignored(self, catalog: Catalog, vocabulary: Vocabulary) -> None:
         st = statement()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from datetime import UTC, datetime
 
 import orjson
 from memory_kafka import MemoryConsumer, MemoryKafka, MemoryProducer
@@ -74,3 +75,33 @@ async def test_events_per_learner_in_order_and_every_invalid_record_dead_lettere
     assert letter.original() == b"{not json"
     assert letter.source.partition == 1
     assert letter.errors[0].code == "json"
+
+
+async def test_a_statement_without_a_time_takes_its_records_time() -> None:
+    kafka = MemoryKafka()
+    kafka.create("xapi.statements", 1)
+    timeless = orjson.loads(statement(1, "ann"))
+    del timeless["timestamp"]
+    kafka.append("xapi.statements", orjson.dumps(timeless), key=b"ann")
+    [record] = kafka.records("xapi.statements")
+    handler = IngestHandler(
+        Ingest(load_catalog(SAMPLE_CATALOG), load_vocabulary(None), b"s" * 32),
+        events_topic="learning.events",
+        dlq_topic="xapi.statements.dlq",
+    )
+    loop = BatchLoop(
+        MemoryConsumer(kafka, "g-ingest", "xapi.statements"),
+        MemoryProducer(kafka),
+        handler,
+        name="ingest",
+    )
+
+    async def idle() -> bool:
+        return True
+
+    loop.on_idle = idle
+    await asyncio.wait_for(loop.run(), 10)
+    [out] = kafka.records("learning.events")
+    _, [event] = decode_learner_events(out.value or b"")
+    assert event.time == datetime.fromtimestamp(record.timestamp / 1000, UTC)
+    assert event.time.tzinfo is UTC
