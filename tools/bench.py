@@ -80,7 +80,7 @@ from tools.simulate import Simulation
 TARGETS = {
     "offline_statements_per_s": 100_000,
     "pipeline_statements_per_s": 30_000,
-    "pipeline_to_raw_ratio": 0.7,  # 0.6 until the hot-path work (issue 13) set 0.7
+    "pipeline_to_raw_ratio": 0.7,  # the hot-path target; 0.6 before the hot-path work
     "latency_p99_ms": 100,
     "all_cores_pipeline_to_raw_ratio": 0.9,
     "all_cores_latency_p99_ms": 100,
@@ -724,9 +724,10 @@ def render(result: dict[str, Any]) -> str:
             "",
             "where the worker's event loop goes (--processes 1, py-spy, µs per statement)",
         ]
+        total = worker["total"] or 1.0  # no sample in the loops: every share is 0
         for key, label, _ in worker_profile.AREAS:
             us = worker[key]
-            lines.append(f"  {label.ljust(48)} {us:6.1f} µs  {us / worker['total']:4.0%}")
+            lines.append(f"  {label.ljust(48)} {us:6.1f} µs  {us / total:4.0%}")
         lines.append(f"  {'total'.ljust(48)} {worker['total']:6.1f} µs")
     elif result.get("worker_profile_missing"):
         lines += ["", f"no worker profile: {result['worker_profile_missing']}"]
