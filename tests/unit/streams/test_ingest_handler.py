@@ -29,15 +29,8 @@ def statement(n: int, who: str) -> bytes:
     )
 
 
-async def test_events_per_learner_in_order_and_every_invalid_record_dead_lettered() -> None:
-    kafka = MemoryKafka()
-    kafka.create("xapi.statements", 2)
-    records = [statement(n, "ann" if n % 2 else "bob") for n in range(10)]
-    for raw in records[:5]:
-        kafka.append("xapi.statements", raw, key=b"ann-or-bob", partition=0)
-    kafka.append("xapi.statements", b"{not json", key=b"broken", partition=1)
-    for raw in records[5:]:
-        kafka.append("xapi.statements", raw, key=b"ann-or-bob", partition=0)
+async def ingest_all(kafka: MemoryKafka) -> None:
+    """Run the ingest stage over everything on ``xapi.statements``, then stop."""
     handler = IngestHandler(
         Ingest(load_catalog(SAMPLE_CATALOG), load_vocabulary(None), b"s" * 32),
         events_topic="learning.events",
@@ -55,6 +48,18 @@ async def test_events_per_learner_in_order_and_every_invalid_record_dead_lettere
 
     loop.on_idle = idle
     await asyncio.wait_for(loop.run(), 10)
+
+
+async def test_events_per_learner_in_order_and_every_invalid_record_dead_lettered() -> None:
+    kafka = MemoryKafka()
+    kafka.create("xapi.statements", 2)
+    records = [statement(n, "ann" if n % 2 else "bob") for n in range(10)]
+    for raw in records[:5]:
+        kafka.append("xapi.statements", raw, key=b"ann-or-bob", partition=0)
+    kafka.append("xapi.statements", b"{not json", key=b"broken", partition=1)
+    for raw in records[5:]:
+        kafka.append("xapi.statements", raw, key=b"ann-or-bob", partition=0)
+    await ingest_all(kafka)
 
     events = kafka.records("learning.events")
     per_learner: dict[str, list[str]] = {}
@@ -84,23 +89,7 @@ async def test_a_statement_without_a_time_takes_its_records_time() -> None:
     del timeless["timestamp"]
     kafka.append("xapi.statements", orjson.dumps(timeless), key=b"ann")
     [record] = kafka.records("xapi.statements")
-    handler = IngestHandler(
-        Ingest(load_catalog(SAMPLE_CATALOG), load_vocabulary(None), b"s" * 32),
-        events_topic="learning.events",
-        dlq_topic="xapi.statements.dlq",
-    )
-    loop = BatchLoop(
-        MemoryConsumer(kafka, "g-ingest", "xapi.statements"),
-        MemoryProducer(kafka),
-        handler,
-        name="ingest",
-    )
-
-    async def idle() -> bool:
-        return True
-
-    loop.on_idle = idle
-    await asyncio.wait_for(loop.run(), 10)
+    await ingest_all(kafka)
     [out] = kafka.records("learning.events")
     _, [event] = decode_learner_events(out.value or b"")
     assert event.time == datetime.fromtimestamp(record.timestamp / 1000, UTC)
