@@ -10,8 +10,9 @@ a compiled one imports into it) — so ``make bench`` and ``make test-compiled``
 this first, do not rebuild a current build; ``--force`` rebuilds it anyway.
 
 The modules (each package's ``COMPILED_MODULES``: the profile core of ``streams.core``,
-the built-in rule kinds of ``streams.core.kinds`` and the validator's fast path in
-``schemas.xapi``) are strictly typed Python; mypyc
+the built-in rule kinds of ``streams.core.kinds``, the parser, format checks and the
+validator's fast path in ``schemas.xapi``, and normalizing and learner keys in
+``schemas``) are strictly typed Python; mypyc
 turns them into C extensions, which their packages load only while the build's stamp
 matches their sources (``schemas.compiled``). Needs a C compiler (gcc or clang) and the Python headers; the
 pure-Python modules stay the reference and the fallback.
@@ -28,6 +29,7 @@ import sys
 import time
 from pathlib import Path
 
+import schemas
 import schemas.xapi
 import streams.core
 import streams.core.kinds
@@ -37,7 +39,7 @@ REPO = Path(__file__).resolve().parent.parent
 WORK = REPO / "build" / "compiled-core-work"
 INPUTS = "INPUTS"
 """The file in the build naming what it was made from (``inputs``)."""
-PACKAGES = (schemas.xapi, streams.core, streams.core.kinds)
+PACKAGES = (schemas, schemas.xapi, streams.core, streams.core.kinds)
 
 
 def modules() -> dict[str, Path]:

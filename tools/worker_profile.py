@@ -33,10 +33,12 @@ LOOP: Final = "BatchLoop._run"
 shutdown are not)."""
 
 AREAS: Final[tuple[tuple[str, str, tuple[str, ...]], ...]] = (
-    ("parse", "JSON parse and version (parse_statement)", ("parse_statement",)),
     ("validate", "xAPI validation", ("validate_statement",)),
-    ("normalize", "normalize to learning events", ("normalize",)),
-    ("ingest", "ingest stage, the rest", ("IngestHandler", "Ingest")),
+    (
+        "ingest",
+        "JSON parse, normalize and the rest of the ingest stage",
+        ("parse_statement", "normalize", "IngestHandler", "Ingest"),
+    ),
     ("events_out", "learning.events encoding", ("encode_learner_records",)),
     ("events_in", "learning.events decoding", ("decode_learner_events", "ProfileStage._group")),
     ("core", "profile core and milestone rules", ("Profiles.apply_batch", "apply_each")),
@@ -49,7 +51,12 @@ AREAS: Final[tuple[tuple[str, str, tuple[str, ...]], ...]] = (
 )
 """(key, label, the functions that make a sample the area's): a name with a dot is one
 function; a name without one, every method of that class and the function of that name.
-The innermost function of a sample that any area names decides; ``loop`` takes the rest."""
+The innermost function of a sample that any area names decides; ``loop`` takes the rest.
+
+py-spy sees Python frames only: a compiled module's functions (``make compile``) count
+in the area of their nearest Python caller. Parsing and normalizing are compiled, and
+called from ``Ingest.record``, so they make one area with the rest of the ingest stage;
+``bench_areas`` (the offline steps, each timed alone) still gives each its own figure."""
 
 ALL: Final = "all"
 """The key ``attribute`` counts every sample of the thread under."""

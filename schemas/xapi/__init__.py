@@ -17,13 +17,14 @@ Contract, imported by the rest of skillstream:
 * :data:`MAX_NESTING` - how deep a statement may nest (objects and arrays).
 
 Valid statements of the common shapes are accepted by a fast path
-(:mod:`schemas.xapi.fast`, compiled by ``make compile``); anything it does not accept
-goes to the every-error validator, which decides.
+(:mod:`schemas.xapi.fast`); anything it does not accept goes to the every-error
+validator, which decides. ``make compile`` builds the fast path, the format checks it
+calls (:mod:`schemas.xapi.formats`) and the parser (:mod:`schemas.xapi.parse`).
 """
 
 from schemas.compiled import attach
 
-COMPILED_MODULES = ("fast",)
+COMPILED_MODULES = ("fast", "formats", "parse")
 """The modules of this package ``make compile`` builds (see :mod:`schemas.compiled`)."""
 COMPILED = attach(__name__, __path__, COMPILED_MODULES)
 """Whether this process runs the compiled fast path (else the pure-Python one)."""

@@ -46,7 +46,7 @@ def test_a_raw_line_gives_its_thread_functions_and_count() -> None:
 
 def test_the_innermost_function_an_area_names_decides() -> None:
     ingest = ["IngestHandler.process", "Ingest.record", "parse_statement"]
-    assert area_of(ingest) == "parse"
+    assert area_of(ingest) == "ingest"
     assert area_of([*ingest, "validate_statement", "_check"]) == "validate"
     assert area_of(["ProfileStage.process", "ProfileStage._process"]) == "profiles"
     assert area_of(["ProfileStage._process", "Profiles.apply_batch"]) == "core"
@@ -67,7 +67,7 @@ def test_only_the_main_threads_samples_inside_the_batch_loops_are_put_in_areas()
     lines.append(line(["ProfileStage.run (s.py:1)", *LOOP, "BatchLoop._start (b.py:2)"], 6))
     areas = attribute(lines, PID)
     assert areas["loop"] == 6  # the stage's run() is outside its loop: not the stage's work
-    assert areas["normalize"] == 5
+    assert areas["ingest"] == 5
     assert areas["flush"] == 3
     assert areas[ALL] == 25  # start-up counts towards the thread's samples, not an area
     assert "consume" not in areas  # other threads, named or not
@@ -143,4 +143,4 @@ def test_py_spy_records_a_process_and_its_samples_land_in_an_area(tmp_path: Path
         child.wait()
     areas = attribute(lines, child.pid)
     assert areas[ALL] > RATE  # about two seconds of samples
-    assert areas["normalize"] > areas[ALL] / 2
+    assert areas["ingest"] > areas[ALL] / 2

@@ -1,5 +1,5 @@
-"""The compiled hot modules (``make compile``: the profile core, the built-in rule kinds
-and the validator's fast path) are used only when built from the sources beside them, and the pure-Python
+"""The compiled hot modules (``make compile``: the profile core, the built-in rule kinds,
+the parser and the validator's fast path, normalizing) are used only when built from the sources beside them, and the pure-Python
 modules stay the fallback.
 
 ``make test-compiled`` runs the whole unit suite with ``SKILLSTREAM_EXPECT_COMPILED=1``
@@ -20,6 +20,7 @@ from types import ModuleType
 
 import pytest
 
+import schemas
 import schemas.xapi as xapi
 import streams.core as core
 import streams.core.kinds as kinds
@@ -28,7 +29,7 @@ from schemas import compiled
 REPO = Path(__file__).resolve().parents[3]
 
 
-PACKAGES = (core, kinds, xapi)
+PACKAGES = (core, kinds, xapi, schemas)
 
 
 @pytest.mark.skipif(
@@ -45,11 +46,12 @@ def test_the_compiled_modules_are_the_ones_running() -> None:
 
 
 def _loaded(env: dict[str, str]) -> str:
-    """``COMPILED`` of both packages and the files of a hot module of each, in a fresh
+    """``COMPILED`` of three packages and the files of a hot module of each, in a fresh
     interpreter."""
     code = (
         "import streams.core as c, streams.core.profile as p, schemas.xapi as x, "
-        "schemas.xapi.fast as f; print(c.COMPILED, x.COMPILED, p.__file__, f.__file__)"
+        "schemas.xapi.fast as f, schemas as s, schemas.normalize as n; "
+        "print(c.COMPILED, x.COMPILED, s.COMPILED, p.__file__, f.__file__, n.__file__)"
     )
     done = subprocess.run(
         [sys.executable, "-c", code],
@@ -64,9 +66,10 @@ def _loaded(env: dict[str, str]) -> str:
 
 def test_skillstream_pure_core_forces_the_python_modules() -> None:
     shown = _loaded({"SKILLSTREAM_PURE_CORE": "1"}).split()
-    assert shown[:2] == ["False", "False"]
-    assert shown[2].endswith("streams/core/profile.py")
-    assert shown[3].endswith("schemas/xapi/fast.py")
+    assert shown[:3] == ["False", "False", "False"]
+    assert shown[3].endswith("streams/core/profile.py")
+    assert shown[4].endswith("schemas/xapi/fast.py")
+    assert shown[5].endswith("schemas/normalize.py")
 
 
 def _sources(package: ModuleType) -> dict[str, Path]:
