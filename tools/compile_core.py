@@ -29,11 +29,18 @@ import sys
 import time
 from pathlib import Path
 
+# This program reads the packages' module lists and never runs their compiled modules, so
+# it imports them pure: a stale build (one holding a module a package no longer lists,
+# which would fail to import) cannot stop the build that replaces it.
+os.environ["SKILLSTREAM_PURE_CORE"] = "1"
+
 import schemas
 import schemas.xapi
 import streams.core
 import streams.core.kinds
-from schemas.compiled import BUILD_DIR, STAMP, stamp_lines
+from schemas.compiled import BUILD_DIR, FORCE_PURE, STAMP, stamp_lines
+
+assert FORCE_PURE == "SKILLSTREAM_PURE_CORE"
 
 REPO = Path(__file__).resolve().parent.parent
 WORK = REPO / "build" / "compiled-core-work"
