@@ -36,6 +36,7 @@ from schemas.vocabulary import Vocabulary
 from skillstream import metrics
 from skillstream.settings import Settings
 from streams.core import Rules
+from streams.decode_memo import DecodeMemo
 from streams.followers import ErasedLearners, catalog_follower, erased_follower
 from streams.ingest_loop import IngestLoop
 from streams.pipeline import Ingest, Profiles, Rejected
@@ -68,6 +69,9 @@ class Runtime:
         self.ingest = Ingest(
             self.catalog, vocabulary, settings.learner_secret_bytes, settings.xapi_version
         )
+        # What ingest writes to learning.events, kept for this process's profile stage to
+        # take instead of decoding the same bytes back (streams/decode_memo.py).
+        memo = DecodeMemo()
         self.ingest_loop = IngestLoop(
             self.ingest,
             kafka=kafka,
@@ -80,6 +84,7 @@ class Runtime:
             erased=self.erased,
             on_batch=self._count_batch,
             on_rejected=_count_rejected,
+            memo=memo,
         )
         self.profile_stage = ProfileStage(
             Profiles(self.catalog, rules),
@@ -95,6 +100,7 @@ class Runtime:
             flush_interval_ms=settings.profile_flush_ms,
             cache_per_partition=settings.profile_cache,
             on_milestone=metrics.record_milestone,
+            memo=memo,
         )
         self._last_report = (time.monotonic(), 0, 0.0, 0, 0.0)
         self._credit_seen = (0, 0)

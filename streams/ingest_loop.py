@@ -37,6 +37,7 @@ from collections.abc import Callable, Mapping
 from schemas.deadletter import SourcePosition
 from schemas.events import LearningEvent, encode_learner_records
 from schemas.normalize import Ignored
+from streams.decode_memo import DecodeMemo
 from streams.followers import ErasedLearners
 from streams.kafka.batch_loop import Batch, BatchLoop, Outcome, Produce
 from streams.kafka.connection import KafkaConnection
@@ -77,12 +78,15 @@ class IngestHandler:
         dlq_topic: str,
         erased: ErasedLearners | None = None,
         on_rejected: Callable[[Rejected], None] | None = None,
+        memo: DecodeMemo | None = None,
     ) -> None:
         self.ingest = ingest
         self.events_topic = events_topic
         self.dlq_topic = dlq_topic
         self.erased = erased
         self.on_rejected = on_rejected
+        self.memo = memo
+        """Where the records written are kept for this process's profile stage, if any."""
         self.dropped_erased = 0
         self.events_budget = value_budget(BROKER_DEFAULT_MAX_MESSAGE_BYTES)
         self.dlq_budget = value_budget(BROKER_DEFAULT_MAX_MESSAGE_BYTES)
@@ -145,12 +149,15 @@ class IngestHandler:
                 else:
                     assert isinstance(outcome, Ignored)
         budget = self.events_budget
+        memo = self.memo
         for learner, events in per_learner.items():
             key = learner.encode()
             headers = [(ARRIVAL_HEADER, str(arrival[learner]).encode())]
+            values = encode_learner_records(learner, events, budget)
+            if memo is not None and len(values) == 1:  # a split learner is decoded as ever
+                memo.keep(values[0], learner, events)
             produce.extend(
-                Produce(self.events_topic, value, key=key, headers=headers)
-                for value in encode_learner_records(learner, events, budget)
+                Produce(self.events_topic, value, key=key, headers=headers) for value in values
             )
         return Outcome(produce)
 
@@ -172,6 +179,7 @@ class IngestLoop:
         erased: ErasedLearners | None = None,
         on_batch: Callable[[int], None] | None = None,
         on_rejected: Callable[[Rejected], None] | None = None,
+        memo: DecodeMemo | None = None,
     ) -> None:
         self.ingest = ingest
         self.kafka = kafka
@@ -186,6 +194,7 @@ class IngestLoop:
             dlq_topic=dlq_topic,
             erased=erased,
             on_rejected=on_rejected,
+            memo=memo,
         )
         self.loop: BatchLoop | None = None
         self._busy_before = 0.0

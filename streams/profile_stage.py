@@ -65,6 +65,7 @@ from schemas.events import LearningEvent, decode_learner_events, encode_learner_
 from schemas.milestones import MILESTONE_KAFKA_HEADERS
 from schemas.topology import changelog_topic
 from streams.core import ProfileState, decode_state, encode_state, snapshot_json
+from streams.decode_memo import DecodeMemo
 from streams.ingest_loop import ARRIVAL_HEADER
 from streams.kafka.batch_loop import Batch, BatchLoop, Outcome, Produce
 from streams.kafka.connection import KafkaConnection
@@ -176,6 +177,7 @@ class ProfileStage:
         cache_per_partition: int = 50_000,
         restore_processes: int | None = None,
         on_milestone: Callable[[str, float | None], None] | None = None,
+        memo: DecodeMemo | None = None,
     ) -> None:
         self.profiles = profiles
         self.kafka = kafka
@@ -192,6 +194,9 @@ class ProfileStage:
         self.restore_processes = restore_processes
         """Processes a large restore is split across (default: the cores; 1: in this one)."""
         self.on_milestone = on_milestone
+        self.memo = memo
+        """The records this process's ingest wrote, taken instead of decoded; if any."""
+        self._decode = decode_learner_events if memo is None else memo.decode
         self.lock = asyncio.Lock()
         self.stats = StageStats()
         self.assigned: set[int] = set()
@@ -387,7 +392,7 @@ class ProfileStage:
                     if key is None:
                         raise ValueError("record has no key")
                     try:
-                        _, events = decode_learner_events(record.value)
+                        _, events = self._decode(record.value)
                     except ValueError:
                         if _is_erase(record.value):
                             learners[key] = _Learner(key, tp.partition, [], [], [], erase=True)

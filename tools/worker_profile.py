@@ -36,11 +36,15 @@ AREAS: Final[tuple[tuple[str, str, tuple[str, ...]], ...]] = (
     ("validate", "xAPI validation", ("validate_statement",)),
     (
         "ingest",
-        "JSON parse, normalize and the rest of the ingest stage",
+        "parse, normalize, the rest of ingest",
         ("parse_statement", "normalize", "IngestHandler", "Ingest"),
     ),
     ("events_out", "learning.events encoding", ("encode_learner_records",)),
-    ("events_in", "learning.events decoding", ("decode_learner_events", "ProfileStage._group")),
+    (
+        "events_in",
+        "learning.events decoding",
+        ("decode_learner_events", "DecodeMemo", "ProfileStage._group"),
+    ),
     ("core", "profile core and milestone rules", ("Profiles.apply_batch", "apply_each")),
     ("flush", "flush: snapshots and state encoding", ("ProfileStage.flush",)),
     ("profiles", "profile stage, the rest", ("ProfileStage",)),

@@ -12,6 +12,7 @@ from memory_kafka import MemoryConsumer, MemoryKafka, MemoryProducer
 from schemas.deadletter import DeadLetter
 from schemas.events import decode_learner_events
 from skillstream.config import SAMPLE_CATALOG, load_catalog, load_vocabulary
+from streams.decode_memo import DecodeMemo
 from streams.ingest_loop import ARRIVAL_HEADER, IngestHandler
 from streams.kafka.batch_loop import BatchLoop
 from streams.pipeline import Ingest
@@ -29,12 +30,13 @@ def statement(n: int, who: str) -> bytes:
     )
 
 
-async def ingest_all(kafka: MemoryKafka) -> None:
+async def ingest_all(kafka: MemoryKafka, memo: DecodeMemo | None = None) -> None:
     """Run the ingest stage over everything on ``xapi.statements``, then stop."""
     handler = IngestHandler(
         Ingest(load_catalog(SAMPLE_CATALOG), load_vocabulary(None), b"s" * 32),
         events_topic="learning.events",
         dlq_topic="xapi.statements.dlq",
+        memo=memo,
     )
     loop = BatchLoop(
         MemoryConsumer(kafka, "g-ingest", "xapi.statements"),
