@@ -25,7 +25,8 @@ not once per batch). Its batches are then *deferred*: acknowledged as above, but
 committed only after the handler's next ``flush`` — every ``flush_interval_ms``,
 when idle, before a rebalance and before a stop — has produced what it held, had
 it acknowledged and made it durable. The interval's flush round goes out in slices
-(``flush_slice`` items each), one between two batches, each pipelined like a batch:
+(``flush_slice`` items each), one between two batches (or one after another when no
+batch comes, up to ``max_in_flight`` in flight), each pipelined like a batch:
 produced at once, completing in order behind the batches in flight; the round's
 batches are committed when its last slice is durable. The other flushes (idle,
 rebalance, stop) finish the round and wait for it all.
@@ -269,7 +270,8 @@ class BatchLoop:
                 if batch:
                     await self._start(batch)
                 while self._in_flight and (
-                    self._batches_in_flight() >= self.max_in_flight or not batch
+                    self._batches_in_flight() >= self.max_in_flight
+                    or (not batch and not self._slice_next())
                 ):
                     await self._complete_oldest()
                 if self._flush is not None:
@@ -289,6 +291,13 @@ class BatchLoop:
         finally:
             if self._stopping.is_set():
                 await self.drain()
+
+    def _slice_next(self) -> bool:
+        """With no batch to process: whether the round's next slice goes out before the
+        oldest in flight is waited for (up to ``max_in_flight`` of them in flight), so
+        the acknowledgements of one slice are awaited while the next is encoded, not
+        one after the other."""
+        return self._round_open and len(self._in_flight) < self.max_in_flight
 
     def _batches_in_flight(self) -> int:
         """Batches in flight, not counting flush slices (they wait in line, in order)."""

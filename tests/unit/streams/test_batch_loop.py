@@ -351,3 +351,45 @@ async def test_flush_rounds_go_out_in_pipelined_slices_and_commit_only_what_is_d
         assert offset <= durable
     assert flushed_at_commit[-1][0] == 400
     assert max(map(len, handler.flushed)) <= 30 < 100  # rounds went out in slices
+
+
+async def test_with_no_batch_coming_a_rounds_next_slice_goes_out_while_one_is_unacknowledged() -> (
+    None
+):
+    kafka = kafka_with(30, partitions=1)
+    producer = MemoryProducer(kafka)
+    producer.hold_acks = True
+    handler = WriteBack()
+    loop = BatchLoop(
+        MemoryConsumer(kafka, "g", IN),
+        producer,
+        handler,
+        name="t",
+        max_records=100,
+        flush_interval_ms=0,  # a round as soon as a batch is held back
+        flush_slice=10,  # the round of 30 in three slices
+        clock=lambda: 0.0,
+    )
+    task = asyncio.create_task(loop.run())
+    for _ in range(100):
+        await asyncio.sleep(0)
+    # One batch, then nothing more to fetch: the round's second slice went out while the
+    # first was unacknowledged (one after the other before), and no more than
+    # max_in_flight (2) of them are in flight.
+    assert len(handler.processed) == 30
+    assert [r.value for r in kafka.records(OUT)] == [f"r{i:04d}!".encode() for i in range(20)]
+    assert handler.flushed == []
+    while not task.done() and len(kafka.records(OUT)) < 30:
+        producer.release()
+        await asyncio.sleep(0)
+    producer.hold_acks = False
+    producer.release()
+
+    async def idle() -> bool:
+        return True
+
+    loop.on_idle = idle
+    await asyncio.wait_for(task, 5)
+    assert [values for values in handler.flushed if values] == [
+        [f"r{i:04d}".encode() for i in range(start, start + 10)] for start in (0, 10, 20)
+    ]  # each slice durable once, in order
