@@ -68,6 +68,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from math import isfinite
 from typing import Any, Final
 
 import orjson
@@ -292,8 +293,14 @@ def _scaled(score: Mapping[str, Any] | None) -> float | None:
         high = score.get("max")
         if raw is None or low is None or high is None or high <= low:
             return None
-        scaled = (raw - low) / (high - low)
+        span = high - low
+        if isfinite(span):
+            scaled = (raw - low) / span
+        else:  # min and max near the float limits: halved, the span stays finite
+            scaled = (raw / 2 - low / 2) / (high / 2 - low / 2)
     value = float(scaled)
+    if not isfinite(value):
+        return None  # no score is better than one JSON cannot carry (it writes NaN as null)
     if value > 1.0:
         return 1.0
     if value < -1.0:
@@ -457,6 +464,8 @@ def duration_seconds(duration: str) -> float | None:
         for unit, text in match.groupdict().items():
             if text is not None:
                 total += float(text.replace(",", ".")) * _UNIT_SECONDS[unit]
+        if not isfinite(total):
+            total = None  # more digits than a float holds: no length rather than infinity
     if len(_duration_cache) >= 4096:
         _duration_cache.clear()
     _duration_cache[duration] = total

@@ -361,6 +361,9 @@ class TestScore:
             ({"raw": 80, "max": 100}, None),
             ({"raw": 5, "min": 5, "max": 5}, None),
             ({}, None),
+            ({"raw": 1e308, "min": -1e308, "max": 1e308}, 1.0),  # a span past the float limit
+            ({"raw": 0, "min": -1e308, "max": 1e308}, 0.5),
+            ({"raw": 5e-324, "min": 0, "max": 5e-324}, 1.0),  # the smallest span still scales
         ],
     )
     def test_scaling(
@@ -394,6 +397,7 @@ class TestScore:
         ("P", None),
         ("P1DT", None),
         ("1H", None),
+        ("P" + "9" * 400 + "Y", None),  # past the float limit: no length, not infinity
     ],
 )
 def test_durations(duration: str, seconds: float | None) -> None:
