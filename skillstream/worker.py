@@ -70,8 +70,10 @@ class Runtime:
             self.catalog, vocabulary, settings.learner_secret_bytes, settings.xapi_version
         )
         # What ingest writes to learning.events, kept for this process's profile stage to
-        # take instead of decoding the same bytes back (streams/decode_memo.py).
-        memo = DecodeMemo()
+        # take instead of decoding the same bytes back (streams/decode_memo.py): only when
+        # this process runs both stages.
+        self.memo = DecodeMemo() if settings.worker_stages == "all" else None
+        memo = self.memo
         self.ingest_loop = IngestLoop(
             self.ingest,
             kafka=kafka,
@@ -127,9 +129,10 @@ class Runtime:
         records = self.ingest.counts.records - records0
         events = stats.events - events0
         if records or events:
+            memo = self.memo
             log.info(
                 "ingest %d records (%.0f/s, busy %.0f%%, %d dead-lettered in all); "
-                "profiles %d events (%.0f/s, busy %.0f%%); %d milestones in all",
+                "profiles %d events (%.0f/s, busy %.0f%%); %d milestones in all%s",
                 records,
                 records / span,
                 100 * (loop.busy_s - ingest0) / span,
@@ -138,6 +141,10 @@ class Runtime:
                 events / span,
                 100 * (self.profile_stage.busy_s - profile0) / span,
                 stats.milestones,
+                ""
+                if memo is None
+                else f"; learning.events records taken from ingest's memo {memo.taken}, "
+                f"decoded {memo.decoded}",
             )
         self._last_report = (
             now,

@@ -26,16 +26,27 @@ from schemas.events import LearningEvent, decode_learner_events
 DEFAULT_CAPACITY: Final = 4096
 """Records kept: ingest is a few batches ahead of the profile stage at most (a batch of
 5,000 statements makes ~700 records on the simulator's traffic); older ones are dropped."""
+DEFAULT_MAX_BYTES: Final = 16 * 1024 * 1024
+"""And at most this many bytes of record values (the events kept take about four times as
+much again): a backfill of few, very active learners writes records of up to a megabyte."""
 
 
 class DecodeMemo:
     """Records ingest encoded, by value; see the module docstring."""
 
-    def __init__(self, capacity: int = DEFAULT_CAPACITY) -> None:
-        if capacity < 1:
-            raise ValueError(f"a decode memo keeps at least one record, not {capacity}")
+    def __init__(
+        self, capacity: int = DEFAULT_CAPACITY, max_bytes: int = DEFAULT_MAX_BYTES
+    ) -> None:
+        if capacity < 1 or max_bytes < 1:
+            raise ValueError(
+                f"a decode memo keeps at least one record and one byte, not {capacity} "
+                f"records and {max_bytes} bytes"
+            )
         self.capacity = capacity
+        self.max_bytes = max_bytes
         self._kept: OrderedDict[bytes, tuple[str, list[LearningEvent]]] = OrderedDict()
+        self._bytes = 0
+        """The lengths of the values kept, summed."""
         self.taken = 0
         """Records the profile stage took from the memo instead of decoding them."""
         self.decoded = 0
@@ -44,19 +55,33 @@ class DecodeMemo:
     def __len__(self) -> int:
         return len(self._kept)
 
+    @property
+    def bytes_kept(self) -> int:
+        """The lengths of the values kept, summed."""
+        return self._bytes
+
     def keep(self, value: bytes, learner: str, events: list[LearningEvent]) -> None:
         """Remember that ``value`` encodes ``learner``'s ``events`` (the caller no longer
-        changes the list)."""
+        changes the list); the oldest go past ``capacity`` records or ``max_bytes``."""
+        size = len(value)
+        if size > self.max_bytes:
+            return  # decoded when fetched, as any record not kept
         kept = self._kept
+        if value in kept:
+            kept.move_to_end(value)
+        else:
+            self._bytes += size
         kept[value] = (learner, events)
-        if len(kept) > self.capacity:
-            kept.popitem(last=False)
+        while len(kept) > self.capacity or self._bytes > self.max_bytes:
+            oldest, _ = kept.popitem(last=False)
+            self._bytes -= len(oldest)
 
     def decode(self, value: bytes) -> tuple[str, list[LearningEvent]]:
         """``decode_learner_events(value)``: the kept events if ingest wrote these bytes
         (taken: a record is normally fetched once), else decoded."""
         found = self._kept.pop(value, None)
         if found is not None:
+            self._bytes -= len(value)
             self.taken += 1
             return found
         self.decoded += 1

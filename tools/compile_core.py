@@ -40,7 +40,7 @@ import streams.core
 import streams.core.kinds
 from schemas.compiled import BUILD_DIR, FORCE_PURE, STAMP, stamp_lines
 
-assert FORCE_PURE == "SKILLSTREAM_PURE_CORE"
+assert FORCE_PURE == "SKILLSTREAM_PURE_CORE"  # spelled out above: set before the first import
 
 REPO = Path(__file__).resolve().parent.parent
 WORK = REPO / "build" / "compiled-core-work"

@@ -47,6 +47,7 @@ def test_a_raw_line_gives_its_thread_functions_and_count() -> None:
 def test_the_innermost_function_an_area_names_decides() -> None:
     ingest = ["IngestHandler.process", "Ingest.record", "parse_statement"]
     assert area_of(ingest) == "ingest"
+    assert area_of(["BatchLoop._process", "parse_statement"]) == "ingest"
     assert area_of([*ingest, "validate_statement", "_check"]) == "validate"
     assert area_of(["ProfileStage.process", "ProfileStage._process"]) == "profiles"
     assert area_of(["ProfileStage._process", "Profiles.apply_batch"]) == "core"

@@ -1,5 +1,6 @@
 """The compiled hot modules (``make compile``: the profile core, the built-in rule kinds,
-the parser and the validator's fast path, normalizing) are used only when built from the sources beside them, and the pure-Python
+the parser, format checks and the validator's fast path, normalizing and learner keys) are
+used only when built from the sources beside them, and the pure-Python
 modules stay the fallback.
 
 ``make test-compiled`` runs the whole unit suite with ``SKILLSTREAM_EXPECT_COMPILED=1``

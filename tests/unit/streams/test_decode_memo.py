@@ -4,12 +4,17 @@ exactly what decoding the record's bytes gives."""
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
+import orjson
 import pytest
 from memory_kafka import MemoryKafka
 from test_ingest_handler import ingest_all, statement
 
 from schemas.events import decode_learner_events, encode_learner_events
+from skillstream.config import load_rules, load_vocabulary
+from skillstream.settings import load_settings
+from skillstream.worker import Runtime
 from streams.decode_memo import DecodeMemo
 from tools.simulate import Simulation
 
@@ -42,18 +47,40 @@ def test_the_oldest_records_go_first_past_the_capacity() -> None:
     assert (memo.taken, memo.decoded) == (2, 1)  # ann's was dropped, and decoded
 
 
+def test_the_oldest_records_go_first_past_the_bytes_and_a_record_too_big_is_not_kept() -> None:
+    records = [decode_learner_events(_record(who, 2)) for who in ("ann", "bob", "cy")]
+    values = [encode_learner_events(learner, events) for learner, events in records]
+    memo = DecodeMemo(max_bytes=len(values[0]) + len(values[1]) + len(values[2]) - 1)
+    for value, (learner, events) in zip(values, records, strict=True):
+        memo.keep(value, learner, events)
+    assert len(memo) == 2  # ann's went to make room
+    assert memo.bytes_kept == len(values[1]) + len(values[2])
+    memo.keep(values[1], *records[1])  # kept again: now the newest, counted once
+    assert memo.bytes_kept == len(values[1]) + len(values[2])
+    memo.keep(values[0], *records[0])
+    assert len(memo) == 2  # cy's went: bob's was kept again after it
+    assert memo.decode(values[1])[1] is records[1][1]
+    assert memo.decode(values[2])[1] is not records[2][1]
+    assert memo.bytes_kept == len(values[0])
+    small = DecodeMemo(max_bytes=len(values[0]) - 1)
+    small.keep(values[0], *records[0])
+    assert (len(small), small.bytes_kept) == (0, 0)
+
+
 def test_a_record_not_kept_is_read_or_refused_as_decoding_does() -> None:
     memo = DecodeMemo()
     with pytest.raises(ValueError, match=r"not a learning\.events record"):
         memo.decode(b"{not json")
     with pytest.raises(ValueError, match="at least one record"):
         DecodeMemo(capacity=0)
+    with pytest.raises(ValueError, match="one byte"):
+        DecodeMemo(max_bytes=0)
 
 
 async def test_on_the_simulators_traffic_every_record_taken_equals_its_decoding() -> None:
     kafka = MemoryKafka()
     kafka.create("xapi.statements", 2)
-    for i, raw in enumerate(Simulation(60, 20, 11)):
+    for i, raw in enumerate([*Simulation(60, 20, 11), *_numbers_at_the_float_limits()]):
         kafka.append("xapi.statements", raw, key=str(i % 7).encode(), partition=i % 2)
     memo = DecodeMemo(capacity=100_000)
     await ingest_all(kafka, memo)
@@ -66,6 +93,25 @@ async def test_on_the_simulators_traffic_every_record_taken_equals_its_decoding(
     assert (memo.taken, memo.decoded, len(memo)) == (len(records), 0, 0)
 
 
+def _numbers_at_the_float_limits() -> list[bytes]:
+    """Valid statements whose score or duration is past what a float holds when worked
+    out: were either to become NaN or infinity, its JSON (null) would read back unlike the
+    events ingest holds."""
+    out = []
+    for n, result in enumerate(
+        [
+            {"score": {"raw": 1e308, "min": -1e308, "max": 1e308}, "success": True},
+            {"score": {"raw": 0, "min": -1e308, "max": 1e308}},
+            {"duration": "P" + "9" * 400 + "Y", "completion": True},
+        ]
+    ):
+        doc = orjson.loads(statement(n, f"edge{n}"))
+        doc["verb"] = {"id": "http://adlnet.gov/expapi/verbs/passed"}
+        doc["result"] = result
+        out.append(orjson.dumps(doc))
+    return out
+
+
 def _record(who: str, n: int) -> bytes:
     """A learning.events record of ``n`` statements of ``who``, through the ingest stage."""
     kafka = MemoryKafka()
@@ -75,3 +121,19 @@ def _record(who: str, n: int) -> bytes:
     asyncio.run(ingest_all(kafka))
     [record] = kafka.records("learning.events")
     return record.value or b""
+
+
+@pytest.mark.parametrize(
+    ("stages", "kept"), [("all", True), ("ingest", False), ("profiles", False)]
+)
+def test_a_worker_keeps_a_memo_only_when_it_runs_both_stages(
+    tmp_path: Path, stages: str, kept: bool
+) -> None:
+    runtime = Runtime(
+        load_settings(worker_stages=stages, data_dir=tmp_path),
+        load_rules(None),
+        load_vocabulary(None),
+    )
+    assert (runtime.memo is not None) is kept
+    assert runtime.ingest_loop.handler.memo is runtime.memo
+    assert runtime.profile_stage.memo is runtime.memo
