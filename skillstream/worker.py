@@ -73,7 +73,6 @@ class Runtime:
         # take instead of decoding the same bytes back (streams/decode_memo.py): only when
         # this process runs both stages.
         self.memo = DecodeMemo() if settings.worker_stages == "all" else None
-        memo = self.memo
         self.ingest_loop = IngestLoop(
             self.ingest,
             kafka=kafka,
@@ -86,7 +85,7 @@ class Runtime:
             erased=self.erased,
             on_batch=self._count_batch,
             on_rejected=_count_rejected,
-            memo=memo,
+            memo=self.memo,
         )
         self.profile_stage = ProfileStage(
             Profiles(self.catalog, rules),
@@ -102,7 +101,7 @@ class Runtime:
             flush_interval_ms=settings.profile_flush_ms,
             cache_per_partition=settings.profile_cache,
             on_milestone=metrics.record_milestone,
-            memo=memo,
+            memo=self.memo,
         )
         self._last_report = (time.monotonic(), 0, 0.0, 0, 0.0)
         self._credit_seen = (0, 0)

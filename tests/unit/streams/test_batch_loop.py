@@ -50,6 +50,18 @@ def kafka_with(n: int, partitions: int = 3) -> MemoryKafka:
     return kafka
 
 
+def held_acks(
+    records: int, handler: Any, **options: Any
+) -> tuple[MemoryKafka, MemoryProducer, MemoryConsumer, BatchLoop]:
+    """``records`` input records on one partition, and a loop over them whose producer
+    holds every acknowledgement back until ``release``."""
+    kafka = kafka_with(records, partitions=1)
+    producer = MemoryProducer(kafka)
+    producer.hold_acks = True
+    consumer = MemoryConsumer(kafka, "g", IN)
+    return kafka, producer, consumer, BatchLoop(consumer, producer, handler, name="t", **options)
+
+
 async def run_until_idle(loop: BatchLoop) -> None:
     async def idle() -> bool:
         return True
@@ -109,13 +121,9 @@ async def test_a_producer_that_takes_lists_gets_each_batch_as_one() -> None:
 
 
 async def test_the_next_batch_is_processed_while_the_last_one_waits_for_its_acks() -> None:
-    kafka = kafka_with(300, partitions=1)
-    producer = MemoryProducer(kafka)
-    producer.hold_acks = True
-    consumer = MemoryConsumer(kafka, "g", IN)
     handler = Echo()
-    loop = BatchLoop(
-        consumer, producer, handler, name="t", max_records=100, min_records=100, max_in_flight=2
+    kafka, producer, consumer, loop = held_acks(
+        300, handler, max_records=100, min_records=100, max_in_flight=2
     )
     task = asyncio.create_task(loop.run())
     for _ in range(50):
@@ -137,18 +145,9 @@ async def test_the_next_batch_is_processed_while_the_last_one_waits_for_its_acks
 
 
 async def test_stop_and_wait_when_one_batch_may_be_in_flight() -> None:
-    kafka = kafka_with(300, partitions=1)
-    producer = MemoryProducer(kafka)
-    producer.hold_acks = True
     handler = Echo()
-    loop = BatchLoop(
-        MemoryConsumer(kafka, "g", IN),
-        producer,
-        handler,
-        name="t",
-        max_records=100,
-        min_records=100,
-        max_in_flight=1,
+    _, producer, _, loop = held_acks(
+        300, handler, max_records=100, min_records=100, max_in_flight=1
     )
     task = asyncio.create_task(loop.run())
     for _ in range(50):
@@ -301,17 +300,11 @@ class WriteBack(Echo):
 
 
 async def test_flush_rounds_go_out_in_pipelined_slices_and_commit_only_what_is_durable() -> None:
-    kafka = kafka_with(400, partitions=1)
-    producer = MemoryProducer(kafka)
-    producer.hold_acks = True
-    consumer = MemoryConsumer(kafka, "g", IN)
     handler = WriteBack()
     clock = iter(range(10_000))
-    loop = BatchLoop(
-        consumer,
-        producer,
+    kafka, producer, consumer, loop = held_acks(
+        400,
         handler,
-        name="t",
         max_records=100,
         min_records=100,
         flush_interval_ms=2500,  # the clock moves 1 s per reading: a flush every few batches
@@ -356,15 +349,10 @@ async def test_flush_rounds_go_out_in_pipelined_slices_and_commit_only_what_is_d
 async def test_with_no_batch_coming_a_rounds_next_slice_goes_out_while_one_is_unacknowledged() -> (
     None
 ):
-    kafka = kafka_with(30, partitions=1)
-    producer = MemoryProducer(kafka)
-    producer.hold_acks = True
     handler = WriteBack()
-    loop = BatchLoop(
-        MemoryConsumer(kafka, "g", IN),
-        producer,
+    kafka, producer, _, loop = held_acks(
+        30,
         handler,
-        name="t",
         max_records=100,
         flush_interval_ms=0,  # a round as soon as a batch is held back
         flush_slice=10,  # the round of 30 in three slices
