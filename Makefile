@@ -39,7 +39,7 @@ test: $(STAMP) ## run the whole suite: unit + integration (real Kafka, SQLite, P
 test-unit: $(STAMP) ## unit tests only (no broker)
 	$(BIN)/pytest -m "not integration" $(PYTEST_ARGS)
 
-compile: $(STAMP) ## build the profile core's hot modules with mypyc (optional; needs a C compiler)
+compile: $(STAMP) ## build the hot modules with mypyc, and the Rust fast path (native/) when cargo is there (optional; needs a C compiler)
 	$(BIN)/python -m tools.compile_core
 
 test-compiled: compile ## the unit suite on the compiled core (make compile), as CI runs it

@@ -15,15 +15,22 @@ compiled core's arguments), so they are used all together or not at all. An edit
 of them falls back to the pure-Python modules until the next ``make compile``, and
 ``SKILLSTREAM_PURE_CORE=1`` forces them.
 The pure-Python modules are the reference: the compiled ones are the same code.
+
+The same build may hold a **native module** (``native/``, Rust, built by ``make compile``
+when cargo is there): :func:`load_native` loads it only while its stamp ``NATIVE``
+matches the crate's sources, and never under ``SKILLSTREAM_PURE_CORE=1``. What it does
+has a Python twin it is tested against (see the crate's docs).
 """
 
 from __future__ import annotations
 
 import hashlib
 import importlib.machinery
+import importlib.util
 import os
 import sys
 from pathlib import Path
+from types import ModuleType
 from typing import Final
 
 BUILD_DIR: Final = Path(__file__).resolve().parent.parent / "build" / "compiled-core"
@@ -82,3 +89,45 @@ def attach(
     if str(build) not in sys.path:
         sys.path.append(str(build))  # the modules' shared runtime library
     return True
+
+
+# --- the native hot path (Rust, ``native/``) ---------------------------------------------------
+
+NATIVE_SOURCES: Final = BUILD_DIR.parent.parent / "native"
+"""The Rust crate ``make compile`` builds beside the mypyc modules (when cargo is there)."""
+NATIVE_STAMP: Final = "NATIVE"
+"""The file in the build naming the crate sources the native module was built from."""
+NATIVE_MODULE: Final = "skillstream_native"
+NATIVE_FILE: Final = f"{NATIVE_MODULE}.abi3.so"
+
+
+def native_sources_hash(crate: Path = NATIVE_SOURCES) -> str:
+    """SHA-256 over the crate's manifest, lock file and Rust sources: what a build is of."""
+    digest = hashlib.sha256()
+    files = [crate / "Cargo.toml", crate / "Cargo.lock", *sorted((crate / "src").rglob("*.rs"))]
+    for path in files:
+        digest.update(path.relative_to(crate).as_posix().encode() + b"\0")
+        digest.update(path.read_bytes() if path.is_file() else b"(missing)")
+    return digest.hexdigest()
+
+
+def load_native(build: Path | None = None, crate: Path = NATIVE_SOURCES) -> ModuleType | None:
+    """The native module, when ``make compile`` built it from the crate as it is now and
+    ``SKILLSTREAM_PURE_CORE`` is not set; else None (the Python code does the work)."""
+    if os.environ.get(FORCE_PURE, "") not in ("", "0"):
+        return None
+    build = BUILD_DIR if build is None else build
+    library = build / NATIVE_FILE
+    try:
+        stamp = (build / NATIVE_STAMP).read_text(encoding="ascii").strip()
+    except OSError:
+        return None
+    if not library.is_file() or not crate.is_dir() or stamp != native_sources_hash(crate):
+        return None
+    loader = importlib.machinery.ExtensionFileLoader(NATIVE_MODULE, str(library))
+    spec = importlib.util.spec_from_file_location(NATIVE_MODULE, library, loader=loader)
+    if spec is None:
+        return None
+    module = importlib.util.module_from_spec(spec)
+    loader.exec_module(module)
+    return module

@@ -16,6 +16,12 @@ validator's fast path in ``schemas.xapi``, and normalizing and learner keys in
 turns them into C extensions, which their packages load only while the build's stamp
 matches their sources (``schemas.compiled``). Needs a C compiler (gcc or clang) and the Python headers; the
 pure-Python modules stay the reference and the fallback.
+
+With cargo there (``$CARGO``, the PATH or rustup's ``~/.cargo/bin``), the same build holds
+the native fast path: the Rust crate ``native/`` (``Cargo.lock`` pins its crates; cargo
+fetches them from crates.io the first time), built for the stable ABI into
+``skillstream_native.abi3.so`` and stamped ``NATIVE`` (``schemas.compiled.load_native``).
+Without cargo the build says so and goes on: the Python fast path does that work.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ import hashlib
 import importlib.metadata
 import os
 import shutil
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -38,12 +45,23 @@ import schemas
 import schemas.xapi
 import streams.core
 import streams.core.kinds
-from schemas.compiled import BUILD_DIR, FORCE_PURE, STAMP, stamp_lines
+from schemas.compiled import (
+    BUILD_DIR,
+    FORCE_PURE,
+    NATIVE_FILE,
+    NATIVE_SOURCES,
+    NATIVE_STAMP,
+    STAMP,
+    native_sources_hash,
+    stamp_lines,
+)
 
 assert FORCE_PURE == "SKILLSTREAM_PURE_CORE"  # spelled out above: set before the first import
 
 REPO = Path(__file__).resolve().parent.parent
 WORK = REPO / "build" / "compiled-core-work"
+NATIVE_TARGET = REPO / "build" / "native-target"
+"""Cargo's target directory: kept between builds, so a rebuild compiles only what changed."""
 INPUTS = "INPUTS"
 """The file in the build naming what it was made from (``inputs``)."""
 PACKAGES = (schemas, schemas.xapi, streams.core, streams.core.kinds)
@@ -66,6 +84,7 @@ def inputs() -> str:
         for path in sorted((REPO / package).rglob("*.py")):
             digest.update(path.relative_to(REPO).as_posix().encode() + b"\0")
             digest.update(path.read_bytes())
+    digest.update(native_sources_hash().encode())
     return digest.hexdigest()
 
 
@@ -98,8 +117,55 @@ def build() -> Path:
     finally:
         os.chdir(here)
     (BUILD_DIR / STAMP).write_text(stamp, encoding="ascii")
+    build_native()
     (BUILD_DIR / INPUTS).write_text(made_from, encoding="ascii")
     return BUILD_DIR
+
+
+def cargo() -> str | None:
+    """Cargo from ``$CARGO``, the PATH, or where rustup puts it."""
+    found = shutil.which(os.environ.get("CARGO") or "cargo")
+    if found:
+        return found
+    rustup = Path.home() / ".cargo" / "bin" / "cargo"
+    return str(rustup) if rustup.is_file() else None
+
+
+def build_native() -> bool:
+    """Build the Rust crate (``native/``) into ``BUILD_DIR`` and stamp it; without cargo,
+    say so and leave the Python code to do its work."""
+    tool = cargo()
+    if tool is None:
+        print(
+            "no cargo (Rust) found: the native fast path is not built and the Python one runs"
+            " (install Rust with rustup, then make compile again)",
+            file=sys.stderr,
+        )
+        return False
+    command = [
+        tool,
+        "build",
+        "--release",
+        "--locked",
+        "--quiet",
+        "--manifest-path",
+        str(NATIVE_SOURCES / "Cargo.toml"),
+        "--target-dir",
+        str(NATIVE_TARGET),
+    ]
+    # PyO3 builds for the Python that runs this (abi3: it serves 3.11 and newer).
+    env = {**os.environ, "PYO3_PYTHON": sys.executable}
+    done = subprocess.run(command, env=env, check=False)
+    if done.returncode != 0:
+        print(
+            f"cargo could not build the native fast path (exit {done.returncode}, above): the"
+            " Python fast path runs; make compile again once it builds",
+            file=sys.stderr,
+        )
+        return False
+    shutil.copyfile(NATIVE_TARGET / "release" / "libskillstream_native.so", BUILD_DIR / NATIVE_FILE)
+    (BUILD_DIR / NATIVE_STAMP).write_text(native_sources_hash() + "\n", encoding="ascii")
+    return True
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -115,6 +181,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.clean:
         shutil.rmtree(BUILD_DIR, ignore_errors=True)
         shutil.rmtree(WORK, ignore_errors=True)
+        shutil.rmtree(NATIVE_TARGET, ignore_errors=True)
         print(f"removed {BUILD_DIR}")
         return
     if not args.force and current():

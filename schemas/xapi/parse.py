@@ -21,15 +21,25 @@ Contract:
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any, Final
 
 import orjson
 
+from schemas.compiled import load_native
 from schemas.xapi import formats
 from schemas.xapi.problems import MAX_NESTING, StatementProblem, XapiVersion
 from schemas.xapi.validator import validate_statement
 
 DEFAULT_MAX_BYTES: Final = 1_000_000
+
+_native = load_native()
+native_accepts: Final[Callable[[bytes, bool], bool] | None] = (
+    None if _native is None else _native.accepts
+)
+"""The validator's fast path read straight from a record's bytes (``native/``, built by
+``make compile``): True only for a statement certainly valid under the rules; anything it
+declines takes the Python fast path, then the every-error validator."""
 
 _BY_MAJOR: Final = {"1": XapiVersion.V1_0_3, "2": XapiVersion.V2_0}
 _COMMON: Final = {
@@ -102,6 +112,9 @@ def parse_statement(
         return None, None, [StatementProblem("$", message, "type")]
     rules, problems = resolve_version(statement, header_version, default_version)
     if rules is not None:
+        v2 = rules is XapiVersion.V2_0
+        if native_accepts is not None and type(raw) is bytes and native_accepts(raw, v2):
+            return statement, rules, []
         return statement, rules, validate_statement(statement, rules)
     fallback = _fallback_rules(header_version, default_version)
     for problem in validate_statement(statement, fallback):

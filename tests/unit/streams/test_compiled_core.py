@@ -133,3 +133,57 @@ def test_the_stamp_follows_every_compiled_source(tmp_path: Path) -> None:
             assert compiled.stamp_lines(copies) != before, copy
             copy.write_text(text, encoding="utf-8")
         assert compiled.stamp_lines(copies) == before
+
+
+# --- the native module (native/, Rust) ---------------------------------------------------------
+
+
+@pytest.mark.skipif(
+    os.environ.get("SKILLSTREAM_EXPECT_COMPILED") != "1", reason="make test-compiled only"
+)
+def test_the_native_fast_path_is_the_one_running() -> None:
+    from schemas.xapi import parse
+
+    assert compiled.load_native() is not None, "make compile built no native module"
+    assert parse.native_accepts is not None
+
+
+def test_the_native_module_is_used_only_when_built_from_the_crate_as_it_is(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    crate = tmp_path / "native"
+    (crate / "src").mkdir(parents=True)
+    for name in ("Cargo.toml", "Cargo.lock"):
+        (crate / name).write_text(f"# {name}\n")
+    (crate / "src" / "lib.rs").write_text("// one\n")
+    build = tmp_path / "build"
+    build.mkdir()
+    monkeypatch.delenv(compiled.FORCE_PURE, raising=False)
+    assert compiled.load_native(build, crate) is None  # nothing built
+    (build / compiled.NATIVE_FILE).write_bytes(b"not a library")
+    (build / compiled.NATIVE_STAMP).write_text("0" * 64 + "\n")
+    assert compiled.load_native(build, crate) is None  # built from other sources
+    before = compiled.native_sources_hash(crate)
+    (crate / "src" / "lib.rs").write_text("// two\n")
+    assert compiled.native_sources_hash(crate) != before  # an edit changes the stamp
+    (build / compiled.NATIVE_STAMP).write_text(compiled.native_sources_hash(crate) + "\n")
+    monkeypatch.setenv(compiled.FORCE_PURE, "1")
+    assert compiled.load_native(build, crate) is None  # forced pure: never loaded
+    monkeypatch.setenv(compiled.FORCE_PURE, "0")
+    with pytest.raises(ImportError):  # current stamp: loaded (this file is no library)
+        compiled.load_native(build, crate)
+
+
+def test_without_cargo_the_build_says_so_and_goes_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # make compile's module sets SKILLSTREAM_PURE_CORE for itself: restored after this test
+    monkeypatch.setenv(compiled.FORCE_PURE, os.environ.get(compiled.FORCE_PURE, ""))
+    from tools import compile_core
+
+    monkeypatch.setenv("PATH", str(tmp_path))  # no cargo on it
+    monkeypatch.setenv("HOME", str(tmp_path))  # nor where rustup puts it
+    monkeypatch.delenv("CARGO", raising=False)
+    assert compile_core.cargo() is None
+    assert compile_core.build_native() is False
+    assert "no cargo (Rust) found" in capsys.readouterr().err
