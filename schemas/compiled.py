@@ -29,6 +29,7 @@ import importlib.machinery
 import importlib.util
 import os
 import sys
+import warnings
 from pathlib import Path
 from types import ModuleType
 from typing import Final
@@ -128,6 +129,15 @@ def load_native(build: Path | None = None, crate: Path = NATIVE_SOURCES) -> Modu
     spec = importlib.util.spec_from_file_location(NATIVE_MODULE, library, loader=loader)
     if spec is None:
         return None
-    module = importlib.util.module_from_spec(spec)
-    loader.exec_module(module)
+    try:
+        module = importlib.util.module_from_spec(spec)
+        loader.exec_module(module)
+    except ImportError as exc:  # a damaged build: the Python code still does the work
+        warnings.warn(
+            f"the native module {library} does not load ({exc}); the Python fast path runs "
+            "(python -m tools.compile_core --force builds it again)",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+        return None
     return module

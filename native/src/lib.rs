@@ -2,15 +2,16 @@
 //!
 //! `accepts(raw, v2)` is the validator's fast path (`schemas/xapi/fast.py`) read straight
 //! from a record's bytes: true only when the statement is certainly valid under the xAPI
-//! 2.0 (`v2`) or 1.0.3 rules; false means "not sure", never "invalid". It declines
-//! everything the Python fast path declines and more (timestamps outside RFC 3339,
-//! language tags beyond language-script-region, durations with fractions but on
-//! seconds), so whatever it accepts the every-error validator accepts too.
-//! `tests/unit/schemas/test_xapi_fast_path.py` holds it to that on every conformance
-//! case, on generated statements and mutations, and on the simulator's traffic.
+//! 2.0 (`v2`) or 1.0.3 rules; false means "not sure", never "invalid". It takes the shapes
+//! the Python fast path takes, in narrower forms (no escapes in strings, no repeated
+//! properties, timestamps in RFC 3339, language tags of language, script and region,
+//! durations with a fraction only on the seconds), so whatever it accepts the every-error
+//! validator accepts too. `tests/unit/schemas/test_xapi_fast_path.py` holds it to that on
+//! every conformance case, on generated statements and mutations, on the simulator's
+//! traffic and on raw records built to sit on its edges.
 //!
-//! The checks follow `fast.py` line by line; the format checks are the patterns of
-//! `schemas/xapi/formats.py` written out by hand.
+//! The structural checks follow `fast.py` function by function; the format checks are the
+//! patterns of `schemas/xapi/formats.py` written out by hand.
 
 use std::fmt;
 
@@ -78,21 +79,21 @@ struct Statement<'a> {
     #[serde(default, borrow)]
     id: Given<Text<'a>>,
     #[serde(default, borrow)]
-    actor: Given<Object<'a>>,
+    actor: Given<Obj<Object<'a>>>,
     #[serde(default, borrow)]
-    verb: Given<Verb<'a>>,
+    verb: Given<Obj<Verb<'a>>>,
     #[serde(default, borrow)]
-    object: Given<Object<'a>>,
+    object: Given<Obj<Object<'a>>>,
     #[serde(default, borrow)]
-    result: Given<Outcome<'a>>,
+    result: Given<Obj<Outcome<'a>>>,
     #[serde(default, borrow)]
-    context: Given<Context<'a>>,
+    context: Given<Obj<Context<'a>>>,
     #[serde(default, borrow)]
     timestamp: Given<Text<'a>>,
     #[serde(default, borrow)]
     stored: Given<Text<'a>>,
     #[serde(default, borrow)]
-    authority: Given<Object<'a>>,
+    authority: Given<Obj<Object<'a>>>,
     #[serde(default, borrow)]
     version: Given<Text<'a>>,
 }
@@ -117,7 +118,7 @@ struct Object<'a> {
     #[serde(default, borrow)]
     id: Given<Text<'a>>,
     #[serde(default, borrow)]
-    definition: Given<Definition<'a>>,
+    definition: Given<Obj<Definition<'a>>>,
     #[serde(default, borrow)]
     name: Given<Text<'a>>,
     #[serde(default, borrow)]
@@ -127,7 +128,7 @@ struct Object<'a> {
     #[serde(default, borrow)]
     openid: Given<Text<'a>>,
     #[serde(default, borrow)]
-    account: Given<Account<'a>>,
+    account: Given<Obj<Account<'a>>>,
 }
 
 #[derive(Deserialize)]
@@ -161,7 +162,7 @@ struct Definition<'a> {
 #[allow(dead_code)] // read to be checked as they are read, never looked at again
 struct Outcome<'a> {
     #[serde(default)]
-    score: Given<Score>,
+    score: Given<Obj<Score>>,
     #[serde(default)]
     success: Given<bool>,
     #[serde(default)]
@@ -195,7 +196,7 @@ struct Context<'a> {
     #[serde(default, borrow)]
     registration: Given<Text<'a>>,
     #[serde(rename = "contextActivities", default, borrow)]
-    context_activities: Given<ContextActivities<'a>>,
+    context_activities: Given<Obj<ContextActivities<'a>>>,
     #[serde(default, borrow)]
     revision: Given<Text<'a>>,
     #[serde(default, borrow)]
@@ -236,7 +237,7 @@ impl<'de: 'a, 'a> Deserialize<'de> for OneOrMany<'a> {
             }
             fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
                 let mut items = Vec::new();
-                while let Some(item) = seq.next_element::<Object<'de>>()? {
+                while let Some(Obj(item)) = seq.next_element::<Obj<Object<'de>>>()? {
                     items.push(item);
                 }
                 Ok(OneOrMany::Many(items))
@@ -250,8 +251,36 @@ impl<'de: 'a, 'a> Deserialize<'de> for OneOrMany<'a> {
     }
 }
 
+/// A JSON object read into `T`, and only an object: serde_json reads a derived struct from
+/// an array too (its fields by position), where the validator sees a wrong type.
+struct Obj<T>(T);
+
+impl<T> std::ops::Deref for Obj<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Obj<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<T>(std::marker::PhantomData<T>);
+        impl<'de, T: Deserialize<'de>> Visitor<'de> for V<T> {
+            type Value = Obj<T>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("an object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Obj<T>, A::Error> {
+                T::deserialize(de::value::MapAccessDeserializer::new(map)).map(Obj)
+            }
+        }
+        d.deserialize_map(V(std::marker::PhantomData))
+    }
+}
+
 /// A JSON number as Python compares it, exactly: an integer of at most 53 bits or a float
-/// (JSON has no infinity); any other number fails the read.
+/// (JSON has no infinity), read to the nearest double as orjson reads it (serde_json's
+/// `float_roundtrip`); any other number fails the read.
 struct Number(f64);
 
 impl<'de> Deserialize<'de> for Number {
@@ -434,17 +463,25 @@ fn statement(st: &Statement, v2: bool) -> bool {
     if st.authority.get().is_some_and(|a| !agent(a)) {
         return false;
     }
-    if !st.actor.get().is_some_and(agent) {
+    if !st.actor.get().is_some_and(|a| agent(a)) {
         return false;
     }
-    let Some(verb) = st.verb.get() else { return false };
+    let Some(verb) = st.verb.get() else {
+        return false;
+    };
     match text(&verb.id) {
         Some(id) if id != VOIDED_VERB && is_iri(id) => {}
         _ => return false,
     }
-    let Some(target) = st.object.get() else { return false };
+    let Some(target) = st.object.get() else {
+        return false;
+    };
     let is_activity = text(&target.object_type).is_none_or(|t| t == "Activity");
-    if !(if is_activity { activity(target) } else { agent(target) }) {
+    if !(if is_activity {
+        activity(target)
+    } else {
+        agent(target)
+    }) {
         return false;
     }
     if st.result.get().is_some_and(|r| !outcome(r)) {
@@ -482,7 +519,10 @@ fn agent(agent: &Object) -> bool {
     if agent.openid.is_some() {
         return iri(&agent.openid);
     }
-    agent.account.get().is_some_and(|account| is_iri(account.home_page.0))
+    agent
+        .account
+        .get()
+        .is_some_and(|account| is_iri(account.home_page.0))
 }
 
 fn activity(activity: &Object) -> bool {
@@ -497,7 +537,9 @@ fn activity(activity: &Object) -> bool {
     if text(&activity.object_type).is_some_and(|t| t != "Activity") || !iri(&activity.id) {
         return false;
     }
-    let Some(definition) = activity.definition.get() else { return true };
+    let Some(definition) = activity.definition.get() else {
+        return true;
+    };
     (!definition.kind.is_some() || iri(&definition.kind))
         && (!definition.more_info.is_some() || iri(&definition.more_info))
 }
@@ -510,7 +552,7 @@ fn outcome(result: &Outcome) -> bool {
             return false;
         }
         if let (Some(l), Some(h)) = (low, high) {
-            if !(l < h) {
+            if l >= h {
                 return false;
             }
         }
@@ -533,13 +575,20 @@ fn context(context: &Context, is_activity: bool) -> bool {
     if text(&context.language).is_some_and(|l| !is_language_tag(l)) {
         return false;
     }
-    let Some(groups) = context.context_activities.get() else { return true };
-    [&groups.parent, &groups.grouping, &groups.category, &groups.other].iter().all(|group| {
-        match group.get() {
-            None => true,
-            Some(OneOrMany::Many(items)) => items.iter().all(activity),
-            Some(OneOrMany::One(item)) => activity(item),
-        }
+    let Some(groups) = context.context_activities.get() else {
+        return true;
+    };
+    [
+        &groups.parent,
+        &groups.grouping,
+        &groups.category,
+        &groups.other,
+    ]
+    .iter()
+    .all(|group| match group.get() {
+        None => true,
+        Some(OneOrMany::Many(items)) => items.iter().all(activity),
+        Some(OneOrMany::One(item)) => activity(item),
     })
 }
 
@@ -567,8 +616,13 @@ fn is_iri(s: &str) -> bool {
     if b.is_empty() || !b[0].is_ascii_alphabetic() {
         return false;
     }
-    let Some(colon) = b.iter().position(|c| *c == b':') else { return false };
-    if !b[1..colon].iter().all(|c| c.is_ascii_alphanumeric() || matches!(c, b'+' | b'.' | b'-')) {
+    let Some(colon) = b.iter().position(|c| *c == b':') else {
+        return false;
+    };
+    if !b[1..colon]
+        .iter()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'+' | b'.' | b'-'))
+    {
         return false;
     }
     let rest = &b[colon + 1..];
@@ -596,8 +650,12 @@ fn is_iri(s: &str) -> bool {
 /// `MAILTO_RE`: `mailto:`, dot-separated atoms, `@`, dot-separated atoms; an atom is one or
 /// more characters outside `\x00-\x20 \x7f @ < > " ( ) , : ; [ ] \ ? # / .`.
 fn is_mailto(s: &str) -> bool {
-    let Some(address) = s.strip_prefix("mailto:") else { return false };
-    let Some((local, domain)) = address.split_once('@') else { return false };
+    let Some(address) = s.strip_prefix("mailto:") else {
+        return false;
+    };
+    let Some((local, domain)) = address.split_once('@') else {
+        return false;
+    };
     let atom = |a: &str| {
         !a.is_empty()
             && a.chars().all(|c| {
@@ -605,8 +663,21 @@ fn is_mailto(s: &str) -> bool {
                     || c == '\u{7f}'
                     || matches!(
                         c,
-                        '@' | '<' | '>' | '"' | '(' | ')' | ',' | ':' | ';' | '[' | ']' | '\\'
-                            | '?' | '#' | '/' | '.'
+                        '@' | '<'
+                            | '>'
+                            | '"'
+                            | '('
+                            | ')'
+                            | ','
+                            | ':'
+                            | ';'
+                            | '['
+                            | ']'
+                            | '\\'
+                            | '?'
+                            | '#'
+                            | '/'
+                            | '.'
                     ))
             })
     };
@@ -702,7 +773,11 @@ fn is_rfc3339(s: &str) -> bool {
         return false;
     }
     let d = |i: usize| b[i].is_ascii_digit();
-    let num = |i: usize, n: usize| b[i..i + n].iter().fold(0u32, |acc, c| acc * 10 + u32::from(c - b'0'));
+    let num = |i: usize, n: usize| {
+        b[i..i + n]
+            .iter()
+            .fold(0u32, |acc, c| acc * 10 + u32::from(c - b'0'))
+    };
     if !((0..4).all(d) && b[4] == b'-' && d(5) && d(6) && b[7] == b'-' && d(8) && d(9))
         || b[10] != b'T'
         || !(d(11) && d(12) && b[13] == b':' && d(14) && d(15) && b[16] == b':' && d(17) && d(18))
@@ -753,7 +828,7 @@ fn is_rfc3339(s: &str) -> bool {
 /// JSON this reader takes).
 #[pyfunction]
 fn accepts(raw: &[u8], v2: bool) -> bool {
-    match serde_json::from_slice::<Statement>(raw) {
+    match serde_json::from_slice::<Obj<Statement>>(raw) {
         Ok(st) => statement(&st, v2),
         Err(_) => false,
     }

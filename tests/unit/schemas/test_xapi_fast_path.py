@@ -118,47 +118,67 @@ def test_the_simulators_traffic() -> None:
         assert native >= valid * 0.9, (native, valid)
 
 
+def _raw(path: str, text: bytes) -> bytes:
+    """The base statement's bytes with the value at ``path`` written as ``text``."""
+    return orjson.dumps(_set(path, "@hole@")).replace(b'"@hole@"', text)
+
+
+RAW_EDGES = {
+    "null id": lambda: _raw("id", b"null"),
+    "null result": lambda: _raw("result", b"null"),
+    "escaped verb": lambda: _raw("verb.id", rb'"http:\/\/adlnet.gov\/expapi\/verbs\/completed"'),
+    "duplicate actor, the last invalid": lambda: _raw("version", b'"2.0.0","actor":{"mbox":"x"}'),
+    "duplicate id, the last valid": lambda: _raw("version", b'"2.0.0","id":"' + _ID + b'"'),
+    "score min above max": lambda: _raw("result.score", b'{"min":2,"max":1}'),
+    "integer past 53 bits": lambda: _raw("result.score", b'{"raw":9007199254740993}'),
+    "boolean score": lambda: _raw("result.score.raw", b"true"),
+    "deep extension": lambda: _raw("result.extensions", b'{"https://e.x/a":[[1]]}'),
+    "not JSON": lambda: orjson.dumps(_base())[:-1],
+    # serde reads a struct from an array too (by position): each must still be declined
+    "result as an array": lambda: _raw("result", b"[]"),
+    "context as an array": lambda: _raw("context", b"[]"),
+    "score as an array": lambda: _raw("result.score", b"[0.5]"),
+    "verb as an array": lambda: _raw("verb", b'["http://adlnet.gov/expapi/verbs/completed"]'),
+    "object as an array": lambda: _raw("object", b'["Activity","https://e.x/a"]'),
+    "definition as an array": lambda: _raw("object.definition", b"[]"),
+    "account as an array": lambda: _raw("actor", b'{"account":["https://e.x","bob"]}'),
+    "a context activity as an array": lambda: _raw(
+        "context.contextActivities.parent", b'[["Activity","https://e.x/p"]]'
+    ),
+    # decimals orjson reads as one double (so min is not below max): serde must read alike
+    "min and max one digit apart": lambda: _raw(
+        "result.score", b'{"min":9.904728166987386,"max":9.904728166987387}'
+    ),
+    "an integer past 64 bits": lambda: _raw(
+        "result.score", b'{"min":2.3361436450306067e+23,"max":233614364503060672036190}'
+    ),
+}
+_ID = b"43d06319-ab59-4ff1-9fe1-9116b5246b0a"
+
+
 @pytest.mark.skipif(NATIVE is None, reason="no native module (make compile builds it)")
-@pytest.mark.parametrize(
-    ("name", "edit"),
-    [
-        (
-            "null id",
-            lambda raw: raw.replace(b'"id":"43d06319-ab59-4ff1-9fe1-9116b5246b0a"', b'"id":null'),
-        ),
-        ("null result", lambda raw: raw[:-1] + b',"result":null}'),
-        ("escaped verb", lambda raw: raw.replace(b"http://adlnet", b"http:\\/\\/adlnet")),
-        ("duplicate actor, the last invalid", lambda raw: raw[:-1] + b',"actor":{"mbox":"x"}}'),
-        ("duplicate id, the last valid", lambda raw: raw.replace(b'{"id"', b'{"id":5,"id"', 1)),
-        ("score min above max", lambda raw: raw[:-1] + b',"result":{"score":{"min":2,"max":1}}}'),
-        (
-            "integer past 53 bits",
-            lambda raw: raw[:-1] + b',"result":{"score":{"raw":9007199254740993}}}',
-        ),
-        ("boolean score", lambda raw: raw[:-1] + b',"result":{"score":{"raw":true}}}'),
-        (
-            "deep extension",
-            lambda raw: raw[:-1] + b',"result":{"extensions":{"https://e.x/a":[[1]]}}}',
-        ),
-        ("not JSON", lambda raw: raw[:-1]),
-    ],
-)
-def test_the_native_fast_path_on_raw_records(name: str, edit: Any) -> None:
-    base = orjson.dumps(_base())
+@pytest.mark.parametrize("name", sorted(RAW_EDGES))
+def test_the_native_fast_path_on_raw_records(name: str) -> None:
     assert NATIVE is not None
-    assert NATIVE.accepts(base, True), "the base statement is a common one"
-    raw = edit(base)
-    assert raw != base, name
+    assert NATIVE.accepts(orjson.dumps(_base()), True), "the base statement is a common one"
+    raw = RAW_EDGES[name]()
     try:
         statement = orjson.loads(raw)
     except orjson.JSONDecodeError:
+        assert name == "not JSON"
         assert not NATIVE.accepts(raw, True)
         return
     assert not _native_agrees(raw, V2), name  # each declined: the Python path decides
-    if name == "duplicate id, the last valid":
-        # Valid as orjson reads it (the last of a repeated property counts), yet declined:
-        # a repeated property fails the native read, and the Python path accepts it.
-        assert every_problem(statement, V2) == []
+    problems = every_problem(statement, V2)
+    if name in (
+        "escaped verb",
+        "duplicate id, the last valid",
+        "deep extension",
+        "integer past 53 bits",
+    ):
+        assert problems == [], name  # valid, but not for the native reader: declined
+    else:
+        assert problems, name  # invalid: accepting it would be the bug
 
 
 def _base() -> dict[str, Any]:

@@ -418,8 +418,11 @@ def mutated(draw: st.DrawFn) -> tuple[XapiVersion, dict[str, Json]]:
             target[key] = None
         elif action == "retype":
             value = target[key]
+            # An object's values as an array too: a reader that fills a struct by position
+            # from an array (serde does) must still see the wrong type.
+            as_array = list(value.values()) if isinstance(value, dict) else []
             target[key] = draw(
-                st.sampled_from([[value], str(value), {"value": value}, 1, True, 0.5])
+                st.sampled_from([[value], str(value), {"value": value}, 1, True, 0.5, as_array])
             )
         elif isinstance(target, dict):
             target[draw(st.sampled_from([str(key).upper(), str(key) + "_", " " + str(key)]))] = (
