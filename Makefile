@@ -48,11 +48,16 @@ test-compiled: compile ## the unit suite on the compiled core (make compile), as
 test-pythons: ## the unit suite on Python 3.12 and 3.13 (.venv-3.12, .venv-3.13; missing ones reported)
 	@bash scripts/test-pythons.sh
 
-lint: $(STAMP) ## ruff, mypy (strict on the package) and the import direction (lint-imports)
+lint: $(STAMP) ## ruff, mypy (strict on the package), the import direction (lint-imports), rustfmt and clippy on native/
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/lint-imports
+	@if cargo fmt --version >/dev/null 2>&1 && cargo clippy --version >/dev/null 2>&1; then \
+	  cargo fmt --check --manifest-path native/Cargo.toml && \
+	  cargo clippy --quiet --locked --release --manifest-path native/Cargo.toml \
+	    --target-dir build/native-target -- -D warnings; \
+	else echo "no cargo fmt or clippy here: native/ not linted"; fi
 
 demo: $(STAMP) ## run the main job end to end on embedded defaults (local broker, SQLite)
 	@bash scripts/demo.sh

@@ -63,6 +63,9 @@ WORK = REPO / "build" / "compiled-core-work"
 NATIVE_TARGET = REPO / "build" / "native-target"
 """Cargo's target directory: kept between builds, so a rebuild compiles only what changed."""
 INPUTS = "INPUTS"
+NATIVE_BUILT = " native"
+NO_CARGO = " no cargo"
+"""What ``INPUTS`` adds after the digest: whether the native module is in the build."""
 """The file in the build naming what it was made from (``inputs``)."""
 PACKAGES = (schemas, schemas.xapi, streams.core, streams.core.kinds)
 
@@ -89,9 +92,12 @@ def inputs() -> str:
 
 
 def current() -> bool:
-    """Whether the build was made from ``inputs`` as they are now."""
+    """Whether the build was made from ``inputs`` as they are now, with the native module
+    when cargo is there (a build without it, or whose native part failed, is done again
+    once cargo can build it)."""
     made = BUILD_DIR / INPUTS
-    return (BUILD_DIR / STAMP).is_file() and made.is_file() and made.read_text() == inputs()
+    expected = inputs() + (NATIVE_BUILT if cargo() else NO_CARGO)
+    return (BUILD_DIR / STAMP).is_file() and made.is_file() and made.read_text() == expected
 
 
 def build() -> Path:
@@ -117,16 +123,18 @@ def build() -> Path:
     finally:
         os.chdir(here)
     (BUILD_DIR / STAMP).write_text(stamp, encoding="ascii")
-    build_native()
+    native = build_native()
+    made_from += NATIVE_BUILT if native else NO_CARGO if cargo() is None else " native failed"
     (BUILD_DIR / INPUTS).write_text(made_from, encoding="ascii")
     return BUILD_DIR
 
 
 def cargo() -> str | None:
     """Cargo from ``$CARGO``, the PATH, or where rustup puts it."""
-    found = shutil.which(os.environ.get("CARGO") or "cargo")
-    if found:
-        return found
+    for name in (os.environ.get("CARGO"), "cargo"):
+        found = shutil.which(name) if name else None
+        if found:
+            return found
     rustup = Path.home() / ".cargo" / "bin" / "cargo"
     return str(rustup) if rustup.is_file() else None
 
@@ -138,7 +146,7 @@ def build_native() -> bool:
     if tool is None:
         print(
             "no cargo (Rust) found: the native fast path is not built and the Python one runs"
-            " (install Rust with rustup, then make compile again)",
+            " (install Rust 1.82 or newer with rustup, then make compile again)",
             file=sys.stderr,
         )
         return False
@@ -163,7 +171,10 @@ def build_native() -> bool:
             file=sys.stderr,
         )
         return False
-    shutil.copyfile(NATIVE_TARGET / "release" / "libskillstream_native.so", BUILD_DIR / NATIVE_FILE)
+    library = (
+        "libskillstream_native.dylib" if sys.platform == "darwin" else "libskillstream_native.so"
+    )
+    shutil.copyfile(NATIVE_TARGET / "release" / library, BUILD_DIR / NATIVE_FILE)
     (BUILD_DIR / NATIVE_STAMP).write_text(native_sources_hash() + "\n", encoding="ascii")
     return True
 
