@@ -33,10 +33,10 @@ LOOP: Final = "BatchLoop._run"
 shutdown are not)."""
 
 AREAS: Final[tuple[tuple[str, str, tuple[str, ...]], ...]] = (
-    ("validate", "xAPI validation", ("validate_statement",)),
+    ("validate", "xAPI validation, Python paths", ("validate_statement",)),
     (
         "ingest",
-        "parse, normalize, the rest of ingest",
+        "parse, native check, normalize, the rest",
         ("parse_statement", "normalize", "IngestHandler", "Ingest"),
     ),
     ("events_out", "learning.events encoding", ("encode_learner_records",)),
@@ -58,8 +58,10 @@ function; a name without one, every method of that class and the function of tha
 The innermost function of a sample that any area names decides; ``loop`` takes the rest.
 
 py-spy sees Python frames only: a compiled module's functions (``make compile``) count
-in the area of their nearest Python caller. Parsing and normalizing are compiled, and
-called from ``Ingest.record``, so they make one area with the rest of the ingest stage;
+in the area of their nearest Python caller, and so does the native module. Parsing (with
+the native fast path it calls first) and normalizing are compiled, and called from
+``Ingest.record``, so they make one area with the rest of the ingest stage; the
+validation area is what the native fast path declines, validated in Python;
 ``bench_areas`` (the offline steps, each timed alone) still gives each its own figure."""
 
 ALL: Final = "all"
