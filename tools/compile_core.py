@@ -63,10 +63,7 @@ WORK = REPO / "build" / "compiled-core-work"
 NATIVE_TARGET = REPO / "build" / "native-target"
 """Cargo's target directory: kept between builds, so a rebuild compiles only what changed."""
 INPUTS = "INPUTS"
-NATIVE_BUILT = " native"
-NO_CARGO = " no cargo"
-"""What ``INPUTS`` adds after the digest: whether the native module is in the build."""
-"""The file in the build naming what it was made from (``inputs``)."""
+"""The file in the build naming what its mypyc modules were made from (``inputs``)."""
 PACKAGES = (schemas, schemas.xapi, streams.core, streams.core.kinds)
 
 
@@ -87,17 +84,22 @@ def inputs() -> str:
         for path in sorted((REPO / package).rglob("*.py")):
             digest.update(path.relative_to(REPO).as_posix().encode() + b"\0")
             digest.update(path.read_bytes())
-    digest.update(native_sources_hash().encode())
     return digest.hexdigest()
 
 
 def current() -> bool:
-    """Whether the build was made from ``inputs`` as they are now, with the native module
-    when cargo is there (a build without it, or whose native part failed, is done again
-    once cargo can build it)."""
+    """Whether the mypyc modules were made from ``inputs`` as they are now."""
     made = BUILD_DIR / INPUTS
-    expected = inputs() + (NATIVE_BUILT if cargo() else NO_CARGO)
-    return (BUILD_DIR / STAMP).is_file() and made.is_file() and made.read_text() == expected
+    return (BUILD_DIR / STAMP).is_file() and made.is_file() and made.read_text() == inputs()
+
+
+def native_current(build: Path = BUILD_DIR) -> bool:
+    """Whether the build holds the native module, made from the crate as it is now."""
+    try:
+        stamp = (build / NATIVE_STAMP).read_text(encoding="ascii").strip()
+    except OSError:
+        return False
+    return (build / NATIVE_FILE).is_file() and stamp == native_sources_hash()
 
 
 def build() -> Path:
@@ -123,8 +125,6 @@ def build() -> Path:
     finally:
         os.chdir(here)
     (BUILD_DIR / STAMP).write_text(stamp, encoding="ascii")
-    native = build_native()
-    made_from += NATIVE_BUILT if native else NO_CARGO if cargo() is None else " native failed"
     (BUILD_DIR / INPUTS).write_text(made_from, encoding="ascii")
     return BUILD_DIR
 
@@ -174,6 +174,7 @@ def build_native() -> bool:
     library = (
         "libskillstream_native.dylib" if sys.platform == "darwin" else "libskillstream_native.so"
     )
+    BUILD_DIR.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(NATIVE_TARGET / "release" / library, BUILD_DIR / NATIVE_FILE)
     (BUILD_DIR / NATIVE_STAMP).write_text(native_sources_hash() + "\n", encoding="ascii")
     return True
@@ -195,16 +196,25 @@ def main(argv: list[str] | None = None) -> None:
         shutil.rmtree(NATIVE_TARGET, ignore_errors=True)
         print(f"removed {BUILD_DIR}")
         return
-    if not args.force and current():
+    # The two parts are current or built each on its own: a native build that failed, or
+    # had no cargo, is tried again by the next make compile without redoing the mypyc part.
+    if args.force or not current():
+        if shutil.which(os.environ.get("CC", "cc")) is None and shutil.which("gcc") is None:
+            sys.exit(
+                "make compile needs a C compiler (cc or gcc) on the PATH; the pure modules run"
+                " as is"
+            )
+        started = time.monotonic()
+        where = build()  # a new build directory: the native module is built into it again
+        took = time.monotonic() - started
+        print(f"compiled {', '.join(modules())} into {where} in {took:.0f} s")
+    else:
         print(f"the compiled build in {BUILD_DIR} is current ({', '.join(modules())})")
-        return
-    if shutil.which(os.environ.get("CC", "cc")) is None and shutil.which("gcc") is None:
-        sys.exit(
-            "make compile needs a C compiler (cc or gcc) on the PATH; the pure modules run as is"
-        )
-    started = time.monotonic()
-    where = build()
-    print(f"compiled {', '.join(modules())} into {where} in {time.monotonic() - started:.0f} s")
+    if args.force or not native_current():
+        if build_native():
+            print(f"built the native fast path (native/) into {BUILD_DIR / NATIVE_FILE}")
+    else:
+        print(f"the native fast path in {BUILD_DIR / NATIVE_FILE} is current")
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ import os
 import shutil
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 from types import ModuleType
 
@@ -138,14 +139,41 @@ def test_the_stamp_follows_every_compiled_source(tmp_path: Path) -> None:
 # --- the native module (native/, Rust) ---------------------------------------------------------
 
 
+@pytest.fixture
+def compile_core(monkeypatch: pytest.MonkeyPatch) -> ModuleType:
+    """``tools.compile_core``, imported without leaving ``SKILLSTREAM_PURE_CORE`` set (the
+    module sets it for itself) to the tests after."""
+    before = os.environ.get(compiled.FORCE_PURE, "0")
+    monkeypatch.setenv(compiled.FORCE_PURE, before)  # teardown restores what was there
+    from tools import compile_core as module  # sets it to 1 the first time
+
+    monkeypatch.setenv(compiled.FORCE_PURE, before)  # "0": not forced
+    return module
+
+
 @pytest.mark.skipif(
     os.environ.get("SKILLSTREAM_EXPECT_COMPILED") != "1", reason="make test-compiled only"
 )
-def test_the_native_fast_path_is_the_one_running() -> None:
+def test_the_native_fast_path_is_the_one_running(compile_core: ModuleType) -> None:
     from schemas.xapi import parse
 
+    if compile_core.cargo() is None:
+        pytest.skip("no cargo here: make compile builds no native module (it says so)")
     assert compiled.load_native() is not None, "make compile built no native module"
     assert parse.native_accepts is not None
+
+
+def test_the_native_part_of_a_build_is_current_only_for_the_crate_as_it_is(
+    tmp_path: Path, compile_core: ModuleType
+) -> None:
+    assert not compile_core.native_current(tmp_path)  # nothing built
+    (tmp_path / compiled.NATIVE_FILE).write_bytes(b"library")
+    (tmp_path / compiled.NATIVE_STAMP).write_text("0" * 64 + "\n")
+    assert not compile_core.native_current(tmp_path)  # built from other sources
+    (tmp_path / compiled.NATIVE_STAMP).write_text(compiled.native_sources_hash() + "\n")
+    assert compile_core.native_current(tmp_path)
+    (tmp_path / compiled.NATIVE_FILE).unlink()
+    assert not compile_core.native_current(tmp_path)  # the stamp alone is not a build
 
 
 def test_the_native_module_is_used_only_when_built_from_the_crate_as_it_is(
@@ -159,28 +187,31 @@ def test_the_native_module_is_used_only_when_built_from_the_crate_as_it_is(
     build = tmp_path / "build"
     build.mkdir()
     monkeypatch.delenv(compiled.FORCE_PURE, raising=False)
-    assert compiled.load_native(build, crate) is None  # nothing built
-    (build / compiled.NATIVE_FILE).write_bytes(b"not a library")
-    (build / compiled.NATIVE_STAMP).write_text("0" * 64 + "\n")
-    assert compiled.load_native(build, crate) is None  # built from other sources
-    before = compiled.native_sources_hash(crate)
-    (crate / "src" / "lib.rs").write_text("// two\n")
-    assert compiled.native_sources_hash(crate) != before  # an edit changes the stamp
-    (build / compiled.NATIVE_STAMP).write_text(compiled.native_sources_hash(crate) + "\n")
-    monkeypatch.setenv(compiled.FORCE_PURE, "1")
-    assert compiled.load_native(build, crate) is None  # forced pure: never loaded
+    with warnings.catch_warnings():
+        # A None below comes from the check, never from trying to load this false library
+        # (which warns): each step fails if its check is gone.
+        warnings.simplefilter("error")
+        assert compiled.load_native(build, crate) is None  # nothing built
+        (build / compiled.NATIVE_FILE).write_bytes(b"not a library")
+        (build / compiled.NATIVE_STAMP).write_text("0" * 64 + "\n")
+        assert compiled.load_native(build, crate) is None  # built from other sources
+        before = compiled.native_sources_hash(crate)
+        (crate / "src" / "lib.rs").write_text("// two\n")
+        assert compiled.native_sources_hash(crate) != before  # an edit changes the stamp
+        (build / compiled.NATIVE_STAMP).write_text(compiled.native_sources_hash(crate) + "\n")
+        monkeypatch.setenv(compiled.FORCE_PURE, "1")
+        assert compiled.load_native(build, crate) is None  # forced pure: never loaded
     monkeypatch.setenv(compiled.FORCE_PURE, "0")
     with pytest.warns(RuntimeWarning, match="does not load"):  # current stamp: loaded...
         assert compiled.load_native(build, crate) is None  # ...but this file is no library
 
 
 def test_without_cargo_the_build_says_so_and_goes_on(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    compile_core: ModuleType,
 ) -> None:
-    # make compile's module sets SKILLSTREAM_PURE_CORE for itself: restored after this test
-    monkeypatch.setenv(compiled.FORCE_PURE, os.environ.get(compiled.FORCE_PURE, ""))
-    from tools import compile_core
-
     monkeypatch.setenv("PATH", str(tmp_path))  # no cargo on it
     monkeypatch.setenv("HOME", str(tmp_path))  # nor where rustup puts it
     monkeypatch.delenv("CARGO", raising=False)
