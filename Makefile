@@ -55,7 +55,8 @@ lint: $(STAMP) ## ruff, mypy (strict on the package), the import direction (lint
 	$(BIN)/lint-imports
 	@if cargo fmt --version >/dev/null 2>&1 && cargo clippy --version >/dev/null 2>&1; then \
 	  cargo fmt --check --manifest-path native/Cargo.toml && \
-	  cargo clippy --quiet --locked --release --manifest-path native/Cargo.toml \
+	  PYO3_PYTHON=$(CURDIR)/$(BIN)/python cargo clippy --quiet --locked --release \
+	    --manifest-path native/Cargo.toml \
 	    --target-dir build/native-target -- -D warnings; \
 	else echo "no cargo fmt or clippy here: native/ not linted"; fi
 
@@ -82,4 +83,4 @@ kafka-status: ## is the local broker running?
 	@bash $(KAFKA) status
 
 clean: ## remove the virtualenv and local state (not the Kafka jars)
-	rm -rf $(VENV) .venv-3.* build/compiled-core build/compiled-core-work .local/worker .local/*.db .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .venv-3.* build/compiled-core build/compiled-core-work build/native-target .local/worker .local/*.db .pytest_cache .mypy_cache .ruff_cache

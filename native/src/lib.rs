@@ -3,8 +3,8 @@
 //! `accepts(raw, v2)` is the validator's fast path (`schemas/xapi/fast.py`) read straight
 //! from a record's bytes: true only when the statement is certainly valid under the xAPI
 //! 2.0 (`v2`) or 1.0.3 rules; false means "not sure", never "invalid". It takes the shapes
-//! the Python fast path takes, in narrower forms (no escapes in strings, no repeated
-//! properties, timestamps in RFC 3339, language tags of language, script and region,
+//! the Python fast path takes, in narrower forms (no escapes in the strings it checks, no
+//! property repeated within an object it reads field by field, timestamps in RFC 3339, language tags of language, script and region,
 //! durations with a fraction only on the seconds), so whatever it accepts the every-error
 //! validator accepts too. `tests/unit/schemas/test_xapi_fast_path.py` holds it to that on
 //! every conformance case, on generated statements and mutations, on the simulator's
