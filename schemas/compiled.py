@@ -112,19 +112,26 @@ def native_sources_hash(crate: Path = NATIVE_SOURCES) -> str:
     return digest.hexdigest()
 
 
+def native_built(build: Path = BUILD_DIR, crate: Path = NATIVE_SOURCES) -> bool:
+    """Whether ``build`` holds the native module, made from ``crate`` as it is now."""
+    try:
+        stamp = (build / NATIVE_STAMP).read_text(encoding="ascii").strip()
+    except OSError:
+        return False
+    return (
+        (build / NATIVE_FILE).is_file() and crate.is_dir() and stamp == native_sources_hash(crate)
+    )
+
+
 def load_native(build: Path | None = None, crate: Path = NATIVE_SOURCES) -> ModuleType | None:
     """The native module, when ``make compile`` built it from the crate as it is now and
     ``SKILLSTREAM_PURE_CORE`` is not set; else None (the Python code does the work)."""
     if os.environ.get(FORCE_PURE, "") not in ("", "0"):
         return None
     build = BUILD_DIR if build is None else build
+    if not native_built(build, crate):
+        return None
     library = build / NATIVE_FILE
-    try:
-        stamp = (build / NATIVE_STAMP).read_text(encoding="ascii").strip()
-    except OSError:
-        return None
-    if not library.is_file() or not crate.is_dir() or stamp != native_sources_hash(crate):
-        return None
     loader = importlib.machinery.ExtensionFileLoader(NATIVE_MODULE, str(library))
     spec = importlib.util.spec_from_file_location(NATIVE_MODULE, library, loader=loader)
     if spec is None:

@@ -52,6 +52,7 @@ from schemas.compiled import (
     NATIVE_SOURCES,
     NATIVE_STAMP,
     STAMP,
+    native_built,
     native_sources_hash,
     stamp_lines,
 )
@@ -91,15 +92,6 @@ def current() -> bool:
     """Whether the mypyc modules were made from ``inputs`` as they are now."""
     made = BUILD_DIR / INPUTS
     return (BUILD_DIR / STAMP).is_file() and made.is_file() and made.read_text() == inputs()
-
-
-def native_current(build: Path = BUILD_DIR) -> bool:
-    """Whether the build holds the native module, made from the crate as it is now."""
-    try:
-        stamp = (build / NATIVE_STAMP).read_text(encoding="ascii").strip()
-    except OSError:
-        return False
-    return (build / NATIVE_FILE).is_file() and stamp == native_sources_hash()
 
 
 def build() -> Path:
@@ -210,7 +202,7 @@ def main(argv: list[str] | None = None) -> None:
         print(f"compiled {', '.join(modules())} into {where} in {took:.0f} s")
     else:
         print(f"the compiled build in {BUILD_DIR} is current ({', '.join(modules())})")
-    if args.force or not native_current():
+    if args.force or not native_built():
         if build_native():
             print(f"built the native fast path (native/) into {BUILD_DIR / NATIVE_FILE}")
     else:

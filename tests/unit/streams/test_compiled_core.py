@@ -164,16 +164,16 @@ def test_the_native_fast_path_is_the_one_running(compile_core: ModuleType) -> No
 
 
 def test_the_native_part_of_a_build_is_current_only_for_the_crate_as_it_is(
-    tmp_path: Path, compile_core: ModuleType
+    tmp_path: Path,
 ) -> None:
-    assert not compile_core.native_current(tmp_path)  # nothing built
+    assert not compiled.native_built(tmp_path)  # nothing built
     (tmp_path / compiled.NATIVE_FILE).write_bytes(b"library")
     (tmp_path / compiled.NATIVE_STAMP).write_text("0" * 64 + "\n")
-    assert not compile_core.native_current(tmp_path)  # built from other sources
+    assert not compiled.native_built(tmp_path)  # built from other sources
     (tmp_path / compiled.NATIVE_STAMP).write_text(compiled.native_sources_hash() + "\n")
-    assert compile_core.native_current(tmp_path)
+    assert compiled.native_built(tmp_path)  # what make compile takes as current
     (tmp_path / compiled.NATIVE_FILE).unlink()
-    assert not compile_core.native_current(tmp_path)  # the stamp alone is not a build
+    assert not compiled.native_built(tmp_path)  # the stamp alone is not a build
 
 
 def test_the_native_module_is_used_only_when_built_from_the_crate_as_it_is(
