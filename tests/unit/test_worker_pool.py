@@ -153,8 +153,11 @@ def test_children_stop_when_the_pool_itself_is_killed(tmp_path: Path) -> None:
         time.sleep(0.05)
     parent.kill()
     parent.wait()
+    # A child creates its file, then writes the signal into it: wait for the text, not for
+    # the file alone (read in between, it is empty).
     while time.monotonic() < deadline and not all(
-        (tmp_path / f"{i}.stopped").exists() for i in range(2)
+        (tmp_path / f"{i}.stopped").is_file() and (tmp_path / f"{i}.stopped").read_text()
+        for i in range(2)
     ):
         time.sleep(0.05)
     for i in range(2):
