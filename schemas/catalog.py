@@ -205,9 +205,12 @@ class CatalogFile(Contract):
 class Catalog:
     """The indexed catalog the core reads; built from items, updated item by item."""
 
-    __slots__ = ("activities", "competency_types", "ladders", "skill_iris", "skills")
+    __slots__ = ("activities", "competency_types", "ladders", "revision", "skill_iris", "skills")
 
     def __init__(self, items: Iterable[Skill | ActivityMapping | Ladder | CompetencyTypes] = ()):
+        self.revision = 0
+        """Moves with every ``put`` and ``remove``: what a copy of the catalog (the native
+        ingest's) compares to know it is current. Change the catalog through them only."""
         self.skills: dict[str, Skill] = {}
         self.skill_iris: dict[str, str] = {}
         """IRI a statement may name a skill by (``Skill.iris``) -> the skill's id."""
@@ -228,6 +231,7 @@ class Catalog:
         return cls(items.values())
 
     def put(self, item: Skill | ActivityMapping | Ladder | CompetencyTypes) -> None:
+        self.revision += 1
         if isinstance(item, Skill):
             self._forget_iris(item.id)
             self.skills[item.id] = item
@@ -242,6 +246,7 @@ class Catalog:
 
     def remove(self, key: str) -> None:
         """Apply a tombstone (a compacted-topic delete) for an item key."""
+        self.revision += 1
         kind, _, ident = key.partition(":")
         if kind == "skill":
             self._forget_iris(ident)

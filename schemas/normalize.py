@@ -77,7 +77,8 @@ from schemas.catalog import ActivityMapping, Catalog
 from schemas.events import EventKind, LearningEvent, build_event
 from schemas.identity import learner_keys
 from schemas.vocabulary import CMI5_CATEGORY, SATISFIED, Vocabulary
-from schemas.xapi.problems import VOIDED_VERB
+from schemas.xapi.parse import default_rules, native
+from schemas.xapi.problems import VOIDED_VERB, XapiVersion
 
 SKILLS_EXTENSION: Final = "https://w3id.org/skillstream/extensions/skills"
 """Context or result extension holding a list of catalog skill ids."""
@@ -106,6 +107,20 @@ class Ignored:
 
 
 _ignored_verbs: dict[str, Ignored] = {}
+_NO_TIME: Final = Ignored("no_time", "no timestamp, no stored time and no record time")
+
+
+def _ignored_verb(reason: str) -> Ignored:
+    outcome = _ignored_verbs.get(reason)
+    if outcome is None:
+        outcome = _ignored_verbs[reason] = Ignored("ignored_verb", reason)
+        if len(_ignored_verbs) > 256:
+            _ignored_verbs.clear()
+    return outcome
+
+
+def _unknown_verb(verb: str) -> Ignored:
+    return Ignored("unknown_verb", f"verb {verb} is not in the vocabulary")
 
 
 def statement_id_of(statement: Mapping[str, Any]) -> str:
@@ -159,12 +174,7 @@ def normalize(
     else:
         reason = vocabulary.ignored.get(verb)
         if reason is not None:
-            outcome = _ignored_verbs.get(reason)
-            if outcome is None:
-                outcome = _ignored_verbs[reason] = Ignored("ignored_verb", reason)
-                if len(_ignored_verbs) > 256:
-                    _ignored_verbs.clear()
-            return outcome
+            return _ignored_verb(reason)
         kind = None
         if object_type == "Activity":
             activity_id = obj["id"]
@@ -176,7 +186,7 @@ def normalize(
         if kind is None:
             kind = vocabulary.verbs.get(verb)
             if kind is None:
-                return Ignored("unknown_verb", f"verb {verb} is not in the vocabulary")
+                return _unknown_verb(verb)
         if (kind is EventKind.COURSE_COMPLETED or kind is EventKind.COURSE_PASSED) and (
             verb != SATISFIED and _in_cmi5_session(statement)
         ):
@@ -184,20 +194,9 @@ def normalize(
                 EventKind.OTHER if kind is EventKind.COURSE_COMPLETED else EventKind.SKILL_ASSESSED
             )
 
-    time: datetime | None = None
-    text = statement.get("timestamp")
-    if text is not None:
-        try:
-            time = _fromisoformat(text)
-        except ValueError:
-            time = _parse_time_slowly(text)
-        else:
-            if time.tzinfo is not _UTC:
-                time = _as_utc(time)
+    time = event_time(statement.get("timestamp"), statement.get("stored"), fallback_time)
     if time is None:
-        time = _time_otherwise(statement, fallback_time)
-        if time is None:
-            return Ignored("no_time", "no timestamp, no stored time and no record time")
+        return _NO_TIME
     keys = learner_keys(statement["actor"], secret)
     if not keys:
         return Ignored("no_learner", "the actor identifies no learner")
@@ -481,11 +480,26 @@ def _as_utc(parsed: datetime) -> datetime:
     return parsed.astimezone(_UTC)
 
 
-def _time_otherwise(
-    statement: Mapping[str, Any], fallback: datetime | int | None
+def event_time(
+    timestamp: str | None, stored: str | None, fallback: datetime | int | None
 ) -> datetime | None:
+    """The event's time: ``timestamp``, else ``stored``, else ``fallback``, in UTC."""
+    if timestamp is not None:
+        time: datetime | None
+        try:
+            time = _fromisoformat(timestamp)
+        except ValueError:
+            time = _parse_time_slowly(timestamp)
+        else:
+            if time.tzinfo is not _UTC:
+                time = _as_utc(time)
+        if time is not None:
+            return time
+    return _time_otherwise(stored, fallback)
+
+
+def _time_otherwise(stored: str | None, fallback: datetime | int | None) -> datetime | None:
     """The event time when ``timestamp`` is absent (or, against the validator, unreadable)."""
-    stored = statement.get("stored")
     if stored is not None:
         parsed = parse_time(stored)
         if parsed is not None:
@@ -537,3 +551,89 @@ def _parse_time_slowly(text: str) -> datetime | None:
 
 
 _build: Final = build_event
+
+
+class NativeIngest:
+    """``parse_statement`` and ``normalize`` in one native read (``native/src/ingest.rs``),
+    for the records it takes: a valid statement of one Agent with an id, in the common
+    shapes. ``__call__`` returns what ``normalize`` would, or None: then the caller takes
+    the Python path. The native side holds a copy of the catalog and vocabulary, made
+    again when the catalog's ``revision`` moves.
+    """
+
+    __slots__ = ("_native", "_revision", "catalog", "secret", "vocabulary")
+
+    def __init__(self, catalog: Catalog, vocabulary: Vocabulary, secret: bytes) -> None:
+        self.catalog = catalog
+        self.vocabulary = vocabulary
+        self.secret = secret
+        self._revision = -1
+        self._native: Any = None
+
+    @staticmethod
+    def available(secret: bytes) -> bool:
+        """Whether the native module is built and loaded here (and the secret is one
+        ``schemas.identity`` takes: else the Python path reports it)."""
+        return (
+            native is not None
+            and getattr(native, "SKILLS_EXTENSION", None) == SKILLS_EXTENSION
+            and isinstance(secret, bytes)
+            and len(secret) > 0
+        )
+
+    def _build(self) -> Any:
+        catalog, vocabulary = self.catalog, self.vocabulary
+        assert native is not None
+        self._native = native.Normalizer(
+            list(EventKind),
+            [
+                EventKind.OTHER,
+                EventKind.VOIDING,
+                EventKind.COURSE_FAILED,
+                EventKind.SKILL_ASSESSED,
+                EventKind.COURSE_COMPLETED,
+                EventKind.COURSE_PASSED,
+            ],
+            dict(vocabulary.verbs),
+            dict(vocabulary.pair_kinds),
+            set(vocabulary.ignored),
+            {iri: (m.kind, list(m.skills)) for iri, m in catalog.activities.items()},
+            dict(catalog.skill_iris),
+            set(catalog.competency_types),
+            list(catalog.skills),
+            CMI5_CATEGORY,
+            SATISFIED,
+            self.secret,
+        )
+        self._revision = catalog.revision
+        return self._native
+
+    def __call__(
+        self,
+        raw: bytes,
+        header_version: str | None,
+        default_version: str,
+        fallback_time: datetime | int | None,
+    ) -> tuple[LearningEvent, ...] | Ignored | None:
+        rules = default_rules(header_version, default_version)
+        if rules is None:
+            return None
+        normalizer = self._native
+        if self._revision != self.catalog.revision or normalizer is None:
+            normalizer = self._build()
+        got = normalizer.ingest(raw, rules is XapiVersion.V2_0)
+        if got is None:
+            return None
+        values, second = got
+        if type(values) is not dict:  # (0, verb): ignored; (1, verb): unknown
+            if values == 0:
+                return _ignored_verb(self.vocabulary.ignored[second])
+            return _unknown_verb(second)
+        time = event_time(values["time"], second, fallback_time)
+        if time is None:
+            return _NO_TIME
+        values["time"] = time
+        duration = values["duration"]
+        if duration is not None:
+            values["duration_seconds"] = duration_seconds(duration)
+        return (_build(values),)

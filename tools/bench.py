@@ -52,12 +52,9 @@ import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from schemas.events import LearningEvent
-from schemas.normalize import normalize
 from schemas.topology import Topics, changelog_topic
 from schemas.xapi import COMPILED as FAST_PATH_COMPILED
-from schemas.xapi import XapiVersion
-from schemas.xapi.parse import native_accepts, resolve_version
-from schemas.xapi.validator import validate_statement
+from schemas.xapi.parse import native_accepts
 from skillstream.cli.catalog_cmd import publish_catalog
 from skillstream.config import SAMPLE_CATALOG, load_catalog, load_rules, load_vocabulary
 from skillstream.kafka_io import read_to_end
@@ -71,6 +68,7 @@ from streams.core import ProfileState, apply, encode_state, snapshot
 from streams.heap import quiet_collector
 from streams.ingest_loop import ARRIVAL_HEADER
 from streams.offline import run_offline
+from streams.pipeline import Ingest
 from streams.restore import cores as usable_cores
 from tools import worker_profile
 from tools.broker import REPO_ROOT, Broker, ensure_broker, wait_for_metadata
@@ -130,9 +128,7 @@ def bench_offline(records: list[bytes], settings: Settings) -> tuple[float, floa
 
 
 AREAS = (
-    ("parse", "JSON parse (orjson)"),
-    ("validate", "xAPI validation (native, fast path, every error)"),
-    ("normalize", "normalize to learning events"),
+    ("ingest", "parse, validate, normalize (native ingest first)"),
     ("apply", "profile core and milestone rules"),
     ("snapshot", "snapshot and state encoding, once per learner"),
 )
@@ -158,35 +154,14 @@ def _areas(records: list[bytes], settings: Settings) -> dict[str, float]:
     clock = time.process_time
     n = len(records)
     spent: dict[str, float] = {}
-    started = clock()
-    parsed = []
-    for raw in records:  # the simulator sends some broken records, as real traffic does
-        try:
-            parsed.append((raw, orjson.loads(raw)))
-        except orjson.JSONDecodeError:
-            continue
-    spent["parse"] = clock() - started
-    parsed = [(raw, st) for raw, st in parsed if isinstance(st, dict)]
-    versions = [resolve_version(st, None, settings.xapi_version)[0] for _, st in parsed]
-    started = clock()
-    valid = [  # as parse_statement does: the native fast path on the bytes first, if built
-        st
-        for (raw, st), version in zip(parsed, versions, strict=True)
-        if version is not None
-        and (
-            (native_accepts is not None and native_accepts(raw, version is XapiVersion.V2_0))
-            or not validate_statement(st, version)
-        )
-    ]
-    spent["validate"] = clock() - started
-    secret = settings.learner_secret_bytes
+    ingest = Ingest(catalog, vocabulary, settings.learner_secret_bytes, settings.xapi_version)
     started = clock()
     events: list[LearningEvent] = []
-    for st in valid:
-        outcome = normalize(st, catalog, vocabulary, secret)
+    for raw in records:  # as the offline run and the worker do: the native ingest first
+        outcome = ingest.record(raw)
         if isinstance(outcome, tuple):
             events.extend(outcome)
-    spent["normalize"] = clock() - started
+    spent["ingest"] = clock() - started
     states: dict[str, ProfileState] = {}
     started = clock()
     for event in events:
@@ -612,7 +587,7 @@ async def measure(args: argparse.Namespace, broker: Broker | None) -> dict[str, 
             "broker": None if broker is None else broker.origin,
             "core": "compiled (mypyc)" if CORE_COMPILED else "pure Python",
             "validator_fast_path": (
-                "native (Rust) on the bytes, then compiled (mypyc)"
+                "native (Rust) ingest on the bytes, then compiled (mypyc)"
                 if native_accepts is not None
                 else "compiled (mypyc)"
                 if FAST_PATH_COMPILED

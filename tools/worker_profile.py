@@ -36,8 +36,8 @@ AREAS: Final[tuple[tuple[str, str, tuple[str, ...]], ...]] = (
     ("validate", "xAPI validation, Python paths", ("validate_statement",)),
     (
         "ingest",
-        "parse, native check, normalize, the rest",
-        ("parse_statement", "normalize", "IngestHandler", "Ingest"),
+        "native ingest, parse, normalize, the rest",
+        ("NativeIngest", "parse_statement", "normalize", "IngestHandler", "Ingest"),
     ),
     ("events_out", "learning.events encoding", ("encode_learner_records",)),
     (
@@ -58,10 +58,10 @@ function; a name without one, every method of that class and the function of tha
 The innermost function of a sample that any area names decides; ``loop`` takes the rest.
 
 py-spy sees Python frames only: a compiled module's functions (``make compile``) count
-in the area of their nearest Python caller, and so does the native module. Parsing (with
-the native fast path it calls first) and normalizing are compiled, and called from
-``Ingest.record``, so they make one area with the rest of the ingest stage; the
-validation area is what the native fast path declines, validated in Python;
+in the area of their nearest Python caller, and so does the native module. The native
+ingest, parsing and normalizing are compiled, and called from ``Ingest.record``, so they
+make one area with the rest of the ingest stage; the validation area is what the native
+paths decline, validated in Python;
 ``bench_areas`` (the offline steps, each timed alone) still gives each its own figure."""
 
 ALL: Final = "all"

@@ -16,10 +16,15 @@
 use std::fmt;
 
 use pyo3::prelude::*;
+
+mod ingest;
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 
 const VOIDED_VERB: &str = "http://adlnet.gov/expapi/verbs/voided";
+
+/// `schemas.normalize.SKILLS_EXTENSION`: the context or result extension listing skill ids.
+const SKILLS_EXTENSION: &str = "https://w3id.org/skillstream/extensions/skills";
 
 // The statement is read into borrowed structs that hold only what the checks need: an
 // unknown property, a duplicate one or a value of the wrong JSON type fails the read
@@ -153,8 +158,8 @@ struct Definition<'a> {
     kind: Given<Text<'a>>,
     #[serde(rename = "moreInfo", default, borrow)]
     more_info: Given<Text<'a>>,
-    #[serde(default)]
-    extensions: Given<Extensions>,
+    #[serde(default, borrow)]
+    extensions: Given<Extensions<'a>>,
 }
 
 #[derive(Deserialize)]
@@ -171,8 +176,8 @@ struct Outcome<'a> {
     response: Given<Text<'a>>,
     #[serde(default, borrow)]
     duration: Given<Text<'a>>,
-    #[serde(default)]
-    extensions: Given<Extensions>,
+    #[serde(default, borrow)]
+    extensions: Given<Extensions<'a>>,
 }
 
 #[derive(Deserialize)]
@@ -203,8 +208,8 @@ struct Context<'a> {
     platform: Given<Text<'a>>,
     #[serde(default, borrow)]
     language: Given<Text<'a>>,
-    #[serde(default)]
-    extensions: Given<Extensions>,
+    #[serde(default, borrow)]
+    extensions: Given<Extensions<'a>>,
 }
 
 #[derive(Deserialize)]
@@ -280,8 +285,8 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for Obj<T> {
 
 /// A JSON number as Python compares it, exactly: an integer of at most 53 bits or a float
 /// (JSON has no infinity), read to the nearest double as orjson reads it (serde_json's
-/// `float_roundtrip`); any other number fails the read.
-struct Number(f64);
+/// `float_roundtrip`); any other number fails the read. The flag: written as an integer.
+struct Number(f64, bool);
 
 impl<'de> Deserialize<'de> for Number {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -293,21 +298,21 @@ impl<'de> Deserialize<'de> for Number {
             }
             fn visit_i64<E: de::Error>(self, v: i64) -> Result<Number, E> {
                 if v.unsigned_abs() <= 1 << 53 {
-                    Ok(Number(v as f64))
+                    Ok(Number(v as f64, true))
                 } else {
                     Err(E::custom("more than 53 bits"))
                 }
             }
             fn visit_u64<E: de::Error>(self, v: u64) -> Result<Number, E> {
                 if v <= 1 << 53 {
-                    Ok(Number(v as f64))
+                    Ok(Number(v as f64, true))
                 } else {
                     Err(E::custom("more than 53 bits"))
                 }
             }
             fn visit_f64<E: de::Error>(self, v: f64) -> Result<Number, E> {
                 if v.is_finite() {
-                    Ok(Number(v))
+                    Ok(Number(v, false))
                 } else {
                     Err(E::custom("not finite"))
                 }
@@ -342,39 +347,7 @@ impl<'de> Deserialize<'de> for LanguageMap {
     }
 }
 
-/// Extensions, checked as they are read: IRI keys, values at most one level deep (a
-/// scalar, or an array or object of scalars).
-struct Extensions;
-
-/// A scalar, or an array or an object of scalars.
-struct Shallow;
-
-/// Any JSON value but an array or an object.
-struct Scalar;
-
-impl<'de> Deserialize<'de> for Extensions {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = Extensions;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("extensions")
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Extensions, A::Error> {
-                while let Some(key) = map.next_key::<Text<'de>>()? {
-                    if !is_iri(key.0) {
-                        return Err(de::Error::custom("extension key"));
-                    }
-                    map.next_value::<Shallow>()?;
-                }
-                Ok(Extensions)
-            }
-        }
-        d.deserialize_map(V)
-    }
-}
-
-macro_rules! scalar_visits {
+macro_rules! non_string_visits {
     ($value:expr) => {
         fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
             Ok($value)
@@ -388,13 +361,121 @@ macro_rules! scalar_visits {
         fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
             Ok($value)
         }
-        fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
-            Ok($value)
-        }
         fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
             Ok($value)
         }
     };
+}
+
+macro_rules! scalar_visits {
+    ($value:expr) => {
+        non_string_visits!($value);
+        fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
+            Ok($value)
+        }
+    };
+}
+
+/// Extensions, checked as they are read: IRI keys, values at most one level deep (a
+/// scalar, or an array or object of scalars). The value of the skills extension
+/// (`SKILLS_EXTENSION`) is kept, for `ingest`: its strings, as `normalize` lists them.
+#[derive(Default)]
+struct Extensions<'a> {
+    skills: Option<Vec<&'a str>>,
+}
+
+/// A scalar, or an array or an object of scalars.
+struct Shallow;
+
+/// Any JSON value but an array or an object.
+struct Scalar;
+
+/// The skills extension's value: a string is one skill id, an array lists them (its
+/// non-string items are passed over, as `normalize` does), an object or other scalar names
+/// none. Escaped strings fail the read, as `Text` does.
+struct Listed<'a>(Vec<&'a str>);
+
+/// An item of the skills extension's array: a string, or a scalar passed over.
+struct ListedItem<'a>(Option<&'a str>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for Extensions<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Extensions<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("extensions")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut skills = None;
+                while let Some(key) = map.next_key::<Text<'de>>()? {
+                    if !is_iri(key.0) {
+                        return Err(de::Error::custom("extension key"));
+                    }
+                    if key.0 == SKILLS_EXTENSION {
+                        skills = Some(map.next_value::<Listed<'de>>()?.0); // the last one, as JSON readers keep
+                    } else {
+                        map.next_value::<Shallow>()?;
+                    }
+                }
+                Ok(Extensions { skills })
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Listed<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Listed<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a value at most one level deep, strings without escapes")
+            }
+            non_string_visits!(Listed(Vec::new()));
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(Listed(vec![v]))
+            }
+            fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
+                Err(E::custom("escaped string"))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                let mut items = Vec::new();
+                while let Some(ListedItem(item)) = seq.next_element::<ListedItem<'de>>()? {
+                    items.extend(item);
+                }
+                Ok(Listed(items))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                while map.next_key::<IgnoredAny>()?.is_some() {
+                    map.next_value::<Scalar>()?;
+                }
+                Ok(Listed(Vec::new()))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for ListedItem<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = ListedItem<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a scalar, strings without escapes")
+            }
+            non_string_visits!(ListedItem(None));
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(ListedItem(Some(v)))
+            }
+            fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
+                Err(E::custom("escaped string"))
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 impl<'de> Deserialize<'de> for Scalar {
@@ -837,5 +918,7 @@ fn accepts(raw: &[u8], v2: bool) -> bool {
 #[pymodule]
 fn skillstream_native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(accepts, m)?)?;
+    m.add_class::<ingest::Normalizer>()?;
+    m.add("SKILLS_EXTENSION", SKILLS_EXTENSION)?;
     Ok(())
 }

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from functools import lru_cache
 from typing import Any, Final
 
 import orjson
@@ -33,9 +34,10 @@ from schemas.xapi.validator import validate_statement
 
 DEFAULT_MAX_BYTES: Final = 1_000_000
 
-_native = load_native()
+native: Final = load_native()
+"""The native module (``native/``), or None where it is not built or not wanted."""
 native_accepts: Final[Callable[[bytes, bool], bool] | None] = (
-    None if _native is None else _native.accepts
+    None if native is None else native.accepts
 )
 """The validator's fast path read straight from a record's bytes (``native/``, built by
 ``make compile``): True only for a statement certainly valid under the rules; anything it
@@ -121,6 +123,14 @@ def parse_statement(
         if problem.path != "$.version":
             problems.append(problem)
     return statement, None, problems
+
+
+@lru_cache(maxsize=64)
+def default_rules(header_version: str | None, default_version: str) -> XapiVersion | None:
+    """The rule set of a statement that declares no version (the header's, else the
+    default), or None when that is not one ``resolve_version`` takes."""
+    rules, _ = resolve_version(None, header_version, default_version)
+    return rules
 
 
 def _fallback_rules(header_version: str | None, default_version: str) -> XapiVersion:

@@ -161,6 +161,9 @@ def test_the_native_fast_path_is_the_one_running(compile_core: ModuleType) -> No
         pytest.skip("no cargo here: make compile builds no native module (it says so)")
     assert compiled.load_native() is not None, "make compile built no native module"
     assert parse.native_accepts is not None
+    from schemas.normalize import NativeIngest
+
+    assert NativeIngest.available(b"secret")  # else test_native_ingest.py skips
 
 
 def test_the_native_part_of_a_build_is_current_only_for_the_crate_as_it_is(

@@ -1,0 +1,538 @@
+//! `Normalizer.ingest(raw, v2)`: validation and normalisation of one record in one read.
+//!
+//! For a record the validator's fast path accepts (`crate::statement`), this is what
+//! `schemas.normalize.normalize` makes of the statement, worked out from the borrowed read
+//! instead of from a parsed dict: the event's values but its time, or the ignored verb.
+//! Anything outside the common shapes (no statement id, a version other than 1.0.x/2.0.0
+//! as the fast path reads them, a competency IRI whose last segment is not ASCII, integer
+//! scores beyond 2**52) is declined with `None`, and the Python path decides as before.
+//! `schemas/normalize.py` turns the values into events (`native_ingest`), and
+//! `tests/unit/schemas/test_native_ingest.py` holds the two paths to the same events.
+
+use std::borrow::Cow;
+use std::collections::{HashMap, HashSet};
+use std::sync::Mutex;
+
+use hmac::{Hmac, Mac};
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyDict, PyString, PyTuple};
+use sha1::{Digest, Sha1};
+use sha2::Sha256;
+
+use crate::{statement, Extensions, Given, Obj, Object, OneOrMany, Outcome, Statement};
+
+/// Keys remembered, as `schemas.identity` bounds its cache.
+const KEY_CACHE_LIMIT: usize = 1 << 17;
+
+/// A kind of `schemas.events.EventKind`, by its position in the enum.
+type Kind = usize;
+
+/// What the catalog says of an activity (`schemas.catalog.ActivityMapping`).
+struct Mapping {
+    kind: Option<Kind>,
+    skills: Vec<String>,
+}
+
+/// The catalog, the vocabulary and the learner-key secret, as `normalize` reads them.
+/// Built by `schemas.normalize.native_ingest` and built again when either changes.
+#[pyclass(module = "skillstream_native")]
+pub struct Normalizer {
+    kinds: Vec<PyObject>,
+    other: Kind,
+    voiding: Kind,
+    course_failed: Kind,
+    skill_assessed: Kind,
+    course_completed: Kind,
+    course_passed: Kind,
+    verbs: HashMap<String, Kind>,
+    /// verb -> activity type -> kind
+    pairs: HashMap<String, HashMap<String, Kind>>,
+    ignored: HashSet<String>,
+    activities: HashMap<String, Mapping>,
+    skill_iris: HashMap<String, String>,
+    competency_types: HashSet<String>,
+    /// Catalog skill id -> the same id as a Python string, shared by every event.
+    skills: HashMap<String, Py<PyString>>,
+    cmi5_category: String,
+    satisfied: String,
+    secret: Hmac<Sha256>,
+    /// The IFI as sent (an mbox) or canonical -> the learner key.
+    keys: Mutex<HashMap<String, Py<PyString>>>,
+}
+
+/// Why `ingest` declines: the Python path decides.
+struct Decline;
+
+/// A statement's normalisation, before it becomes Python values.
+enum Normalized<'a> {
+    Ignored(&'a str),
+    Unknown(&'a str),
+    Event(Event<'a>),
+}
+
+struct Event<'a> {
+    id: &'a str,
+    kind: Kind,
+    timestamp: Option<&'a str>,
+    stored: Option<&'a str>,
+    verb: &'a str,
+    activity_id: Option<&'a str>,
+    activity_type: Option<&'a str>,
+    skills: Vec<&'a Py<PyString>>,
+    score: Option<f64>,
+    success: Option<bool>,
+    completion: Option<bool>,
+    duration: Option<&'a str>,
+    key: Key<'a>,
+}
+
+/// The learner's identifier: an mbox (hashed first) or the canonical IFI of the others.
+enum Key<'a> {
+    Mbox(&'a str),
+    Canonical(String),
+}
+
+fn text<'s>(value: &'s Given<crate::Text>) -> Option<&'s str> {
+    value.get().map(|t| t.0)
+}
+
+fn activities_of<'s, 'a>(group: &'s Given<OneOrMany<'a>>) -> &'s [Object<'a>] {
+    match group.get() {
+        None => &[],
+        Some(OneOrMany::Many(items)) => items,
+        Some(OneOrMany::One(item)) => std::slice::from_ref(item.as_ref()),
+    }
+}
+
+/// `schemas.normalize.skill_of_iri`, for a segment in ASCII (anything else declines:
+/// Unicode lower-casing is left to Python's own).
+fn skill_of_iri(iri: &str) -> Result<String, Decline> {
+    let base = iri.split('#').next().unwrap_or("");
+    let base = base.split('?').next().unwrap_or("");
+    let base = base.trim_end_matches('/');
+    let path = match base.find(':') {
+        Some(i) => &base[i + 1..],
+        None => base,
+    };
+    let segment = if path.contains('/') {
+        path.rsplit('/').next()
+    } else {
+        path.rsplit(':').next()
+    }
+    .unwrap_or("");
+    if segment.is_ascii() {
+        Ok(segment.to_ascii_lowercase())
+    } else {
+        Err(Decline)
+    }
+}
+
+/// A number of the score as Python computes with it: integers of more than 52 bits are
+/// declined (Python subtracts them exactly, a double might not).
+fn exact(n: &Given<crate::Number>) -> Result<Option<f64>, Decline> {
+    match n.get() {
+        Some(crate::Number(v, true)) if v.abs() > (1u64 << 52) as f64 => Err(Decline),
+        Some(crate::Number(v, _)) => Ok(Some(*v)),
+        None => Ok(None),
+    }
+}
+
+/// `normalize`'s score: `scaled`, else `(raw - min) / (max - min)` clamped to [-1, 1].
+fn score(result: &Outcome) -> Result<Option<f64>, Decline> {
+    let Some(score) = result.score.get() else {
+        return Ok(None);
+    };
+    if let Some(scaled) = score.scaled.get() {
+        return Ok(Some(scaled.0)); // the validator held it to [-1, 1]
+    }
+    let (Some(raw), Some(low), Some(high)) =
+        (exact(&score.raw)?, exact(&score.min)?, exact(&score.max)?)
+    else {
+        return Ok(None);
+    };
+    if high <= low {
+        return Ok(None);
+    }
+    let span = high - low;
+    let value = if span.is_finite() {
+        (raw - low) / span
+    } else {
+        (raw / 2.0 - low / 2.0) / (high / 2.0 - low / 2.0)
+    };
+    if !value.is_finite() {
+        return Ok(None);
+    }
+    Ok(Some(value.clamp(-1.0, 1.0)))
+}
+
+fn listed<'a>(found: &mut Vec<Cow<'a, str>>, extensions: &Given<Extensions<'a>>) {
+    if let Some(skills) = extensions.get().and_then(|e| e.skills.as_ref()) {
+        found.extend(skills.iter().map(|s| Cow::Borrowed(*s)));
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        out.push(DIGITS[usize::from(b >> 4)] as char);
+        out.push(DIGITS[usize::from(b & 15)] as char);
+    }
+    out
+}
+
+/// `schemas.identity._key`: "lrn_" and the first 26 characters of the lower-case base32
+/// (RFC 4648) of the first 16 bytes of HMAC-SHA256(secret, canonical).
+fn learner_key(secret: &Hmac<Sha256>, canonical: &str) -> String {
+    const ALPHABET: &[u8; 32] = b"abcdefghijklmnopqrstuvwxyz234567";
+    let mut mac = secret.clone();
+    mac.update(canonical.as_bytes());
+    let digest = mac.finalize().into_bytes();
+    let bits = u128::from_be_bytes(digest[..16].try_into().expect("16 bytes"));
+    let mut out = String::with_capacity(30);
+    out.push_str("lrn_");
+    for i in 0..26 {
+        // 26 groups of 5 bits from the top; the last holds the 3 low bits, padded
+        let shift = 128i32 - 5 * (i + 1);
+        let group = if shift >= 0 {
+            (bits >> shift) & 31
+        } else {
+            (bits << -shift) & 31
+        };
+        out.push(ALPHABET[group as usize] as char);
+    }
+    out
+}
+
+impl Normalizer {
+    fn event<'a>(&'a self, st: &'a Statement<'a>) -> Result<Normalized<'a>, Decline> {
+        let id = text(&st.id).ok_or(Decline)?; // no id: its derived id needs the dict
+        let verb = st.verb.get().and_then(|v| text(&v.id)).ok_or(Decline)?;
+        let target = st.object.get().ok_or(Decline)?;
+        if self.ignored.contains(verb) {
+            return Ok(Normalized::Ignored(verb));
+        }
+        let is_activity = text(&target.object_type).is_none_or(|t| t == "Activity");
+        let (activity_id, activity_type) = if is_activity {
+            let definition = target.definition.get();
+            (text(&target.id), definition.and_then(|d| text(&d.kind)))
+        } else {
+            (None, None)
+        };
+        let mut kind = activity_type
+            .and_then(|t| self.pairs.get(verb).and_then(|by_type| by_type.get(t)))
+            .copied();
+        if kind.is_none() {
+            kind = self.verbs.get(verb).copied();
+        }
+        let Some(mut kind) = kind else {
+            return Ok(Normalized::Unknown(verb));
+        };
+        let context = st.context.get();
+        let groups = context.and_then(|c| c.context_activities.get());
+        if (kind == self.course_completed || kind == self.course_passed)
+            && verb != self.satisfied
+            && groups.is_some_and(|g| {
+                activities_of(&g.category)
+                    .iter()
+                    .any(|a| text(&a.id) == Some(self.cmi5_category.as_str()))
+            })
+        {
+            kind = if kind == self.course_completed {
+                self.other
+            } else {
+                self.skill_assessed
+            };
+        }
+        let key = self.key_of(st.actor.get().ok_or(Decline)?)?;
+
+        let mapping = activity_id.and_then(|a| self.activities.get(a));
+        if let Some(declared) = mapping.and_then(|m| m.kind) {
+            if declared != kind {
+                kind = self.catalog_kind(kind, declared);
+            }
+        }
+        let result = st.result.get();
+        let (score, success, completion, duration) = match result {
+            Some(r) => (
+                score(r)?,
+                r.success.get().copied(),
+                r.completion.get().copied(),
+                text(&r.duration),
+            ),
+            None => (None, None, None, None),
+        };
+        let mut found: Vec<Cow<'a, str>> = Vec::new();
+        if let Some(groups) = groups {
+            for group in [
+                &groups.parent,
+                &groups.grouping,
+                &groups.category,
+                &groups.other,
+            ] {
+                for activity in activities_of(group) {
+                    let Some(iri) = text(&activity.id) else {
+                        continue;
+                    };
+                    if let Some(named) = self.skill_iris.get(iri) {
+                        found.push(Cow::Borrowed(named));
+                        continue;
+                    }
+                    let competency = activity
+                        .definition
+                        .get()
+                        .and_then(|d| text(&d.kind))
+                        .is_some_and(|t| self.competency_types.contains(t));
+                    if competency {
+                        match self.activities.get(iri) {
+                            Some(mapped) => found
+                                .extend(mapped.skills.iter().map(|s| Cow::Borrowed(s.as_str()))),
+                            None => found.push(Cow::Owned(skill_of_iri(iri)?)),
+                        }
+                    }
+                }
+            }
+        }
+        if let Some(c) = context {
+            listed(&mut found, &c.extensions);
+        }
+        if let Some(r) = result {
+            listed(&mut found, &r.extensions);
+        }
+        if let Some(m) = mapping {
+            found.extend(m.skills.iter().map(|s| Cow::Borrowed(s.as_str())));
+        } else if let Some(a) = activity_id {
+            if let Some(named) = self.skill_iris.get(a) {
+                found.push(Cow::Borrowed(named));
+            } else if activity_type.is_some_and(|t| self.competency_types.contains(t)) {
+                found.push(Cow::Owned(skill_of_iri(a)?));
+            }
+        }
+        let mut skills: Vec<(&'a String, &'a Py<PyString>)> = found
+            .iter()
+            .filter_map(|s| self.skills.get_key_value(s.as_ref()))
+            .collect();
+        skills.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        skills.dedup_by(|a, b| a.0 == b.0);
+        Ok(Normalized::Event(Event {
+            id,
+            kind,
+            timestamp: text(&st.timestamp),
+            stored: text(&st.stored),
+            verb,
+            activity_id,
+            activity_type,
+            skills: skills.into_iter().map(|(_, s)| s).collect(),
+            score,
+            success,
+            completion,
+            duration,
+            key,
+        }))
+    }
+
+    /// `normalize._catalog_kind`: the catalog re-labels, within limits.
+    fn catalog_kind(&self, inferred: Kind, declared: Kind) -> Kind {
+        if inferred == self.other || declared == self.voiding {
+            inferred
+        } else if inferred == self.course_failed {
+            if declared == self.skill_assessed {
+                declared
+            } else {
+                inferred
+            }
+        } else {
+            declared
+        }
+    }
+
+    /// The identifier `schemas.identity` keys an Agent by (a Group is declined before).
+    fn key_of<'a>(&self, agent: &'a Object<'a>) -> Result<Key<'a>, Decline> {
+        if let Some(mbox) = text(&agent.mbox) {
+            return Ok(Key::Mbox(mbox));
+        }
+        if let Some(sum) = text(&agent.mbox_sha1sum) {
+            return Ok(Key::Canonical(format!(
+                "mbox_sha1sum:{}",
+                sum.to_ascii_lowercase()
+            )));
+        }
+        if let Some(account) = agent.account.get() {
+            return Ok(Key::Canonical(format!(
+                "account:{}|{}",
+                account.home_page.0, account.name.0
+            )));
+        }
+        if let Some(openid) = text(&agent.openid) {
+            return Ok(Key::Canonical(format!("openid:{openid}")));
+        }
+        Err(Decline)
+    }
+
+    fn key(&self, py: Python<'_>, key: &Key) -> Py<PyString> {
+        let remembered = match key {
+            Key::Mbox(m) => m,
+            Key::Canonical(c) => c.as_str(),
+        };
+        let mut keys = self
+            .keys
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(found) = keys.get(remembered) {
+            return found.clone_ref(py);
+        }
+        let made = match key {
+            Key::Mbox(m) => {
+                let canonical = format!("mbox_sha1sum:{}", hex(&Sha1::digest(m.as_bytes())));
+                learner_key(&self.secret, &canonical)
+            }
+            Key::Canonical(c) => learner_key(&self.secret, c),
+        };
+        let made = PyString::new(py, &made).unbind();
+        if keys.len() >= KEY_CACHE_LIMIT {
+            keys.clear();
+        }
+        keys.insert(remembered.to_owned(), made.clone_ref(py));
+        made
+    }
+}
+
+fn kind_index(kinds: &[PyObject], kind: &Bound<'_, PyAny>) -> PyResult<Kind> {
+    kinds
+        .iter()
+        .position(|k| k.is(kind))
+        .ok_or_else(|| pyo3::exceptions::PyValueError::new_err("not an EventKind"))
+}
+
+#[pymethods]
+impl Normalizer {
+    /// `kinds`: the EventKind members; `special`: the six of them `normalize` names
+    /// (other, voiding, course_failed, skill_assessed, course_completed, course_passed);
+    /// `verbs`: verb -> kind; `pairs`: (verb, activity type) -> kind; `ignored`: verbs;
+    /// `activities`: activity IRI -> (kind or None, skill ids); `skill_iris`: IRI -> skill
+    /// id; `competency_types`, `skills`: ids; `cmi5_category`, `satisfied`: the two IRIs
+    /// of the cmi5 rule; `secret`: the learner-key secret.
+    #[new]
+    #[allow(clippy::too_many_arguments)]
+    #[pyo3(signature = (kinds, special, verbs, pairs, ignored, activities, skill_iris, competency_types, skills, cmi5_category, satisfied, secret))]
+    fn new(
+        kinds: Vec<PyObject>,
+        special: Vec<Bound<'_, PyAny>>,
+        verbs: HashMap<String, Bound<'_, PyAny>>,
+        pairs: HashMap<(String, String), Bound<'_, PyAny>>,
+        ignored: HashSet<String>,
+        activities: HashMap<String, (Option<Bound<'_, PyAny>>, Vec<String>)>,
+        skill_iris: HashMap<String, String>,
+        competency_types: HashSet<String>,
+        skills: Vec<Bound<'_, PyString>>,
+        cmi5_category: String,
+        satisfied: String,
+        secret: &Bound<'_, PyBytes>,
+    ) -> PyResult<Self> {
+        let index = |k: &Bound<'_, PyAny>| kind_index(&kinds, k);
+        let [other, voiding, course_failed, skill_assessed, course_completed, course_passed] =
+            <[Bound<'_, PyAny>; 6]>::try_from(special).map_err(|_| {
+                pyo3::exceptions::PyValueError::new_err("six special kinds expected")
+            })?;
+        let secret = Hmac::<Sha256>::new_from_slice(secret.as_bytes())
+            .map_err(|e| pyo3::exceptions::PyValueError::new_err(e.to_string()))?;
+        Ok(Normalizer {
+            other: index(&other)?,
+            voiding: index(&voiding)?,
+            course_failed: index(&course_failed)?,
+            skill_assessed: index(&skill_assessed)?,
+            course_completed: index(&course_completed)?,
+            course_passed: index(&course_passed)?,
+            verbs: verbs
+                .iter()
+                .map(|(v, k)| Ok((v.clone(), index(k)?)))
+                .collect::<PyResult<_>>()?,
+            pairs: {
+                let mut by_verb: HashMap<String, HashMap<String, Kind>> = HashMap::new();
+                for ((verb, activity_type), k) in &pairs {
+                    by_verb
+                        .entry(verb.clone())
+                        .or_default()
+                        .insert(activity_type.clone(), index(k)?);
+                }
+                by_verb
+            },
+            ignored,
+            activities: activities
+                .into_iter()
+                .map(|(a, (kind, skills))| {
+                    let kind = kind.map(|k| index(&k)).transpose()?;
+                    Ok((a, Mapping { kind, skills }))
+                })
+                .collect::<PyResult<_>>()?,
+            skill_iris,
+            competency_types,
+            skills: skills
+                .into_iter()
+                .map(|s| Ok((s.to_str()?.to_owned(), s.unbind())))
+                .collect::<PyResult<_>>()?,
+            cmi5_category,
+            satisfied,
+            secret,
+            keys: Mutex::new(HashMap::new()),
+            kinds,
+        })
+    }
+
+    /// One record: None when the Python path must decide (see the module docs); a
+    /// `(code, verb)` tuple for a verb the vocabulary ignores (0) or does not know (1);
+    /// else `(values, stored)`: the values of the statement's one event as a dict, with
+    /// `time` the statement's timestamp as sent (or None) and `stored` its stored time,
+    /// for the caller to read, and `duration_seconds` for the caller to work out. `v2`: the rules when the statement
+    /// declares no version (1: xAPI 2.0, 0: 1.0.3).
+    fn ingest(&self, py: Python<'_>, raw: &[u8], v2: bool) -> PyResult<Option<PyObject>> {
+        let Ok(Obj(st)) = serde_json::from_slice::<Obj<Statement>>(raw) else {
+            return Ok(None);
+        };
+        let v2 = match text(&st.version) {
+            None => v2,
+            Some("2.0" | "2.0.0") => true,
+            Some("1.0" | "1.0.0" | "1.0.1" | "1.0.2" | "1.0.3") => false,
+            Some(_) => return Ok(None),
+        };
+        if !statement(&st, v2) {
+            return Ok(None);
+        }
+        let event = match self.event(&st) {
+            Err(Decline) => return Ok(None),
+            Ok(Normalized::Ignored(verb)) => {
+                return Ok(Some((0, verb).into_pyobject(py)?.into_any().unbind()))
+            }
+            Ok(Normalized::Unknown(verb)) => {
+                return Ok(Some((1, verb).into_pyobject(py)?.into_any().unbind()))
+            }
+            Ok(Normalized::Event(event)) => event,
+        };
+        let learner = self.key(py, &event.key);
+        let skills = PyTuple::new(py, event.skills.iter().map(|s| s.clone_ref(py)))?;
+        let values = PyDict::new(py);
+        values.set_item(pyo3::intern!(py, "schema_version"), 1)?;
+        values.set_item(
+            pyo3::intern!(py, "statement_id"),
+            event.id.to_ascii_lowercase(),
+        )?;
+        values.set_item(pyo3::intern!(py, "learner"), learner)?;
+        values.set_item(
+            pyo3::intern!(py, "kind"),
+            self.kinds[event.kind].clone_ref(py),
+        )?;
+        values.set_item(pyo3::intern!(py, "time"), event.timestamp)?;
+        values.set_item(pyo3::intern!(py, "verb"), event.verb)?;
+        values.set_item(pyo3::intern!(py, "activity_id"), event.activity_id)?;
+        values.set_item(pyo3::intern!(py, "activity_type"), event.activity_type)?;
+        values.set_item(pyo3::intern!(py, "skills"), skills)?;
+        values.set_item(pyo3::intern!(py, "score"), event.score)?;
+        values.set_item(pyo3::intern!(py, "success"), event.success)?;
+        values.set_item(pyo3::intern!(py, "completion"), event.completion)?;
+        values.set_item(pyo3::intern!(py, "duration"), event.duration)?;
+        values.set_item(pyo3::intern!(py, "duration_seconds"), py.None())?;
+        values.set_item(pyo3::intern!(py, "voided_statement_id"), py.None())?;
+        let got = (values, event.stored).into_pyobject(py)?;
+        Ok(Some(got.into_any().unbind()))
+    }
+}

@@ -1,0 +1,405 @@
+"""The native ingest (``native/src/ingest.rs``) makes of a record what the Python path makes.
+
+``NativeIngest`` validates and normalises a record in one read of its bytes, or declines
+it. Whatever it returns must be exactly what ``parse_statement`` then ``normalize``
+return: the same events, field by field and type by type, or the same ``Ignored``; and
+it may take only records the every-error validator finds valid. Checked on the ADL
+conformance cases, on hypothesis-generated statements and mutations (each with a catalog
+and vocabulary made to credit it, so the skill rules run on generated IRIs), on the
+simulator's traffic, and on statements built for each rule of ``normalize``.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+import pytest
+from hypothesis import given
+from test_xapi_conformance import CASE_FILES, conformance_dir
+from test_xapi_properties import PROPERTY_SETTINGS, mutated, versioned_statements
+
+from schemas.catalog import ActivityMapping, Catalog, CompetencyTypes, Skill
+from schemas.events import EventKind, LearningEvent
+from schemas.normalize import SKILLS_EXTENSION, Ignored, NativeIngest, normalize
+from schemas.vocabulary import CMI5_CATEGORY, SATISFIED, VerbActivityRule, Vocabulary
+from schemas.xapi import XapiVersion, parse_statement
+from skillstream.config import SAMPLE_CATALOG, load_catalog, load_vocabulary
+from streams.pipeline import Ingest
+from tools.simulate import Simulation
+
+SECRET = b"native-ingest-test-secret"
+RECORD_TIME = 1_767_600_000_000  # 2026-01-05, milliseconds since the epoch
+
+pytestmark = pytest.mark.skipif(
+    not NativeIngest.available(SECRET), reason="the native module is not built (make compile)"
+)
+
+
+def _typed(outcome: tuple[LearningEvent, ...] | Ignored) -> Any:
+    """An outcome with each value's type beside it (1 == 1.0 == True must not pass)."""
+    if isinstance(outcome, Ignored):
+        return outcome
+    return [[(k, type(v), v) for k, v in event.__dict__.items()] for event in outcome]
+
+
+def _same(
+    raw: bytes,
+    catalog: Catalog,
+    vocabulary: Vocabulary,
+    header: str | None = None,
+    fallback: int | None = RECORD_TIME,
+) -> bool:
+    """Check the native ingest on one record; return whether it took it."""
+    got = NativeIngest(catalog, vocabulary, SECRET)(raw, header, "2.0.0", fallback)
+    if got is None:
+        return False
+    statement, _, problems = parse_statement(raw, header)
+    assert problems == [], f"taken, yet invalid: {problems}"
+    assert statement is not None
+    expected = normalize(statement, catalog, vocabulary, SECRET, fallback)
+    assert _typed(got) == _typed(expected)
+    return True
+
+
+@pytest.fixture(scope="module")
+def sample() -> tuple[Catalog, Vocabulary]:
+    return load_catalog(SAMPLE_CATALOG), load_vocabulary(None)
+
+
+def test_every_conformance_case(sample: tuple[Catalog, Vocabulary]) -> None:
+    directory = conformance_dir()
+    paths = [directory / name for name, _ in CASE_FILES]
+    if not all(path.is_file() for path in paths):
+        pytest.skip(f"xAPI conformance cases not found in {directory}")
+    taken = 0
+    for (_, header), path in zip(CASE_FILES, paths, strict=True):
+        for text in path.read_bytes().splitlines():
+            if text.strip():
+                statement = orjson.loads(text)["statement"]
+                _same(orjson.dumps(statement), *sample, header=header)
+                if isinstance(statement, dict):
+                    taken += _same(orjson.dumps(_with_id(statement)), *sample, header=header)
+    assert taken > 100  # the valid cases in the common shapes, given an id
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _with_id(statement: dict[str, Any]) -> dict[str, Any]:
+    """The statement with an id, as most are sent (one without is left to Python)."""
+    return statement if "id" in statement else {"id": STATEMENT_ID, **statement}
+
+
+STATEMENT_ID = "0f8fad5b-d9cb-469f-a165-70867728950e"
+
+
+def _world(statement: dict[str, Any]) -> tuple[Catalog, Vocabulary]:
+    """A catalog and vocabulary that credit ``statement``: its verb, its object mapped
+    to a skill, each context activity's type a competency type, and a skill named after
+    the last segment of every IRI in it (when that is an identifier)."""
+    verb = _dict(statement.get("verb")).get("id")
+    target = _dict(statement.get("object"))
+    iris: list[str] = []
+    types: list[str] = []
+    for group in _dict(_dict(statement.get("context")).get("contextActivities")).values():
+        for activity in [group] if isinstance(group, dict) else group:
+            if isinstance(activity, dict) and isinstance(activity.get("id"), str):
+                iris.append(activity["id"])
+                kind = _dict(activity.get("definition")).get("type")
+                if isinstance(kind, str):
+                    types.append(kind)
+    items: list[Any] = [CompetencyTypes(types=tuple(types))]
+    skills = {"mapped"}
+    for iri in iris:
+        segment = iri.split("#")[0].split("?")[0].rstrip("/").rsplit("/", 1)[-1].lower()
+        if segment and segment.isascii() and segment[0].isalnum():
+            skills.add("".join(c if c.isalnum() or c in "_.:-" else "-" for c in segment))
+    items += [Skill(id=s, name=s, category="technical") for s in sorted(skills)]
+    if isinstance(target.get("id"), str):
+        items.append(ActivityMapping(activity_id=target["id"], skills=("mapped",)))
+    verbs = {verb: EventKind.COURSE_COMPLETED} if isinstance(verb, str) else {}
+    try:
+        vocabulary = Vocabulary(verbs=verbs)
+    except ValueError:  # the voided verb is built in
+        vocabulary = Vocabulary()
+    return Catalog(items), vocabulary
+
+
+@PROPERTY_SETTINGS
+@given(versioned_statements())
+def test_generated_statements(case: tuple[XapiVersion, dict[str, Any]]) -> None:
+    rules, statement = case
+    header = "2.0.0" if rules is XapiVersion.V2_0 else "1.0.3"
+    raw = orjson.dumps(_with_id(statement))
+    _same(raw, *_world(statement), header=header)
+    _same(raw, Catalog(), Vocabulary(), header=header)  # unknown verb, no skills
+
+
+@PROPERTY_SETTINGS
+@given(mutated())
+def test_mutated_statements(case: tuple[XapiVersion, dict[str, Any]]) -> None:
+    rules, statement = case
+    header = "2.0.0" if rules is XapiVersion.V2_0 else "1.0.3"
+    try:
+        raw = orjson.dumps(_with_id(statement))
+    except (TypeError, orjson.JSONEncodeError):
+        return  # no JSON holds it: no record can carry it
+    _same(raw, *_world(statement), header=header)
+
+
+def test_the_simulators_traffic(sample: tuple[Catalog, Vocabulary]) -> None:
+    taken = valid = 0
+    for raw in Simulation(60, 45, 11):
+        statement, _, problems = parse_statement(raw)
+        valid += statement is not None and not problems
+        taken += _same(raw, *sample)
+    assert valid > 1000
+    # What LMSs send is what the native ingest is for.
+    assert taken >= valid * 0.9, (taken, valid)
+
+
+# --- each rule of normalize, on statements built for it --------------------------------
+
+BASE: dict[str, Any] = {
+    "id": "6A1B2C3D-4E5F-4a6b-8c7d-0123456789AB",
+    "actor": {"objectType": "Agent", "mbox": "mailto:Ada@example.com"},
+    "verb": {"id": "http://adlnet.gov/expapi/verbs/completed"},
+    "object": {
+        "id": "https://lms.example.com/courses/python-basics",
+        "definition": {"type": "http://adlnet.gov/expapi/activities/course"},
+    },
+    "timestamp": "2026-01-05T09:00:00Z",
+}
+
+
+def _with(**changes: Any) -> bytes:
+    statement = copy.deepcopy(BASE)
+    for path, value in changes.items():
+        *parents, last = path.split("__")
+        node = statement
+        for name in parents:
+            node = node.setdefault(name, {})
+        if value is None:
+            node.pop(last, None)
+        else:
+            node[last] = value
+    return orjson.dumps(statement)
+
+
+COMPETENCY = "http://id.tincanapi.com/activitytype/competency"
+CASES: dict[str, bytes] = {
+    "base": _with(),
+    "ignored verb": _with(verb__id="http://adlnet.gov/expapi/verbs/launched"),
+    "unknown verb": _with(verb__id="https://lms.example.com/verbs/daydreamed"),
+    "verb on an activity type": _with(
+        object__definition__type="http://adlnet.gov/expapi/activities/assessment"
+    ),
+    "an agent as object": _with(
+        verb__id="http://adlnet.gov/expapi/verbs/attended",
+        object={"objectType": "Agent", "mbox": "mailto:grace@example.com"},
+    ),
+    "catalog kind": _with(object__id="https://lms.example.com/certifications/cloud-architect"),
+    "catalog kind on a failure": _with(
+        verb__id="http://adlnet.gov/expapi/verbs/failed",
+        object__id="https://lms.example.com/certifications/cloud-architect",
+    ),
+    "cmi5 completed": _with(context={"contextActivities": {"category": [{"id": CMI5_CATEGORY}]}}),
+    "cmi5 passed": _with(
+        verb__id="http://adlnet.gov/expapi/verbs/passed",
+        context={"contextActivities": {"category": {"id": CMI5_CATEGORY}}},
+    ),
+    "cmi5 satisfied": _with(
+        verb__id=SATISFIED, context={"contextActivities": {"category": [{"id": CMI5_CATEGORY}]}}
+    ),
+    "competencies in context": _with(
+        context={
+            "contextActivities": {
+                "parent": [
+                    {
+                        "id": "https://skills.example.com/competencies/SQL/?x=1#top",
+                        "definition": {"type": COMPETENCY},
+                    },
+                    {"id": "urn:skills:python", "definition": {"type": COMPETENCY}},
+                    {
+                        "id": "https://lms.example.com/assessments/people-management",
+                        "definition": {"type": COMPETENCY},
+                    },
+                ],
+                "other": {
+                    "id": "https://skills.example.com/competencies/unknown-one",
+                    "definition": {"type": COMPETENCY},
+                },
+                "grouping": [{"id": "https://skills.example.com/competencies/kubernetes"}],
+            }
+        }
+    ),
+    "a competency segment not in ASCII": _with(
+        context={
+            "contextActivities": {
+                "other": [
+                    {"id": "https://skills.example.com/c/ÉTÉ", "definition": {"type": COMPETENCY}}
+                ]
+            }
+        }
+    ),
+    "skills extensions": _with(
+        context={"extensions": {SKILLS_EXTENSION: ["python", 3, None, "sql", "python", "nope"]}},
+        result={"extensions": {SKILLS_EXTENSION: "kubernetes", "https://x.example/e": {"a": 1}}},
+    ),
+    "a skills extension as an object": _with(
+        result={"extensions": {SKILLS_EXTENSION: {"python": True}}}
+    ),
+    "a skills extension given twice": orjson.dumps(BASE)[:-1]
+    + b',"context":{"extensions":{"'
+    + SKILLS_EXTENSION.encode()
+    + b'":"python","'
+    + SKILLS_EXTENSION.encode()
+    + b'":"sql"}}}',
+    "an escaped skill": orjson.dumps(BASE)[:-1]
+    + b',"result":{"extensions":{"'
+    + SKILLS_EXTENSION.encode()
+    + b'":"py\\u0074hon"}}}',
+    "a competency object": _with(
+        object={
+            "id": "https://skills.example.com/competencies/System-Design/",
+            "definition": {"type": COMPETENCY},
+        }
+    ),
+    "scaled score": _with(result={"score": {"scaled": 1}, "success": True, "completion": False}),
+    "raw score": _with(result={"score": {"raw": 7, "min": 2, "max": 12}}),
+    "raw score, floats": _with(result={"score": {"raw": 0.1, "min": -0.3, "max": 0.7}}),
+    "raw score, huge floats": _with(
+        result={"score": {"raw": 1e308, "min": -1.7e308, "max": 1.7e308}}
+    ),
+    "raw score, integers past 52 bits": _with(
+        result={"score": {"raw": 2**53 - 1, "min": -(2**53) + 1, "max": 2**53}}
+    ),
+    "raw without min": _with(result={"score": {"raw": 7, "max": 12}}),
+    "duration": _with(result={"duration": "PT1H30M12.5S"}),
+    "mbox_sha1sum": _with(
+        actor={"mbox_sha1sum": hashlib.sha1(b"mailto:x@example.com").hexdigest().upper()}
+    ),
+    "account": _with(actor={"account": {"homePage": "https://lms.example.com", "name": "u-17"}}),
+    "openid": _with(actor={"openid": "https://id.example.com/ada"}),
+    "a group": _with(
+        actor={
+            "objectType": "Group",
+            "member": [{"mbox": "mailto:a@example.com"}, {"mbox": "mailto:b@example.com"}],
+        }
+    ),
+    "stored only": _with(timestamp=None, stored="2026-01-06T10:00:00+02:00"),
+    "no time": _with(timestamp=None),
+    "an offset": _with(timestamp="2026-01-05T09:00:00.123456789+05:30"),
+    "a late hour, lower case": _with(timestamp="2026-01-05t23:59:59z"),
+    "no id": _with(id=None),
+    "declared 1.0.3": _with(version="1.0.3"),
+    "declared 2.0.7": _with(version="2.0.7"),
+    "declared 3.0": _with(version="3.0"),
+    "invalid": _with(verb__id="not an iri"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+@pytest.mark.parametrize("fallback", [RECORD_TIME, None])
+def test_each_rule(name: str, fallback: int | None, sample: tuple[Catalog, Vocabulary]) -> None:
+    _same(CASES[name], *sample, fallback=fallback)
+
+
+# Records the native ingest must take: if it declined them, the tests above would pass
+# without checking anything.
+TAKEN = [
+    "base", "ignored verb", "unknown verb", "verb on an activity type", "an agent as object",
+    "catalog kind", "catalog kind on a failure", "cmi5 completed", "cmi5 passed",
+    "cmi5 satisfied", "competencies in context", "skills extensions",
+    "a skills extension as an object", "a skills extension given twice", "a competency object",
+    "scaled score", "raw score", "raw score, floats", "raw score, huge floats",
+    "raw without min", "duration", "mbox_sha1sum", "account", "openid", "stored only",
+    "no time", "an offset", "declared 1.0.3",
+]  # fmt: skip
+DECLINED = [
+    "a competency segment not in ASCII", "an escaped skill", "raw score, integers past 52 bits",
+    "a group", "no id", "declared 2.0.7", "declared 3.0", "invalid", "a late hour, lower case",
+]  # fmt: skip
+
+
+def test_the_cases_it_takes_and_declines(sample: tuple[Catalog, Vocabulary]) -> None:
+    assert sorted(TAKEN + DECLINED) == sorted(CASES)
+    fast = NativeIngest(*sample, SECRET)
+    taken = [name for name in CASES if fast(CASES[name], None, "2.0.0", RECORD_TIME) is not None]
+    assert sorted(taken) == sorted(TAKEN)
+
+
+def test_what_the_cases_come_to(sample: tuple[Catalog, Vocabulary]) -> None:
+    """A few outcomes spelled out, so that both paths being wrong alike shows too."""
+    fast = NativeIngest(*sample, SECRET)
+    (event,) = fast(CASES["skills extensions"], None, "2.0.0", None)
+    assert event.skills == ("kubernetes", "python", "sql")
+    assert event.statement_id == "6a1b2c3d-4e5f-4a6b-8c7d-0123456789ab"
+    assert event.time == datetime(2026, 1, 5, 9, tzinfo=UTC)
+    (event,) = fast(CASES["cmi5 passed"], None, "2.0.0", None)
+    assert event.kind is EventKind.SKILL_ASSESSED
+    (event,) = fast(CASES["raw score"], None, "2.0.0", None)
+    assert event.score == 0.5
+    (event,) = fast(CASES["duration"], None, "2.0.0", None)
+    assert event.duration_seconds == 5412.5
+    (event,) = fast(CASES["stored only"], None, "2.0.0", None)
+    assert event.time == datetime(2026, 1, 6, 8, tzinfo=UTC)
+    assert fast(CASES["no time"], None, "2.0.0", None) == Ignored(
+        "no_time", "no timestamp, no stored time and no record time"
+    )
+    assert fast(CASES["ignored verb"], None, "2.0.0", None).code == "ignored_verb"
+
+
+def test_a_catalog_change_reaches_it(sample: tuple[Catalog, Vocabulary]) -> None:
+    catalog = Catalog([Skill(id="python", name="Python", category="technical")])
+    fast = NativeIngest(catalog, sample[1], SECRET)
+    (event,) = fast(CASES["base"], None, "2.0.0", None)
+    assert event.skills == ()
+    catalog.put(ActivityMapping(activity_id=BASE["object"]["id"], skills=("python",)))
+    (event,) = fast(CASES["base"], None, "2.0.0", None)
+    assert event.skills == ("python",)
+    catalog.remove("skill:python")
+    (event,) = fast(CASES["base"], None, "2.0.0", None)
+    assert event.skills == ()
+
+
+def test_a_vocabulary_rule_reaches_it() -> None:
+    rule = VerbActivityRule(
+        verbs=(BASE["verb"]["id"],),
+        activity_types=(BASE["object"]["definition"]["type"],),
+        kind=EventKind.EVENT_ATTENDED,
+    )
+    vocabulary = Vocabulary(verbs={BASE["verb"]["id"]: EventKind.COURSE_COMPLETED}, rules=(rule,))
+    assert _same(CASES["base"], Catalog(), vocabulary)
+    (event,) = NativeIngest(Catalog(), vocabulary, SECRET)(CASES["base"], None, "2.0.0", None)
+    assert event.kind is EventKind.EVENT_ATTENDED
+
+
+def test_the_header_picks_the_rules_of_a_statement_without_version() -> None:
+    # "2.0.0" has no "1.0.3"-only shapes; a 2.0 context language tag check stands for one:
+    # what matters is that an unsupported header leaves the record to the Python path.
+    fast = NativeIngest(Catalog(), load_vocabulary(None), SECRET)
+    assert fast(CASES["base"], "1.0.3", "2.0.0", None) is not None
+    assert fast(CASES["base"], "9.9", "2.0.0", None) is None
+    assert fast(CASES["base"], None, "bogus", None) is None
+
+
+def test_ingest_takes_the_native_path_and_counts_alike(sample: tuple[Catalog, Vocabulary]) -> None:
+    records = list(Simulation(20, 30, 5))
+    native = Ingest(*sample, SECRET)
+    python = Ingest(*sample, SECRET)
+    assert native.fast is not None
+    python.fast = None
+    for raw in records:
+        got = native.record(raw, None, RECORD_TIME)
+        expected = python.record(raw, None, RECORD_TIME)
+        if isinstance(expected, tuple):
+            assert _typed(got) == _typed(expected)
+        else:
+            assert got == expected
+    assert native.counts == python.counts
