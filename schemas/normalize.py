@@ -633,7 +633,4 @@ class NativeIngest:
         if time is None:
             return _NO_TIME
         values["time"] = time
-        duration = values["duration"]
-        if duration is not None:
-            values["duration_seconds"] = duration_seconds(duration)
         return (_build(values),)

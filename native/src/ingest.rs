@@ -171,6 +171,34 @@ fn listed<'a>(found: &mut Vec<Cow<'a, str>>, extensions: &Given<Extensions<'a>>)
     }
 }
 
+/// `normalize.duration_seconds` of a duration `is_common_duration` accepted
+/// (`P[nY][nM][nD][T[nH][nM][n[.n]S]]`): each number read as Python's `float` reads it,
+/// times the unit's seconds, added in the order Python adds them; None if not finite.
+fn duration_seconds(duration: &str) -> Option<f64> {
+    const DATE: [(u8, f64); 3] = [
+        (b'Y', 365.0 * 86_400.0),
+        (b'M', 30.0 * 86_400.0),
+        (b'D', 86_400.0),
+    ];
+    const TIME: [(u8, f64); 3] = [(b'H', 3_600.0), (b'M', 60.0), (b'S', 1.0)];
+    let (date, time) = match duration[1..].split_once('T') {
+        Some((date, time)) => (date, time),
+        None => (&duration[1..], ""),
+    };
+    let mut total = 0.0_f64;
+    for (part, units) in [(date, &DATE), (time, &TIME)] {
+        let mut rest = part;
+        for (unit, seconds) in units {
+            if let Some(end) = rest.bytes().position(|b| b == *unit) {
+                let number: f64 = rest[..end].parse().ok()?;
+                total += number * seconds;
+                rest = &rest[end + 1..];
+            }
+        }
+    }
+    total.is_finite().then_some(total)
+}
+
 fn hex(bytes: &[u8]) -> String {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut out = String::with_capacity(bytes.len() * 2);
@@ -483,7 +511,7 @@ impl Normalizer {
     /// `(code, verb)` tuple for a verb the vocabulary ignores (0) or does not know (1);
     /// else `(values, stored)`: the values of the statement's one event as a dict, with
     /// `time` the statement's timestamp as sent (or None) and `stored` its stored time,
-    /// for the caller to read, and `duration_seconds` for the caller to work out. `v2`: the rules when the statement
+    /// for the caller to read. `v2`: the rules when the statement
     /// declares no version (1: xAPI 2.0, 0: 1.0.3).
     fn ingest(&self, py: Python<'_>, raw: &[u8], v2: bool) -> PyResult<Option<PyObject>> {
         let Ok(Obj(st)) = serde_json::from_slice::<Obj<Statement>>(raw) else {
@@ -530,7 +558,10 @@ impl Normalizer {
         values.set_item(pyo3::intern!(py, "success"), event.success)?;
         values.set_item(pyo3::intern!(py, "completion"), event.completion)?;
         values.set_item(pyo3::intern!(py, "duration"), event.duration)?;
-        values.set_item(pyo3::intern!(py, "duration_seconds"), py.None())?;
+        values.set_item(
+            pyo3::intern!(py, "duration_seconds"),
+            event.duration.and_then(duration_seconds),
+        )?;
         values.set_item(pyo3::intern!(py, "voided_statement_id"), py.None())?;
         let got = (values, event.stored).into_pyobject(py)?;
         Ok(Some(got.into_any().unbind()))

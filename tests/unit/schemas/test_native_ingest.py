@@ -281,6 +281,9 @@ CASES: dict[str, bytes] = {
     ),
     "raw without min": _with(result={"score": {"raw": 7, "max": 12}}),
     "duration": _with(result={"duration": "PT1H30M12.5S"}),
+    "a duration of every unit": _with(result={"duration": "P1Y2M3DT4H5M6.000001S"}),
+    "a duration in days": _with(result={"duration": "P0010D"}),
+    "a duration past a float": _with(result={"duration": "PT" + "9" * 400 + "S"}),
     "mbox_sha1sum": _with(
         actor={"mbox_sha1sum": hashlib.sha1(b"mailto:x@example.com").hexdigest().upper()}
     ),
@@ -318,7 +321,8 @@ TAKEN = [
     "cmi5 satisfied", "competencies in context", "skills extensions",
     "a skills extension as an object", "a skills extension given twice", "a competency object",
     "scaled score", "raw score", "raw score, floats", "raw score, huge floats",
-    "raw without min", "duration", "mbox_sha1sum", "account", "openid", "stored only",
+    "raw without min", "duration", "a duration of every unit", "a duration in days",
+    "a duration past a float", "mbox_sha1sum", "account", "openid", "stored only",
     "no time", "an offset", "declared 1.0.3",
 ]  # fmt: skip
 DECLINED = [
@@ -347,6 +351,8 @@ def test_what_the_cases_come_to(sample: tuple[Catalog, Vocabulary]) -> None:
     assert event.score == 0.5
     (event,) = fast(CASES["duration"], None, "2.0.0", None)
     assert event.duration_seconds == 5412.5
+    (event,) = fast(CASES["a duration past a float"], None, "2.0.0", None)
+    assert event.duration_seconds is None
     (event,) = fast(CASES["stored only"], None, "2.0.0", None)
     assert event.time == datetime(2026, 1, 6, 8, tzinfo=UTC)
     assert fast(CASES["no time"], None, "2.0.0", None) == Ignored(
