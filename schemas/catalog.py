@@ -209,7 +209,8 @@ class Catalog:
 
     def __init__(self, items: Iterable[Skill | ActivityMapping | Ladder | CompetencyTypes] = ()):
         self.revision = 0
-        """Moves with every ``put`` and ``remove``: what a copy of the catalog (the native
+        """Moves with every ``put`` and ``remove`` of what normalisation reads (skills,
+        activity mappings, competency types; not ladders): what a copy of it (the native
         ingest's) compares to know it is current. Change the catalog through them only."""
         self.skills: dict[str, Skill] = {}
         self.skill_iris: dict[str, str] = {}
@@ -231,7 +232,8 @@ class Catalog:
         return cls(items.values())
 
     def put(self, item: Skill | ActivityMapping | Ladder | CompetencyTypes) -> None:
-        self.revision += 1
+        if not isinstance(item, Ladder):
+            self.revision += 1
         if isinstance(item, Skill):
             self._forget_iris(item.id)
             self.skills[item.id] = item
@@ -246,8 +248,9 @@ class Catalog:
 
     def remove(self, key: str) -> None:
         """Apply a tombstone (a compacted-topic delete) for an item key."""
-        self.revision += 1
         kind, _, ident = key.partition(":")
+        if kind != "ladder":
+            self.revision += 1
         if kind == "skill":
             self._forget_iris(ident)
             self.skills.pop(ident, None)

@@ -584,6 +584,7 @@ class NativeIngest:
     def _build(self) -> Any:
         catalog, vocabulary = self.catalog, self.vocabulary
         assert native is not None
+        previous = self._native
         self._native = native.Normalizer(
             list(EventKind),
             [
@@ -605,6 +606,8 @@ class NativeIngest:
             SATISFIED,
             self.secret,
         )
+        if previous is not None:
+            self._native.adopt_keys(previous)
         self._revision = catalog.revision
         return self._native
 

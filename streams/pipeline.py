@@ -102,12 +102,13 @@ class Ingest:
         counts = self.counts
         counts.records += 1
         try:
+            outcome = None
             fast = self.fast
-            outcome = (
-                fast(raw, header_version, self.default_version, fallback_time)
-                if fast is not None and type(raw) is bytes and len(raw) <= self.max_bytes
-                else None
-            )
+            if fast is not None and type(raw) is bytes and len(raw) <= self.max_bytes:
+                try:
+                    outcome = fast(raw, header_version, self.default_version, fallback_time)
+                except Exception:  # noqa: BLE001 - the Python path decides, and reports
+                    outcome = None
             if outcome is None:
                 statement, _, problems = parse_statement(
                     raw, header_version, self.default_version, self.max_bytes

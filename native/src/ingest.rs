@@ -6,7 +6,7 @@
 //! Anything outside the common shapes (no statement id, a version other than 1.0.x/2.0.0
 //! as the fast path reads them, a competency IRI whose last segment is not ASCII, integer
 //! scores beyond 2**52) is declined with `None`, and the Python path decides as before.
-//! `schemas/normalize.py` turns the values into events (`native_ingest`), and
+//! `schemas.normalize.NativeIngest` turns the values into events, and
 //! `tests/unit/schemas/test_native_ingest.py` holds the two paths to the same events.
 
 use std::borrow::Cow;
@@ -19,7 +19,7 @@ use pyo3::types::{PyBytes, PyDict, PyString, PyTuple};
 use sha1::{Digest, Sha1};
 use sha2::Sha256;
 
-use crate::{statement, Extensions, Given, Obj, Object, OneOrMany, Outcome, Statement};
+use crate::{statement, text, Extensions, Given, Obj, Object, OneOrMany, Outcome, Statement};
 
 /// Keys remembered, as `schemas.identity` bounds its cache.
 const KEY_CACHE_LIMIT: usize = 1 << 17;
@@ -34,7 +34,7 @@ struct Mapping {
 }
 
 /// The catalog, the vocabulary and the learner-key secret, as `normalize` reads them.
-/// Built by `schemas.normalize.native_ingest` and built again when either changes.
+/// Built by `schemas.normalize.NativeIngest`, and built again when the catalog changes.
 #[pyclass(module = "skillstream_native")]
 pub struct Normalizer {
     kinds: Vec<PyObject>,
@@ -92,10 +92,6 @@ enum Key<'a> {
     Canonical(String),
 }
 
-fn text<'s>(value: &'s Given<crate::Text>) -> Option<&'s str> {
-    value.get().map(|t| t.0)
-}
-
 fn activities_of<'s, 'a>(group: &'s Given<OneOrMany<'a>>) -> &'s [Object<'a>] {
     match group.get() {
         None => &[],
@@ -128,9 +124,12 @@ fn skill_of_iri(iri: &str) -> Result<String, Decline> {
 }
 
 /// A number of the score as Python computes with it: integers of more than 52 bits are
-/// declined (Python subtracts them exactly, a double might not).
+/// declined (Python subtracts them exactly, a double might not), and so is a zero with its
+/// sign set (serde reads `-0` as the double -0.0, orjson as the integer 0; `-0.0` is -0.0
+/// to both, and the two spellings are not told apart here).
 fn exact(n: &Given<crate::Number>) -> Result<Option<f64>, Decline> {
     match n.get() {
+        Some(crate::Number(v, _)) if *v == 0.0 && v.is_sign_negative() => Err(Decline),
         Some(crate::Number(v, true)) if v.abs() > (1u64 << 52) as f64 => Err(Decline),
         Some(crate::Number(v, _)) => Ok(Some(*v)),
         None => Ok(None),
@@ -142,8 +141,8 @@ fn score(result: &Outcome) -> Result<Option<f64>, Decline> {
     let Some(score) = result.score.get() else {
         return Ok(None);
     };
-    if let Some(scaled) = score.scaled.get() {
-        return Ok(Some(scaled.0)); // the validator held it to [-1, 1]
+    if let Some(scaled) = exact(&score.scaled)? {
+        return Ok(Some(scaled)); // the validator held it to [-1, 1]
     }
     let (Some(raw), Some(low), Some(high)) =
         (exact(&score.raw)?, exact(&score.min)?, exact(&score.max)?)
@@ -507,12 +506,30 @@ impl Normalizer {
         })
     }
 
+    /// Take over the learner keys another normalizer remembered (same secret: the caller's
+    /// promise), so that a catalog change does not make every key be worked out again.
+    fn adopt_keys(&self, other: &Normalizer) {
+        if std::ptr::eq(self, other) {
+            return;
+        }
+        let taken = std::mem::take(
+            &mut *other
+                .keys
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner()),
+        );
+        *self
+            .keys
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = taken;
+    }
+
     /// One record: None when the Python path must decide (see the module docs); a
     /// `(code, verb)` tuple for a verb the vocabulary ignores (0) or does not know (1);
     /// else `(values, stored)`: the values of the statement's one event as a dict, with
     /// `time` the statement's timestamp as sent (or None) and `stored` its stored time,
-    /// for the caller to read. `v2`: the rules when the statement
-    /// declares no version (1: xAPI 2.0, 0: 1.0.3).
+    /// for the caller to read. `v2`: the rules when the statement declares no version
+    /// (true: xAPI 2.0, false: 1.0.3).
     fn ingest(&self, py: Python<'_>, raw: &[u8], v2: bool) -> PyResult<Option<PyObject>> {
         let Ok(Obj(st)) = serde_json::from_slice::<Obj<Statement>>(raw) else {
             return Ok(None);

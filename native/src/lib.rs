@@ -518,7 +518,7 @@ impl<'de> Deserialize<'de> for Shallow {
 
 // --- the checks of fast.py, on what was read --------------------------------------------------
 
-fn text<'s>(value: &'s Given<Text>) -> Option<&'s str> {
+pub(crate) fn text<'s>(value: &'s Given<Text>) -> Option<&'s str> {
     value.get().map(|t| t.0)
 }
 
