@@ -10,7 +10,7 @@ KAFKA := infra/kafka/kafka.sh
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install lock test test-unit test-compiled test-pythons compile lint demo bench chaos kafka-up kafka-down kafka-clean kafka-status clean
+.PHONY: help install lock test test-unit test-compiled test-compiled-integration test-pythons compile lint demo bench chaos kafka-up kafka-down kafka-clean kafka-status clean
 
 help: ## list the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -44,6 +44,9 @@ compile: $(STAMP) ## build the hot modules with mypyc, and the Rust fast path (n
 
 test-compiled: compile ## the unit suite on the compiled core (make compile), as CI runs it
 	SKILLSTREAM_EXPECT_COMPILED=1 $(BIN)/pytest -m "not integration" $(PYTEST_ARGS)
+
+test-compiled-integration: compile ## the integration suite on the compiled core and the native ingest (real Kafka), as CI runs it
+	SKILLSTREAM_EXPECT_COMPILED=1 $(BIN)/pytest -m integration $(PYTEST_ARGS)
 
 test-pythons: ## the unit suite on Python 3.12 and 3.13 (.venv-3.12, .venv-3.13; missing ones reported)
 	@bash scripts/test-pythons.sh
