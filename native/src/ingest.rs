@@ -3,9 +3,10 @@
 //! For a record the validator's fast path accepts (`crate::statement`), this is what
 //! `schemas.normalize.normalize` makes of the statement, worked out from the borrowed read
 //! instead of from a parsed dict: the event's values but its time, or the ignored verb.
-//! Anything outside the common shapes (no statement id, a version other than 1.0.x/2.0.0
-//! as the fast path reads them, a competency IRI whose last segment is not ASCII, integer
-//! scores beyond 2**52) is declined with `None`, and the Python path decides as before.
+//! Anything outside the common shapes (no statement id, a declared version other than those
+//! `declared_rules` reads, a competency IRI whose last segment is not ASCII, integer scores
+//! beyond 2**52, a negative zero in a score; docs/engine.md lists them all) is declined with
+//! `None`, and the Python path decides as before.
 //! `schemas.normalize.NativeIngest` turns the values into events, and
 //! `tests/unit/schemas/test_native_ingest.py` holds the two paths to the same events.
 
@@ -19,7 +20,9 @@ use pyo3::types::{PyBytes, PyDict, PyString, PyTuple};
 use sha1::{Digest, Sha1};
 use sha2::Sha256;
 
-use crate::{statement, text, Extensions, Given, Obj, Object, OneOrMany, Outcome, Statement};
+use crate::{
+    declared_rules, statement, text, Extensions, Given, Obj, Object, OneOrMany, Outcome, Statement,
+};
 
 /// Keys remembered, as `schemas.identity` bounds its cache.
 const KEY_CACHE_LIMIT: usize = 1 << 17;
@@ -536,9 +539,10 @@ impl Normalizer {
         };
         let v2 = match text(&st.version) {
             None => v2,
-            Some("2.0" | "2.0.0") => true,
-            Some("1.0" | "1.0.0" | "1.0.1" | "1.0.2" | "1.0.3") => false,
-            Some(_) => return Ok(None),
+            Some(version) => match declared_rules(version) {
+                Some(rules) => rules,
+                None => return Ok(None),
+            },
         };
         if !statement(&st, v2) {
             return Ok(None);

@@ -447,10 +447,8 @@ impl<'de: 'a, 'a> Deserialize<'de> for Listed<'a> {
                 }
                 Ok(Listed(items))
             }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-                while map.next_key::<IgnoredAny>()?.is_some() {
-                    map.next_value::<Scalar>()?;
-                }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+                Shallow::deserialize(de::value::MapAccessDeserializer::new(map))?; // names no skill
                 Ok(Listed(Vec::new()))
             }
         }
@@ -518,6 +516,16 @@ impl<'de> Deserialize<'de> for Shallow {
 
 // --- the checks of fast.py, on what was read --------------------------------------------------
 
+/// The rule set a statement's `version` selects, in the forms read here: Some(true) for
+/// xAPI 2.0, Some(false) for 1.0.3, None for any other (left to the Python path).
+pub(crate) fn declared_rules(version: &str) -> Option<bool> {
+    match version {
+        "2.0" | "2.0.0" => Some(true),
+        "1.0" | "1.0.0" | "1.0.1" | "1.0.2" | "1.0.3" => Some(false),
+        _ => None,
+    }
+}
+
 pub(crate) fn text<'s>(value: &'s Given<Text>) -> Option<&'s str> {
     value.get().map(|t| t.0)
 }
@@ -526,15 +534,8 @@ fn statement(st: &Statement, v2: bool) -> bool {
     if text(&st.id).is_some_and(|id| !is_uuid(id)) {
         return false;
     }
-    if let Some(version) = text(&st.version) {
-        let known: &[&str] = if v2 {
-            &["2.0", "2.0.0"]
-        } else {
-            &["1.0", "1.0.0", "1.0.1", "1.0.2", "1.0.3"]
-        };
-        if !known.contains(&version) {
-            return false;
-        }
+    if text(&st.version).is_some_and(|version| declared_rules(version) != Some(v2)) {
+        return false;
     }
     for time in [&st.timestamp, &st.stored] {
         if text(time).is_some_and(|t| !is_rfc3339(t)) {
