@@ -21,7 +21,7 @@ use sha1::{Digest, Sha1};
 use sha2::Sha256;
 
 use crate::{
-    declared_rules, statement, text, Extensions, Given, Obj, Object, OneOrMany, Outcome, Statement,
+    declared_rules, read, statement, text, Extensions, Given, Object, OneOrMany, Outcome, Statement,
 };
 
 /// Keys remembered, as `schemas.identity` bounds its cache.
@@ -534,7 +534,7 @@ impl Normalizer {
     /// for the caller to read. `v2`: the rules when the statement declares no version
     /// (true: xAPI 2.0, false: 1.0.3).
     fn ingest(&self, py: Python<'_>, raw: &[u8], v2: bool) -> PyResult<Option<PyObject>> {
-        let Ok(Obj(st)) = serde_json::from_slice::<Obj<Statement>>(raw) else {
+        let Some(st) = read(raw) else {
             return Ok(None);
         };
         let v2 = match text(&st.version) {

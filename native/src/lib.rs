@@ -910,10 +910,18 @@ fn is_rfc3339(s: &str) -> bool {
 /// JSON this reader takes).
 #[pyfunction]
 fn accepts(raw: &[u8], v2: bool) -> bool {
-    match serde_json::from_slice::<Obj<Statement>>(raw) {
-        Ok(st) => statement(&st, v2),
-        Err(_) => false,
-    }
+    read(raw).is_some_and(|st| statement(&st, v2))
+}
+
+/// The statement in `raw`, read in place, or None when the bytes are not UTF-8 or not
+/// JSON this reader takes. The UTF-8 check is one pass over the whole record (which also
+/// covers values the reader skips); serde_json then reads `&str` without checking each
+/// string again.
+pub(crate) fn read(raw: &[u8]) -> Option<Statement<'_>> {
+    let text = std::str::from_utf8(raw).ok()?;
+    serde_json::from_str::<Obj<Statement>>(text)
+        .ok()
+        .map(|Obj(st)| st)
 }
 
 #[pymodule]

@@ -320,6 +320,10 @@ CASES: dict[str, bytes] = {
     "declared 2.0.7": _with(version="2.0.7"),
     "declared 3.0": _with(version="3.0"),
     "invalid": _with(verb__id="not an iri"),
+    # Bytes that are not UTF-8 in a value the reader skips: the whole record is checked.
+    "not UTF-8 in an extension": _with(
+        result__extensions={"https://lms.example.com/ext/note": "NOTE"}
+    ).replace(b"NOTE", b"a\xffb"),
 }
 
 
@@ -343,7 +347,7 @@ TAKEN = [
 ]  # fmt: skip
 DECLINED = [
     "a competency segment not in ASCII", "an escaped skill", "raw score, integers past 52 bits",
-    "a scaled score of -0", "a raw score of -0.0", "a group", "no id", "declared 2.0.7", "declared 3.0", "invalid", "a late hour, lower case",
+    "a scaled score of -0", "a raw score of -0.0", "a group", "no id", "declared 2.0.7", "declared 3.0", "invalid", "a late hour, lower case", "not UTF-8 in an extension",
 ]  # fmt: skip
 
 
