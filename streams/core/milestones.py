@@ -92,10 +92,18 @@ def milestone_key(rule_id: str, skill: str | None, level: str) -> str:
 def id_high(state: ProfileState, key: str) -> int:
     """The high 64 bits of the id of the milestone ``key`` (a ``milestone_key``) of the
     state's learner: what the state remembers an achievement by. The id is a UUIDv5
-    (``schemas.milestones.milestone_id``): SHA-1 of its namespace and name, version 5."""
-    name = f"{state.learner}{SEP}{key}".encode()
-    digest = hashlib.sha1(_NAMESPACE + name).digest()  # noqa: S324 - UUIDv5 is SHA-1
-    return (int.from_bytes(digest[:8], "big") & ~0xF000) | 0x5000
+    (``schemas.milestones.milestone_id``): SHA-1 of its namespace and name, version 5.
+    Remembered per key in the state (a learner's keys are few; evaluations ask again
+    for the levels already fired each time a kind's goals are worked out)."""
+    highs = state._highs
+    if highs is None:
+        highs = state._highs = {}
+    high = highs.get(key)
+    if high is None:
+        name = f"{state.learner}{SEP}{key}".encode()
+        digest = hashlib.sha1(_NAMESPACE + name).digest()  # noqa: S324 - UUIDv5 is SHA-1
+        high = highs[key] = (int.from_bytes(digest[:8], "big") & ~0xF000) | 0x5000
+    return high
 
 
 def round4(x: float) -> float:

@@ -9,7 +9,7 @@ from core_helpers import LEARNER, at, catalog, default_data, event, only, run, v
 
 from schemas.events import EventKind, LearningEvent
 from schemas.milestones import MilestoneEvent, MilestoneKind, milestone_id
-from streams.core import Rules, snapshot
+from streams.core import Rules, decode_state, encode_state, snapshot
 
 
 def fired(milestones: list[MilestoneEvent]) -> list[tuple[str, str | None, str]]:
@@ -543,3 +543,18 @@ def test_a_state_remembers_a_milestone_by_the_high_half_of_its_id() -> None:
     key = milestone_key(m.data.rule, m.data.skill, m.data.level)
     assert id_high(state, key) == int(m.id.replace("-", "")[:16], 16)
     assert state.achieved == (m.id,)
+
+
+def test_the_high_half_is_remembered_per_key_and_never_encoded() -> None:
+    from streams.core.milestones import id_high, milestone_key
+
+    state, out = run([event("a", score=1.0)], only("skill_level_reached"))
+    (m,) = out
+    key = milestone_key(m.data.rule, m.data.skill, m.data.level)
+    other = milestone_key(m.data.rule, m.data.skill, "another level")
+    high = id_high(state, key)
+    assert state._highs is not None and state._highs[key] == high
+    assert id_high(state, other) != high and len(state._highs) >= 2
+    again = decode_state(encode_state(state))
+    assert again._highs is None  # a cache: built again after decoding, to the same values
+    assert id_high(again, key) == high and id_high(again, other) == id_high(state, other)

@@ -27,7 +27,9 @@ from streams.offline import run_offline
 from tools.simulate import Simulation
 
 FIELDS = [f"{part}.{name}" for part, names in PARTS.items() for name in names] + list(IDENTITY)
-CACHES = {"_rids", "_seen", "_index", "_keys", "_ids", "_goals", "_hist", "_folds", "_newest"}
+CACHES = {
+    "_rids", "_seen", "_index", "_keys", "_ids", "_goals", "_highs", "_hist", "_folds", "_newest",
+}  # fmt: skip
 
 
 @pytest.fixture(scope="module")
