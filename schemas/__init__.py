@@ -1,15 +1,15 @@
 """skillstream's contracts and the pure steps of ingest: what a statement becomes.
 
 **Compiled modules.** ``make compile`` builds this package's hot modules
-(``COMPILED_MODULES``: normalizing a statement into learning events, and the learner key
-it derives) with mypyc, as it does the statement parser and the validator's fast path in
+(``COMPILED_MODULES``: normalizing a statement into learning events, the learner key it
+derives, and building contracts from values made valid already) with mypyc, as it does the statement parser and the validator's fast path in
 :mod:`schemas.xapi` and the profile core in :mod:`streams.core`; see
 :mod:`schemas.compiled`. ``COMPILED`` tells whether this process runs them.
 """
 
 from schemas.compiled import attach
 
-COMPILED_MODULES = ("normalize", "identity")
+COMPILED_MODULES = ("normalize", "identity", "trusted")
 """The modules of this package ``make compile`` builds (see :mod:`schemas.compiled`)."""
 COMPILED = attach(__name__, __path__, COMPILED_MODULES)
 """Whether this process runs the compiled modules (else the pure-Python ones)."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from enum import StrEnum
+from functools import partial
 from operator import itemgetter
 from typing import Annotated, Any, Final, Literal
 
@@ -18,6 +19,7 @@ import orjson
 from pydantic import Field
 
 from schemas._base import Contract, UtcDatetime
+from schemas.trusted import trusted
 
 LEARNING_EVENT_SCHEMA_VERSION: Final = 1
 
@@ -98,17 +100,7 @@ class LearnerEvents(Contract):
 
 _FIELDS: Final = tuple(LearningEvent.model_fields)
 _FIELD_SET: Final = set(_FIELDS)
-_new: Final = object.__new__
-_set: Final = object.__setattr__
-
-
-def _direct(values: dict[str, Any]) -> LearningEvent:
-    event: LearningEvent = _new(LearningEvent)
-    _set(event, "__dict__", values)
-    _set(event, "__pydantic_fields_set__", _FIELD_SET)
-    _set(event, "__pydantic_extra__", None)
-    _set(event, "__pydantic_private__", None)
-    return event
+_direct: Final = partial(trusted, LearningEvent)
 
 
 def _constructed(values: dict[str, Any]) -> LearningEvent:

@@ -53,7 +53,7 @@ from schemas.milestones import (
     achievement_number,
     uuid_text,
 )
-from streams.core.contracts import trusted
+from schemas.trusted import trusted
 from streams.core.rule_config import RuleConfig
 from streams.core.state import (
     ATTENDED,

@@ -15,7 +15,7 @@ import orjson
 
 from schemas.catalog import Catalog
 from schemas.profiles import PROFILE_SNAPSHOT_VERSION, ProfileSnapshot, SkillSnapshot
-from streams.core.contracts import trusted
+from schemas.trusted import trusted
 from streams.core.milestones import level_of
 from streams.core.rules import Rules
 from streams.core.state import (
