@@ -24,6 +24,7 @@ has a Python twin it is tested against (see the crate's docs).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib.machinery
 import importlib.util
@@ -121,6 +122,12 @@ def native_built(build: Path = BUILD_DIR, crate: Path = NATIVE_SOURCES) -> bool:
     return (
         (build / NATIVE_FILE).is_file() and crate.is_dir() and stamp == native_sources_hash(crate)
     )
+
+
+@functools.cache
+def shared_native() -> ModuleType | None:
+    """``load_native()``, loaded once for every module of the process that uses it."""
+    return load_native()
 
 
 def load_native(build: Path | None = None, crate: Path = NATIVE_SOURCES) -> ModuleType | None:

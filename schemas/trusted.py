@@ -9,14 +9,21 @@ with mypyc (``schemas.COMPILED_MODULES``): the hot path calls it once per statem
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Final, TypeVar
 
 from pydantic import BaseModel
+
+from schemas.compiled import shared_native
 
 _M = TypeVar("_M", bound=BaseModel)
 _new: Final = object.__new__
 _set: Final = object.__setattr__
 _FIELDS: dict[type[BaseModel], tuple[set[str], bool]] = {}
+_native = shared_native()
+_construct: Final[Callable[..., Any] | None] = None if _native is None else _native.construct
+"""The same, without the call wrappers of ``object.__new__`` and ``object.__setattr__``
+(``native/src/construct.rs``), where the native module is built."""
 
 
 def trusted(cls: type[_M], values: dict[str, Any]) -> _M:
@@ -30,6 +37,9 @@ def trusted(cls: type[_M], values: dict[str, Any]) -> _M:
     if known is None:
         known = _FIELDS[cls] = (set(cls.model_fields), cls.model_config.get("extra") == "allow")
     fields, open_ = known
+    if _construct is not None:
+        made: _M = _construct(cls, values, fields, {} if open_ else None)
+        return made
     obj: _M = _new(cls)
     _set(obj, "__dict__", values)
     # One set per class, shared: ``values`` names every field, and nothing here

@@ -17,6 +17,7 @@ use std::fmt;
 
 use pyo3::prelude::*;
 
+mod construct;
 mod ingest;
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
@@ -928,6 +929,7 @@ pub(crate) fn read(raw: &[u8]) -> Option<Statement<'_>> {
 fn skillstream_native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(accepts, m)?)?;
     m.add_class::<ingest::Normalizer>()?;
+    m.add_function(wrap_pyfunction!(construct::construct, m)?)?;
     m.add("SKILLS_EXTENSION", SKILLS_EXTENSION)?;
     Ok(())
 }

@@ -27,14 +27,14 @@ from typing import Any, Final
 
 import orjson
 
-from schemas.compiled import load_native
+from schemas.compiled import shared_native
 from schemas.xapi import formats
 from schemas.xapi.problems import MAX_NESTING, StatementProblem, XapiVersion
 from schemas.xapi.validator import validate_statement
 
 DEFAULT_MAX_BYTES: Final = 1_000_000
 
-native: Final = load_native()
+native: Final = shared_native()
 """The native module (``native/``), or None where it is not built or not wanted."""
 native_accepts: Final[Callable[[bytes, bool], bool] | None] = (
     None if native is None else native.accepts

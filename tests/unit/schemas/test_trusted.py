@@ -1,0 +1,144 @@
+"""``schemas.trusted``: a contract built from values made valid already is the contract
+full validation makes of them, whichever way it is built.
+
+Where the native module is built, ``trusted`` calls ``native.construct``
+(``native/src/construct.rs``): the type's allocator and ``PyObject_GenericSetAttr``
+without the call wrappers of ``object.__new__`` and ``object.__setattr__``. Both ways are
+held here to the instance full validation makes, attribute by attribute.
+"""
+
+from __future__ import annotations
+
+import pickle
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from pydantic import BaseModel
+
+from schemas.catalog import Catalog
+from schemas.compiled import shared_native
+from schemas.events import EventKind, LearningEvent, build_event
+from schemas.milestones import MilestoneEvent
+from schemas.trusted import trusted
+from skillstream.config import SAMPLE_CATALOG, load_catalog, load_rules
+from streams.core import apply, snapshot
+
+NATIVE = shared_native()
+
+
+def _values() -> dict[str, Any]:
+    return {
+        "schema_version": 1,
+        "statement_id": "6a1b2c3d-4e5f-4a6b-8c7d-0123456789ab",
+        "learner": "lrn_abcdefghijklmnopqrstuvwxyz",
+        "kind": EventKind.SKILL_ASSESSED,
+        "time": datetime(2026, 3, 2, 9, 30, tzinfo=UTC),
+        "verb": "http://adlnet.gov/expapi/verbs/passed",
+        "activity_id": "https://lms.example.com/assessments/sql",
+        "activity_type": "http://adlnet.gov/expapi/activities/assessment",
+        "skills": ("sql",),
+        "score": 0.75,
+        "success": True,
+        "completion": None,
+        "duration": "PT20M",
+        "duration_seconds": 1200.0,
+        "voided_statement_id": None,
+    }
+
+
+def _by_hand(cls: type[BaseModel], values: dict[str, Any]) -> BaseModel:
+    """The Python way: ``object.__new__`` and ``object.__setattr__``."""
+    obj = object.__new__(cls)
+    object.__setattr__(obj, "__dict__", values)
+    object.__setattr__(obj, "__pydantic_fields_set__", set(cls.model_fields))
+    open_ = cls.model_config.get("extra") == "allow"
+    object.__setattr__(obj, "__pydantic_extra__", {} if open_ else None)
+    object.__setattr__(obj, "__pydantic_private__", None)
+    return obj
+
+
+def _hash(model: BaseModel) -> int | type[TypeError]:
+    try:
+        return hash(model)
+    except TypeError:  # a contract holding a dict is unhashable, either way
+        return TypeError
+
+
+def _alike(built: BaseModel, expected: BaseModel) -> None:
+    assert type(built) is type(expected)
+    assert built == expected
+    assert built.model_dump_json() == expected.model_dump_json()
+    assert _hash(built) == _hash(expected)
+    assert built.__dict__ == expected.__dict__
+    assert built.__pydantic_fields_set__ == expected.__pydantic_fields_set__
+    assert built.__pydantic_extra__ == expected.__pydantic_extra__
+    assert built.__pydantic_private__ is None
+    assert pickle.loads(pickle.dumps(built)) == expected
+
+
+BUILDERS = {
+    "trusted": lambda values: trusted(LearningEvent, values),
+    "by hand": lambda values: _by_hand(LearningEvent, values),
+    "build_event": build_event,
+}
+
+
+@pytest.mark.parametrize("way", sorted(BUILDERS))
+def test_a_learning_event_is_the_one_validation_makes(way: str) -> None:
+    expected = LearningEvent(**_values())
+    values = _values()
+    built = BUILDERS[way](values)
+    _alike(built, expected)
+    assert built.__dict__ is values  # kept as given, not copied
+    with pytest.raises(Exception, match="frozen"):
+        built.learner = "someone else"
+
+
+def test_a_closed_contract_has_no_extra_and_an_open_one_its_own() -> None:
+    assert LearningEvent.model_config.get("extra") == "forbid"
+    assert trusted(LearningEvent, _values()).__pydantic_extra__ is None
+    assert MilestoneEvent.model_config.get("extra") == "allow"
+    values = MilestoneEvent.model_fields.keys()
+    one = trusted(MilestoneEvent, dict.fromkeys(values))
+    two = trusted(MilestoneEvent, dict.fromkeys(values))
+    assert one.__pydantic_extra__ == {}
+    assert one.__pydantic_extra__ is not two.__pydantic_extra__
+
+
+def test_milestones_and_snapshots_the_core_builds_validate_alike() -> None:
+    catalog: Catalog = load_catalog(SAMPLE_CATALOG)
+    rules = load_rules(None)
+    state = None
+    fired: list[MilestoneEvent] = []
+    for n in range(6):
+        values = _values() | {
+            "statement_id": f"6a1b2c3d-4e5f-4a6b-8c7d-0123456789a{n}",
+            "time": datetime(2026, 3, 2 + n, 9, 30, tzinfo=UTC),
+            "score": 1.0,
+        }
+        state, out = apply(state, LearningEvent(**values), catalog, rules)
+        fired.extend(out)
+    assert fired, "the events must fire a milestone for this test to check one"
+    for milestone in fired:
+        _alike(milestone, MilestoneEvent.model_validate_json(milestone.model_dump_json()))
+    assert state is not None
+    view = snapshot(state, catalog, rules)
+    _alike(view, type(view).model_validate_json(view.model_dump_json()))
+
+
+@pytest.mark.skipif(NATIVE is None, reason="the native module is not built (make compile)")
+def test_the_native_construct_takes_only_classes_on_object() -> None:
+    assert NATIVE is not None
+    fields = set(LearningEvent.model_fields)
+    _alike(NATIVE.construct(LearningEvent, _values(), fields, None), LearningEvent(**_values()))
+
+    class OnDict(dict[str, Any]):
+        pass
+
+    with pytest.raises(TypeError, match="no base written in C but object"):
+        NATIVE.construct(OnDict, {}, fields, {})
+    with pytest.raises(TypeError, match="no base written in C but object"):
+        NATIVE.construct(int, {}, fields, {})
+    with pytest.raises(TypeError):
+        NATIVE.construct(LearningEvent, ["not", "a", "dict"], fields, {})
