@@ -18,6 +18,7 @@ use std::fmt;
 use pyo3::prelude::*;
 
 mod construct;
+mod ids;
 mod ingest;
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
@@ -930,6 +931,8 @@ fn skillstream_native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(accepts, m)?)?;
     m.add_class::<ingest::Normalizer>()?;
     m.add_function(wrap_pyfunction!(construct::construct, m)?)?;
+    m.add_function(wrap_pyfunction!(ids::statement_key, m)?)?;
+    m.add_function(wrap_pyfunction!(ids::uuid_text, m)?)?;
     m.add("SKILLS_EXTENSION", SKILLS_EXTENSION)?;
     Ok(())
 }

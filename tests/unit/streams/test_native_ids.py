@@ -1,0 +1,79 @@
+"""Statement ids in the profile core: the native conversions (``native/src/ids.rs``) give
+what the Python ones give, which stay the reference and the way without the native module.
+"""
+
+from __future__ import annotations
+
+import random
+import uuid
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from schemas.compiled import shared_native
+from streams.core.state import (
+    MASK64,
+    python_statement_key,
+    python_uuid_text,
+    statement_key,
+    uuid_text,
+)
+
+NATIVE = shared_native()
+needs_native = pytest.mark.skipif(NATIVE is None, reason="the native module is not built")
+
+CANONICAL = [str(uuid.UUID(int=random.Random(n).getrandbits(128))) for n in range(200)] + [
+    "00000000-0000-0000-0000-000000000000",
+    "ffffffff-ffff-ffff-ffff-ffffffffffff",
+]
+ODD = [
+    "",
+    "6A1B2C3D-4E5F-4A6B-8C7D-0123456789AB",  # upper case: kept as text
+    "6a1b2c3d-4e5f-4a6b-8c7d-0123456789a",  # short
+    "6a1b2c3d-4e5f-4a6b-8c7d-0123456789abc",  # long
+    "6a1b2c3d4e5f-4a6b-8c7d-0123456789ab-",  # dashes elsewhere
+    "6a1b2c3d-4e5f-4a6b-8c7d-0123456789ag",  # not hex
+    "6a1b2c3d-4e5f-4a6b-8c7d-012345678٩ab",  # a digit outside ASCII
+    "6a1b2c3d-4e5f-4a6b-8c7d-0123456789_b",  # what int() would skip
+    " a1b2c3d-4e5f-4a6b-8c7d-0123456789ab",  # what int() would strip
+    "urn:uuid:6a1b2c3d-4e5f-4a6b-8c7d-01",
+]
+
+
+def test_the_public_functions_give_the_reference() -> None:
+    for sid in CANONICAL + ODD:
+        assert statement_key(sid) == python_statement_key(sid), sid
+    for sid in CANONICAL:
+        hi, lo, odd = statement_key(sid)
+        assert not odd
+        assert uuid_text(hi, lo) == python_uuid_text(hi, lo) == sid
+    for sid in ODD:
+        assert statement_key(sid)[2], sid
+
+
+@needs_native
+def test_the_native_key_takes_canonical_uuids_only() -> None:
+    assert NATIVE is not None
+    for sid in CANONICAL:
+        assert NATIVE.statement_key(sid) == python_statement_key(sid)
+    for sid in ODD:
+        assert NATIVE.statement_key(sid) is None, sid
+
+
+@needs_native
+@given(st.integers(0, MASK64), st.integers(0, MASK64))
+def test_the_native_text_of_any_halves(hi: int, lo: int) -> None:
+    assert NATIVE is not None
+    text = NATIVE.uuid_text(hi, lo)
+    assert text == python_uuid_text(hi, lo) == str(uuid.UUID(int=hi << 64 | lo))
+    assert NATIVE.statement_key(text) == (hi, lo, False)
+
+
+@needs_native
+@given(st.text(alphabet="0123456789abcdefABCDEF-g ", min_size=34, max_size=38))
+def test_the_native_key_of_near_uuids(sid: str) -> None:
+    assert NATIVE is not None
+    expected = python_statement_key(sid)
+    got = NATIVE.statement_key(sid)
+    assert got is None if expected[2] else got == expected
