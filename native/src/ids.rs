@@ -1,9 +1,11 @@
-//! Statement ids as the profile core keeps them (`streams/core/state.py`): a canonical
-//! UUID's 128 bits as two 64-bit halves, and back to its text. The Python functions
-//! `statement_key` and `uuid_text` call these where the native module is built; they
-//! are the reference (`tests/unit/streams/test_native_ids.py` holds both to it).
+//! Ids as the profile core keeps them: a statement's canonical UUID as two 64-bit halves
+//! and back to its text (`streams/core/state.py`), and a milestone's UUIDv5 as its halves
+//! (`streams/core/milestones.py`). The Python functions call these where the native
+//! module is built; they are the reference (`tests/unit/streams/test_native_ids.py`
+//! holds both to it).
 
 use pyo3::prelude::*;
+use sha1::{Digest, Sha1};
 
 /// `(high, low, False)` for a canonical UUID (36 characters, lower-case hex digits, dashes
 /// after the 8th, 12th, 16th and 20th digit); None for any other text (the Python side
@@ -45,4 +47,25 @@ pub(crate) fn uuid_text(hi: u64, lo: u64) -> String {
         out.push(char::from(HEX[((v >> (124 - 4 * i)) & 0xf) as usize]));
     }
     out
+}
+
+/// The UUIDv5 of `name` in the namespace whose 16 bytes are `namespace` (RFC 4122: the
+/// first 16 bytes of the SHA-1 of the namespace and the UTF-8 name, version 5, variant
+/// 10), as its two 64-bit halves: a milestone's id (`schemas.milestones.milestone_id`).
+#[pyfunction]
+pub(crate) fn uuid5_halves(namespace: &[u8], name: &str) -> (u64, u64) {
+    let mut sha = Sha1::new();
+    sha.update(namespace);
+    sha.update(name.as_bytes());
+    let digest = sha.finalize();
+    let half = |range: std::ops::Range<usize>| {
+        u64::from_be_bytes(
+            digest[range]
+                .try_into()
+                .expect("eight bytes of a 20-byte digest"),
+        )
+    };
+    let hi = (half(0..8) & !0xF000) | 0x5000;
+    let lo = (half(8..16) & !(0xC000 << 48)) | (0x8000 << 48);
+    (hi, lo)
 }

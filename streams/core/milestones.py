@@ -38,9 +38,10 @@ import math
 from collections.abc import Callable, Iterable, Sequence
 from enum import IntEnum
 from math import exp2
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Final
 
 from schemas.catalog import Catalog
+from schemas.compiled import shared_native
 from schemas.milestones import (
     _ID_NAMESPACE,  # the namespace of milestone ids
     MILESTONE_DATA_VERSION,
@@ -50,8 +51,6 @@ from schemas.milestones import (
     MilestoneData,
     MilestoneEvent,
     MilestoneKind,
-    achievement_number,
-    uuid_text,
 )
 from schemas.trusted import trusted
 from streams.core.rule_config import RuleConfig
@@ -66,6 +65,7 @@ from streams.core.state import (
     Decay,
     ProfileState,
     from_micros,
+    uuid_text,
 )
 
 if TYPE_CHECKING:
@@ -81,6 +81,11 @@ except ImportError:  # a runtime without the build tools: nothing is compiled
 
 SEP = "\x1f"
 _NAMESPACE = _ID_NAMESPACE.bytes
+_native = shared_native()
+_uuid5_halves: Final[Callable[[bytes, str], tuple[int, int]] | None] = (
+    None if _native is None else _native.uuid5_halves
+)
+"""A milestone id's SHA-1 in Rust where the native module is built (``native/src/ids.rs``)."""
 INF = math.inf
 
 
@@ -91,19 +96,30 @@ def milestone_key(rule_id: str, skill: str | None, level: str) -> str:
 
 def id_high(state: ProfileState, key: str) -> int:
     """The high 64 bits of the id of the milestone ``key`` (a ``milestone_key``) of the
-    state's learner: what the state remembers an achievement by. The id is a UUIDv5
-    (``schemas.milestones.milestone_id``): SHA-1 of its namespace and name, version 5.
-    Remembered per key in the state (a learner's keys are few; evaluations ask again
-    for the levels already fired each time a kind's goals are worked out)."""
+    state's learner: what the state remembers an achievement by. Remembered per key in
+    the state (a learner's keys are few; evaluations ask again for the levels already
+    fired each time a kind's goals are worked out)."""
     highs = state._highs
     if highs is None:
         highs = state._highs = {}
     high = highs.get(key)
     if high is None:
-        name = f"{state.learner}{SEP}{key}".encode()
-        digest = hashlib.sha1(_NAMESPACE + name).digest()  # noqa: S324 - UUIDv5 is SHA-1
-        high = highs[key] = (int.from_bytes(digest[:8], "big") & ~0xF000) | 0x5000
+        high = highs[key] = id_halves(state, key)[0]
     return high
+
+
+def id_halves(state: ProfileState, key: str) -> tuple[int, int]:
+    """The id of the milestone ``key`` of the state's learner as its two 64-bit halves: a
+    UUIDv5 (``schemas.milestones.milestone_id``), SHA-1 of its namespace and name."""
+    name = f"{state.learner}{SEP}{key}"
+    if _uuid5_halves is not None:
+        halves: tuple[int, int] = _uuid5_halves(_NAMESPACE, name)
+        return halves
+    digest = hashlib.sha1(_NAMESPACE + name.encode()).digest()  # noqa: S324 - UUIDv5 is SHA-1
+    return (
+        (int.from_bytes(digest[:8], "big") & ~0xF000) | 0x5000,
+        (int.from_bytes(digest[8:16], "big") & ~(0xC000 << 48)) | (0x8000 << 48),
+    )
 
 
 def round4(x: float) -> float:
@@ -373,15 +389,20 @@ def open_threshold(state: ProfileState, rule: LevelRule, skill: str) -> float:
     if not fired:  # nothing achieved yet: no id to work out
         return rule.first
     head = rule.prefix + skill
-    for (_, threshold), suffix in zip(rule.levels, rule.suffixes, strict=True):
-        if id_high(state, head + suffix) not in fired:
-            return threshold
+    levels, suffixes = rule.levels, rule.suffixes
+    for n in range(len(levels)):  # an index loop: zip() is a call, this is not
+        if id_high(state, head + suffixes[n]) not in fired:
+            return levels[n][1]
     return INF
 
 
 def lowest_open(state: ProfileState, rules: Sequence[LevelRule], skill: str) -> float:
     """The lowest ``open_threshold`` of several rules."""
-    return min((open_threshold(state, rule, skill) for rule in rules), default=INF)
+    lowest = INF
+    for rule in rules:  # a loop: min() of a generator costs a generator and a call
+        threshold = open_threshold(state, rule, skill)
+        lowest = min(lowest, threshold)
+    return lowest
 
 
 def reached(
@@ -438,9 +459,13 @@ def fire(
             "summary": summary,
         },
     )
-    number = achievement_number(learner, rule_id, skill, level)
-    mid = uuid_text(number)
-    state.add_fired(mid, number)
+    key = milestone_key(rule_id, skill, level)
+    hi, lo = id_halves(state, key)
+    mid = uuid_text(hi, lo)
+    state.add_fired(mid, hi, lo)
+    highs = state._highs
+    if highs is not None:
+        highs[key] = hi
     goals: dict[RuleKind, dict[Any, float]] | None = state._goals
     if goals is not None:
         known = goals.get(by)

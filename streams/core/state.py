@@ -457,11 +457,11 @@ class ProfileState:
             ids.sort()
         return tuple(ids)
 
-    def add_fired(self, mid: str, value: int) -> None:
-        """Remember a milestone achieved (its id as text and as a number)."""
-        self.memory.fired_hi.append(value >> 64)
-        self.memory.fired_lo.append(value & MASK64)
-        self.fired_set().add(value >> 64)
+    def add_fired(self, mid: str, hi: int, lo: int) -> None:
+        """Remember a milestone achieved (its id as text and as its two 64-bit halves)."""
+        self.memory.fired_hi.append(hi)
+        self.memory.fired_lo.append(lo)
+        self.fired_set().add(hi)
         ids = self._ids
         if ids is None and len(self.memory.fired_hi) == 1:
             self._ids = [mid]

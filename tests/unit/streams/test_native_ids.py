@@ -1,5 +1,5 @@
-"""Statement ids in the profile core: the native conversions (``native/src/ids.rs``) give
-what the Python ones give, which stay the reference and the way without the native module.
+"""Ids in the profile core: the native conversions (``native/src/ids.rs``) give what the
+Python ones give, which stay the reference and the way without the native module.
 """
 
 from __future__ import annotations
@@ -12,8 +12,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from schemas.compiled import shared_native
+from schemas.milestones import _ID_NAMESPACE, achievement_number
+from streams.core.milestones import id_halves, milestone_key
 from streams.core.state import (
     MASK64,
+    ProfileState,
     python_statement_key,
     python_uuid_text,
     statement_key,
@@ -77,3 +80,20 @@ def test_the_native_key_of_near_uuids(sid: str) -> None:
     expected = python_statement_key(sid)
     got = NATIVE.statement_key(sid)
     assert got is None if expected[2] else got == expected
+
+
+names = st.text(st.characters(blacklist_categories=("Cs",)), max_size=40)
+
+
+@given(names, names, st.one_of(st.none(), names), names)
+def test_a_milestones_halves_are_its_id(
+    learner: str, rule: str, skill: str | None, level: str
+) -> None:
+    """``id_halves`` (native where built, else Python) against the reference
+    ``schemas.milestones.achievement_number``, on any text, non-ASCII included."""
+    number = achievement_number(learner, rule, skill, level)
+    state = ProfileState(learner, 30.0)
+    assert id_halves(state, milestone_key(rule, skill, level)) == (number >> 64, number & MASK64)
+    if NATIVE is not None:
+        name = f"{learner}\x1f{milestone_key(rule, skill, level)}"
+        assert NATIVE.uuid5_halves(_ID_NAMESPACE.bytes, name) == (number >> 64, number & MASK64)
