@@ -95,10 +95,15 @@ class PerformanceBoost(RuleKind):
             while entries and entries[0][2] < base:  # folded since
                 del entries[0]
         if ev + _HALF_UNIT >= goal:
-            low = min([e[1] for e in entries], default=INF)
+            low = INF  # loops, not min(): a call with a list or starred arguments costs more
+            for entry in entries:
+                if entry[1] < low:
+                    low = entry[1]
             tail = state.skills.tails[i]
             if len(entries) < plan.history - 1 and len(tail) > 1:
-                low = min(low, *tail[3::3])
+                for k in range(3, len(tail), 3):
+                    if tail[k] < low:
+                        low = tail[k]
             if ev - low + _HALF_UNIT >= goal:
                 self.evaluate(at, i, entries, out, base)
         depth = plan.history - 1
