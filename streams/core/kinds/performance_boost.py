@@ -97,12 +97,12 @@ class PerformanceBoost(RuleKind):
         if ev + _HALF_UNIT >= goal:
             low = INF  # loops, not min(): a call with a list or starred arguments costs more
             for entry in entries:
-                if entry[1] < low:
+                if entry[1] < low:  # noqa: PLR1730 - a branch is cheaper than min() here
                     low = entry[1]
             tail = state.skills.tails[i]
             if len(entries) < plan.history - 1 and len(tail) > 1:
                 for k in range(3, len(tail), 3):
-                    if tail[k] < low:
+                    if tail[k] < low:  # noqa: PLR1730 - a branch is cheaper than min() here
                         low = tail[k]
             if ev - low + _HALF_UNIT >= goal:
                 self.evaluate(at, i, entries, out, base)
