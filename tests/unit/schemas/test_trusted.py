@@ -9,10 +9,13 @@ held here to the instance full validation makes, attribute by attribute.
 
 from __future__ import annotations
 
+import abc
+import functools
 import pickle
 from datetime import UTC, datetime
 from typing import Any
 
+import pydantic_core
 import pytest
 from pydantic import BaseModel
 
@@ -128,7 +131,10 @@ def test_milestones_and_snapshots_the_core_builds_validate_alike() -> None:
 
 
 @pytest.mark.skipif(NATIVE is None, reason="the native module is not built (make compile)")
-def test_the_native_construct_takes_only_classes_on_object() -> None:
+def test_the_native_construct_takes_only_what_object_new_takes() -> None:
+    """Only a class made by the ``class`` statement on ``object``, not abstract: a type
+    written in C (even a heap type made from a spec) would be allocated without its own
+    ``__new__``, and ``object.__new__`` refuses it."""
     assert NATIVE is not None
     fields = set(LearningEvent.model_fields)
     _alike(NATIVE.construct(LearningEvent, _values(), fields, None), LearningEvent(**_values()))
@@ -136,9 +142,26 @@ def test_the_native_construct_takes_only_classes_on_object() -> None:
     class OnDict(dict[str, Any]):
         pass
 
-    with pytest.raises(TypeError, match="no base written in C but object"):
-        NATIVE.construct(OnDict, {}, fields, {})
-    with pytest.raises(TypeError, match="no base written in C but object"):
-        NATIVE.construct(int, {}, fields, {})
+    class OnPartial(functools.partial[Any]):
+        pass
+
+    class Abstract(BaseModel, abc.ABC):
+        @abc.abstractmethod
+        def act(self) -> None: ...
+
+    refused = [
+        OnDict,
+        int,
+        functools.partial,  # a heap type made from a spec in C
+        OnPartial,
+        pydantic_core.SchemaValidator,  # a PyO3 class
+        NATIVE.Normalizer,
+        Abstract,
+    ]
+    for cls in refused:
+        with pytest.raises(TypeError, match="made by the class statement, not abstract"):
+            NATIVE.construct(cls, {}, fields, None)
+        with pytest.raises(TypeError):
+            object.__new__(cls)  # what the Python way calls refuses them too
     with pytest.raises(TypeError):
-        NATIVE.construct(LearningEvent, ["not", "a", "dict"], fields, {})
+        NATIVE.construct(LearningEvent, ["not", "a", "dict"], fields, None)
