@@ -90,8 +90,12 @@ def achievement_number(learner: str, rule: str, skill: str | None, level: str) -
     A UUIDv5 (RFC 4122): the first 16 bytes of the SHA-1 of the namespace and the name,
     with the version (5) and the variant set; worked out here rather than through
     ``uuid.uuid5``, which costs three times as much, once per milestone fired."""
-    name = f"{learner}\x1f{rule}\x1f{skill or ''}\x1f{level}".encode()
-    digest = hashlib.sha1(_ID_PREFIX + name).digest()  # noqa: S324 - UUIDv5 is SHA-1
+    return name_number(f"{learner}\x1f{rule}\x1f{skill or ''}\x1f{level}")
+
+
+def name_number(name: str) -> int:
+    """The UUIDv5 of ``name`` in the milestones' namespace, as a 128-bit number."""
+    digest = hashlib.sha1(_ID_PREFIX + name.encode()).digest()  # noqa: S324 - UUIDv5 is SHA-1
     return (int.from_bytes(digest[:16], "big") & _UUID_KEEP) | _UUID_V5
 
 

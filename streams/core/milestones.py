@@ -33,7 +33,6 @@ of ``streams.core.kinds`` (docs/rule-kinds.md).
 
 from __future__ import annotations
 
-import hashlib
 import math
 from collections.abc import Callable, Iterable, Sequence
 from enum import IntEnum
@@ -51,6 +50,7 @@ from schemas.milestones import (
     MilestoneData,
     MilestoneEvent,
     MilestoneKind,
+    name_number,
 )
 from schemas.trusted import trusted
 from streams.core.rule_config import RuleConfig
@@ -60,6 +60,7 @@ from streams.core.state import (
     EVIDENCE,
     KEEP_BUCKETS,
     KIND_BITS,
+    MASK64,
     SCALE,
     SKILL_SHIFT,
     Decay,
@@ -115,11 +116,8 @@ def id_halves(state: ProfileState, key: str) -> tuple[int, int]:
     if _uuid5_halves is not None:
         halves: tuple[int, int] = _uuid5_halves(_NAMESPACE, name)
         return halves
-    digest = hashlib.sha1(_NAMESPACE + name.encode()).digest()  # noqa: S324 - UUIDv5 is SHA-1
-    return (
-        (int.from_bytes(digest[:8], "big") & ~0xF000) | 0x5000,
-        (int.from_bytes(digest[8:16], "big") & ~(0xC000 << 48)) | (0x8000 << 48),
-    )
+    number = name_number(name)
+    return number >> 64, number & MASK64
 
 
 def round4(x: float) -> float:

@@ -21,7 +21,7 @@ from pydantic import BaseModel
 
 from schemas.catalog import Catalog
 from schemas.compiled import shared_native
-from schemas.events import EventKind, LearningEvent, build_event
+from schemas.events import LearningEvent, _probe_values, build_event
 from schemas.milestones import MilestoneEvent
 from schemas.trusted import trusted
 from skillstream.config import SAMPLE_CATALOG, load_catalog, load_rules
@@ -31,23 +31,9 @@ NATIVE = shared_native()
 
 
 def _values() -> dict[str, Any]:
-    return {
-        "schema_version": 1,
-        "statement_id": "6a1b2c3d-4e5f-4a6b-8c7d-0123456789ab",
-        "learner": "lrn_abcdefghijklmnopqrstuvwxyz",
-        "kind": EventKind.SKILL_ASSESSED,
-        "time": datetime(2026, 3, 2, 9, 30, tzinfo=UTC),
-        "verb": "http://adlnet.gov/expapi/verbs/passed",
-        "activity_id": "https://lms.example.com/assessments/sql",
-        "activity_type": "http://adlnet.gov/expapi/activities/assessment",
-        "skills": ("sql",),
-        "score": 0.75,
-        "success": True,
-        "completion": None,
-        "duration": "PT20M",
-        "duration_seconds": 1200.0,
-        "voided_statement_id": None,
-    }
+    """A complete set of valid field values: the ones ``schemas.events`` probes its builder
+    with when it is imported."""
+    return _probe_values()
 
 
 def _by_hand(cls: type[BaseModel], values: dict[str, Any]) -> BaseModel:
