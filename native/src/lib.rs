@@ -692,9 +692,31 @@ fn is_uuid(s: &str) -> bool {
         })
 }
 
+/// What a byte after an IRI's colon is to `is_iri`: allowed (0), refused (1: `\x00-\x20`,
+/// `< > " { } | \ ^ `` and `\x7f`), a `%` (2: two hex digits must follow) or 0xC2 (3: with
+/// a continuation byte 0x80 to 0x9F it is one of U+0080 to U+009F, refused).
+static IRI_BYTES: [u8; 256] = {
+    let mut table = [0u8; 256];
+    let mut b = 0;
+    while b <= 0x20 {
+        table[b] = 1;
+        b += 1;
+    }
+    let refused = *b"<>\"{}|\\^`\x7f";
+    let mut i = 0;
+    while i < refused.len() {
+        table[refused[i] as usize] = 1;
+        i += 1;
+    }
+    table[b'%' as usize] = 2;
+    table[0xc2] = 3;
+    table
+};
+
 /// `is_iri`: a scheme (`[A-Za-z][A-Za-z0-9+.-]*`), a colon, then at least one character
 /// outside `\x00-\x20 < > " { } | \ ^ `` \x7f-\x9f`, and every `%` followed by two hex digits.
-/// One pass over the bytes: U+0080 to U+009F are the UTF-8 pairs `C2 80` to `C2 9F`.
+/// One look-up per byte (`IRI_BYTES`); U+0080 to U+009F are the UTF-8 pairs `C2 80` to
+/// `C2 9F`.
 fn is_iri(s: &str) -> bool {
     let b = s.as_bytes();
     if b.is_empty() || !b[0].is_ascii_alphabetic() {
@@ -713,79 +735,77 @@ fn is_iri(s: &str) -> bool {
     if rest.is_empty() {
         return false;
     }
-    for (i, c) in rest.iter().enumerate() {
-        match c {
-            0x00..=0x20 | b'<' | b'>' | b'"' | b'{' | b'}' | b'|' | b'\\' | b'^' | b'`' | 0x7f => {
-                return false
-            }
-            0xc2 if matches!(rest.get(i + 1), Some(0x80..=0x9f)) => return false,
-            b'%' => {
-                let hex = |j: usize| rest.get(j).is_some_and(u8::is_ascii_hexdigit);
-                if !(hex(i + 1) && hex(i + 2)) {
-                    return false;
-                }
-            }
-            _ => {}
-        }
+    if rest.iter().all(|c| IRI_BYTES[usize::from(*c)] == 0) {
+        return true; // the common case: nothing to look at twice
     }
-    true
+    let hex = |j: usize| rest.get(j).is_some_and(u8::is_ascii_hexdigit);
+    rest.iter()
+        .enumerate()
+        .all(|(i, c)| match IRI_BYTES[usize::from(*c)] {
+            0 => true,
+            2 => hex(i + 1) && hex(i + 2),
+            3 => !matches!(rest.get(i + 1), Some(0x80..=0x9f)),
+            _ => false,
+        })
 }
 
 /// `MAILTO_RE`: `mailto:`, dot-separated atoms, `@`, dot-separated atoms; an atom is one or
-/// more characters outside `\x00-\x20 \x7f @ < > " ( ) , : ; [ ] \ ? # / .`.
+/// more characters outside `\x00-\x20 \x7f @ < > " ( ) , : ; [ ] \ ? # / .`. Read as bytes:
+/// every character refused is ASCII, and no byte of a longer UTF-8 character is one.
 fn is_mailto(s: &str) -> bool {
-    let Some(address) = s.strip_prefix("mailto:") else {
+    let Some(address) = s.as_bytes().strip_prefix(b"mailto:") else {
         return false;
     };
-    let Some((local, domain)) = address.split_once('@') else {
+    let Some(at) = address.iter().position(|c| *c == b'@') else {
         return false;
     };
-    let atom = |a: &str| {
+    let atom = |a: &[u8]| {
         !a.is_empty()
-            && a.chars().all(|c| {
-                !(c <= '\u{20}'
-                    || c == '\u{7f}'
+            && a.iter().all(|c| {
+                !(*c <= 0x20
                     || matches!(
                         c,
-                        '@' | '<'
-                            | '>'
-                            | '"'
-                            | '('
-                            | ')'
-                            | ','
-                            | ':'
-                            | ';'
-                            | '['
-                            | ']'
-                            | '\\'
-                            | '?'
-                            | '#'
-                            | '/'
-                            | '.'
+                        0x7f | b'@'
+                            | b'<'
+                            | b'>'
+                            | b'"'
+                            | b'('
+                            | b')'
+                            | b','
+                            | b':'
+                            | b';'
+                            | b'['
+                            | b']'
+                            | b'\\'
+                            | b'?'
+                            | b'#'
+                            | b'/'
+                            | b'.'
                     ))
             })
     };
-    local.split('.').all(atom) && domain.split('.').all(atom)
+    let atoms = |part: &[u8]| part.split(|c| *c == b'.').all(atom);
+    atoms(&address[..at]) && atoms(&address[at + 1..])
 }
 
 /// A language tag of the common forms only: a language of 2 or 3 letters, then at most a
 /// script of 4 letters and a region of 2 letters or 3 digits (`en`, `en-US`, `zh-Hant-TW`).
 /// The Python check reads every RFC 5646 form; anything else is declined here.
 fn is_language_tag(s: &str) -> bool {
-    let mut parts = s.split('-');
-    let language = parts.next().unwrap_or("");
-    if !(2..=3).contains(&language.len()) || !language.bytes().all(|c| c.is_ascii_alphabetic()) {
+    let mut parts = s.as_bytes().split(|c| *c == b'-'); // bytes: no char search
+    let language = parts.next().unwrap_or(b"");
+    if !(2..=3).contains(&language.len()) || !language.iter().all(u8::is_ascii_alphabetic) {
         return false;
     }
     let mut next = parts.next();
     if let Some(script) = next {
-        if script.len() == 4 && script.bytes().all(|c| c.is_ascii_alphabetic()) {
+        if script.len() == 4 && script.iter().all(u8::is_ascii_alphabetic) {
             next = parts.next();
         }
     }
     if let Some(region) = next {
-        let letters = region.len() == 2 && region.bytes().all(|c| c.is_ascii_alphabetic());
-        let digits = region.len() == 3 && region.bytes().all(|c| c.is_ascii_digit());
+        let letters = region.len() == 2 && region.iter().all(u8::is_ascii_alphabetic);
+        let digits = region.len() == 3 && region.iter().all(u8::is_ascii_digit);
         if !(letters || digits) {
             return false;
         }

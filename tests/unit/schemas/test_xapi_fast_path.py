@@ -11,11 +11,13 @@ this file against the mypyc-compiled fast path too.
 from __future__ import annotations
 
 import copy
+import re
 from typing import Any
 
 import orjson
 import pytest
-from hypothesis import given
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 from test_xapi_conformance import CASE_FILES, _attachment_parts, conformance_dir
 from test_xapi_properties import PROPERTY_SETTINGS, mutated, versioned_statements
 
@@ -299,3 +301,67 @@ def test_a_deep_extension_value_is_still_refused() -> None:
     statement = _set("object.definition.extensions", {"https://example.com/x/deep": deep})
     assert not _agree(statement, V2)
     assert [p.code for p in every_problem(statement, V2)] == ["too_deep"]
+
+
+# The native reader's format checks, one string at a time, against the every-error
+# validator: IRIs and mailto addresses are checked exactly as in Python (language tags,
+# which the native reader takes in their common forms only, are checked below). A string is a few pieces: mostly ones
+# each form allows, and every character the checks treat apart (the refused ones, `%`
+# and hex digits, a C1 control U+0080-U+009F, `C2 80`-`C2 9F` in UTF-8, and its
+# neighbours, the separators of each form), so that one odd character in an otherwise
+# good string comes up often.
+_FORMAT_PIECES = [
+    *("a", "Z9", "x/", ".", "-", ":", "@", "%", "2f", "G", "en", "US", "419"),
+    *("\u00e9", "\u0080", "\u009f", "\u00a0", "\u20ac"),
+    *" <>\"{}|\\^`\x7f\t,;[]()?#!~'_+",
+]
+_FORMAT_TEXT = st.lists(st.sampled_from(_FORMAT_PIECES), max_size=8).map("".join)
+_FORMAT_PLACES = {  # where a string goes, and what it is built into
+    "verb.id": lambda text: "http" + text,
+    "object.definition.type": lambda text: text,
+    "object.definition.extensions": lambda text: {"x" + text: 1},
+    "actor.mbox": lambda text: f"mailto:{text}@example.com",
+}
+
+
+@pytest.mark.skipif(NATIVE is None, reason="no native module (make compile builds it)")
+@settings(PROPERTY_SETTINGS, max_examples=1500)
+@given(st.sampled_from(sorted(_FORMAT_PLACES)), _FORMAT_TEXT)
+@example("verb.id", "s://x/%2f")
+@example("verb.id", "s://x/%2")
+@example("verb.id", "s://x/%g0")
+@example("verb.id", "s://x/\u0080")
+@example("verb.id", "s://x/\u009f")
+@example("verb.id", "s://x/\u00a0\u00e9")
+@example("verb.id", "s:")
+@example("verb.id", "+s:x")
+@example("object.definition.extensions", "y:%41")
+@example("actor.mbox", "a.b")
+@example("actor.mbox", "a..b")
+@example("actor.mbox", "\u00e9\u20ac")
+@example("actor.mbox", "a@b")
+def test_the_native_format_checks_agree_with_the_validator(place: str, text: str) -> None:
+    assert NATIVE is not None
+    statement = _set(place, _FORMAT_PLACES[place](text))
+    raw = orjson.dumps(statement)
+    taken = _native_agrees(raw, V2)  # taken: valid (checked there)
+    escaped = b"\\" in raw  # the native reader declines a string written with escapes
+    if not escaped:
+        assert taken == (every_problem(statement, V2) == []), (place, text)
+
+
+_COMMON_TAG = re.compile(r"[A-Za-z]{2,3}(-[A-Za-z]{4})?(-[A-Za-z]{2}|-[0-9]{3})?")
+"""The language tags the native reader takes: a language, then a script, a region."""
+_SUBTAGS = ["en", "zh", "eng", "e", "a", "US", "TW", "419", "41", "Latn", "Hant", "abcde", "x"]
+
+
+@pytest.mark.skipif(NATIVE is None, reason="no native module (make compile builds it)")
+@settings(PROPERTY_SETTINGS, max_examples=500)
+@given(
+    st.sampled_from(["context.language", "verb.display"]),
+    st.lists(st.sampled_from([*_SUBTAGS, "", "\u00e9", "1"]), min_size=1, max_size=4).map("-".join),
+)
+def test_the_native_reader_takes_the_common_language_tags(place: str, tag: str) -> None:
+    statement = _set(place, tag if place == "context.language" else {tag: "done"})
+    taken = _native_agrees(orjson.dumps(statement), V2)  # taken: valid (checked there)
+    assert taken == bool(_COMMON_TAG.fullmatch(tag)), tag
