@@ -11,12 +11,13 @@
 //! `tests/unit/schemas/test_native_ingest.py` holds the two paths to the same events.
 
 use std::borrow::Cow;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::Mutex;
 
 use hmac::{Hmac, Mac};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyString, PyTuple};
+use rustc_hash::{FxHashMap, FxHashSet};
 use sha1::{Digest, Sha1};
 use sha2::Sha256;
 
@@ -38,6 +39,11 @@ struct Mapping {
 
 /// The catalog, the vocabulary and the learner-key secret, as `normalize` reads them.
 /// Built by `schemas.normalize.NativeIngest`, and built again when the catalog changes.
+///
+/// The catalog's and the vocabulary's maps hash with FxHash: their keys come from the
+/// operator's files, and a record only looks them up, several times per statement. The
+/// learner keys come from records, so their map keeps std's keyed SipHash (a flood of
+/// chosen colliding identifiers cannot slow it down).
 #[pyclass(module = "skillstream_native")]
 pub struct Normalizer {
     kinds: Vec<PyObject>,
@@ -47,15 +53,15 @@ pub struct Normalizer {
     skill_assessed: Kind,
     course_completed: Kind,
     course_passed: Kind,
-    verbs: HashMap<String, Kind>,
+    verbs: FxHashMap<String, Kind>,
     /// verb -> activity type -> kind
-    pairs: HashMap<String, HashMap<String, Kind>>,
-    ignored: HashSet<String>,
-    activities: HashMap<String, Mapping>,
-    skill_iris: HashMap<String, String>,
-    competency_types: HashSet<String>,
+    pairs: FxHashMap<String, FxHashMap<String, Kind>>,
+    ignored: FxHashSet<String>,
+    activities: FxHashMap<String, Mapping>,
+    skill_iris: FxHashMap<String, String>,
+    competency_types: FxHashSet<String>,
     /// Catalog skill id -> the same id as a Python string, shared by every event.
-    skills: HashMap<String, Py<PyString>>,
+    skills: FxHashMap<String, Py<PyString>>,
     cmi5_category: String,
     satisfied: String,
     secret: Hmac<Sha256>,
@@ -448,12 +454,12 @@ impl Normalizer {
     fn new(
         kinds: Vec<PyObject>,
         special: Vec<Bound<'_, PyAny>>,
-        verbs: HashMap<String, Bound<'_, PyAny>>,
-        pairs: HashMap<(String, String), Bound<'_, PyAny>>,
-        ignored: HashSet<String>,
-        activities: HashMap<String, (Option<Bound<'_, PyAny>>, Vec<String>)>,
-        skill_iris: HashMap<String, String>,
-        competency_types: HashSet<String>,
+        verbs: FxHashMap<String, Bound<'_, PyAny>>,
+        pairs: FxHashMap<(String, String), Bound<'_, PyAny>>,
+        ignored: FxHashSet<String>,
+        activities: FxHashMap<String, (Option<Bound<'_, PyAny>>, Vec<String>)>,
+        skill_iris: FxHashMap<String, String>,
+        competency_types: FxHashSet<String>,
         skills: Vec<Bound<'_, PyString>>,
         cmi5_category: String,
         satisfied: String,
@@ -478,7 +484,7 @@ impl Normalizer {
                 .map(|(v, k)| Ok((v.clone(), index(k)?)))
                 .collect::<PyResult<_>>()?,
             pairs: {
-                let mut by_verb: HashMap<String, HashMap<String, Kind>> = HashMap::new();
+                let mut by_verb: FxHashMap<String, FxHashMap<String, Kind>> = FxHashMap::default();
                 for ((verb, activity_type), k) in &pairs {
                     by_verb
                         .entry(verb.clone())
