@@ -106,7 +106,7 @@ class Ignored:
     reason: str
 
 
-_ignored_verbs: dict[str, Ignored] = {}
+_ignored_verbs: Final[dict[str, Ignored]] = {}
 _NO_TIME: Final = Ignored("no_time", "no timestamp, no stored time and no record time")
 
 
@@ -404,7 +404,7 @@ def _listed(found: list[str] | None, value: Any) -> list[str]:
     return found
 
 
-_segment_cache: dict[str, str] = {}
+_segment_cache: Final[dict[str, str]] = {}
 
 
 def skill_of_iri(iri: str) -> str:
@@ -444,7 +444,7 @@ _UNIT_SECONDS: Final = {
     "minutes": 60.0,
     "seconds": 1.0,
 }
-_duration_cache: dict[str, float | None] = {}
+_duration_cache: Final[dict[str, float | None]] = {}
 
 
 def duration_seconds(duration: str) -> float | None:

@@ -19,8 +19,8 @@ from schemas.compiled import shared_native
 _M = TypeVar("_M", bound=BaseModel)
 _new: Final = object.__new__
 _set: Final = object.__setattr__
-_FIELDS: dict[type[BaseModel], tuple[set[str], bool]] = {}
-_native = shared_native()
+_FIELDS: Final[dict[type[BaseModel], tuple[set[str], bool]]] = {}
+_native: Final = shared_native()
 _construct: Final[Callable[..., Any] | None] = None if _native is None else _native.construct
 """The same, without the call wrappers of ``object.__new__`` and ``object.__setattr__``
 (``native/src/construct.rs``), where the native module is built."""

@@ -80,14 +80,14 @@ except ImportError:  # a runtime without the build tools: nothing is compiled
         return lambda cls: cls
 
 
-SEP = "\x1f"
-_NAMESPACE = _ID_NAMESPACE.bytes
-_native = shared_native()
+SEP: Final = "\x1f"
+_NAMESPACE: Final = _ID_NAMESPACE.bytes
+_native: Final = shared_native()
 _uuid5_halves: Final[Callable[[bytes, str], tuple[int, int]] | None] = (
     None if _native is None else _native.uuid5_halves
 )
 """A milestone id's SHA-1 in Rust where the native module is built (``native/src/ids.rs``)."""
-INF = math.inf
+INF: Final = math.inf
 
 
 def milestone_key(rule_id: str, skill: str | None, level: str) -> str:

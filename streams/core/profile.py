@@ -13,9 +13,8 @@ the late one on for an out-of-order one (``streams.core.milestones``).
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
-from datetime import timedelta
 from operator import xor
-from typing import Any
+from typing import Any, Final
 
 from schemas.catalog import Catalog
 from schemas.events import EventKind, LearningEvent
@@ -28,7 +27,6 @@ from streams.core.state import (
     COLLABORATED,
     COMPLETED,
     DAY_US,
-    EPOCH,
     EVIDENCE,
     KEEP_BUCKETS,
     KIND_BITS,
@@ -46,10 +44,10 @@ from streams.core.state import (
     ProfileState,
     activity_key,
     statement_key,
+    to_micros,
 )
 
-_VOIDING = EventKind.VOIDING
-_US = timedelta(microseconds=1)
+_VOIDING: Final = EventKind.VOIDING
 
 
 def apply(
@@ -111,7 +109,7 @@ def apply(
         )
         return state, handed
 
-    t: int = (event.time - EPOCH) // _US
+    t = to_micros(event.time)
     c = KIND_CODE[kind]
     ev = NO_SCORE
     idxs: list[int] = []

@@ -9,7 +9,7 @@ they arrived in. Proficiency and scores are rounded to 4 places.
 from __future__ import annotations
 
 from bisect import bisect_left
-from typing import Any
+from typing import Any, Final
 
 import orjson
 
@@ -52,7 +52,7 @@ def snapshot_json(state: ProfileState, catalog: Catalog, rules: Rules) -> bytes:
     return orjson.dumps(_values(state, catalog, rules, True), option=orjson.OPT_UTC_Z)
 
 
-_ISO: dict[int, str] = {}
+_ISO: Final[dict[int, str]] = {}
 """Times already written as JSON text (a skill's last activity recurs flush after flush)."""
 
 

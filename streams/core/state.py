@@ -68,21 +68,22 @@ import orjson
 from schemas.compiled import shared_native
 from schemas.events import EventKind
 
-STATE_FORMAT_VERSION = 4
+STATE_FORMAT_VERSION: Final = 4
 """Bumped on any change to the encoding; ``decode_state`` refuses others, except formats 3
 and 2 (format 2 is format 3 without exposures: read as having none kept or folded)."""
 
-DAY_US = 86_400_000_000
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+DAY_US: Final = 86_400_000_000
+EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+_UTC: Final = UTC  # a Final name: compiled code reads it without a look-up in the module
 
-SCALE = float(1 << 40)
+SCALE: Final = float(1 << 40)
 """Fixed-point scale of the decayed evidence sums."""
-BUCKET_HALF_LIVES = 8
+BUCKET_HALF_LIVES: Final = 8
 """A decay bucket spans this many half-lives."""
-KEEP_BUCKETS = 8
+KEEP_BUCKETS: Final = 8
 """Buckets this many or more older than a skill's newest weigh < 2**-56 of it."""
 
-HALF_LIFE_DAYS = (0.001, 36_500.0)
+HALF_LIFE_DAYS = (0.001, 36_500.0)  # not Final: mypyc reads a Final tuple of floats back unset
 """The half-lives a profile may be built with, in days: the rules' ``half_life_days``,
 and what a decoded state must hold. Skills decay over weeks; a half-life of a fraction of
 a microsecond would give decay buckets of no width at all (the fold would divide by
@@ -95,31 +96,36 @@ def _half_life(value: object) -> bool:
     return type(value) in (int, float) and low <= value <= high  # type: ignore[operator]
 
 
-KINDS: tuple[EventKind, ...] = tuple(EventKind)
-KIND_CODE: dict[EventKind, int] = {k: i for i, k in enumerate(KINDS)}
-COMPLETED = KIND_CODE[EventKind.COURSE_COMPLETED]
-PASSED = KIND_CODE[EventKind.COURSE_PASSED]
-ATTENDED = KIND_CODE[EventKind.EVENT_ATTENDED]
-CERTIFIED = KIND_CODE[EventKind.CERTIFICATION_EARNED]
-COLLABORATED = KIND_CODE[EventKind.COLLABORATION]
-OTHER = KIND_CODE[EventKind.OTHER]
+KINDS: Final[tuple[EventKind, ...]] = tuple(EventKind)
+KIND_CODE: Final[dict[EventKind, int]] = {k: i for i, k in enumerate(KINDS)}
+COMPLETED: Final = KIND_CODE[EventKind.COURSE_COMPLETED]
+PASSED: Final = KIND_CODE[EventKind.COURSE_PASSED]
+ATTENDED: Final = KIND_CODE[EventKind.EVENT_ATTENDED]
+CERTIFIED: Final = KIND_CODE[EventKind.CERTIFICATION_EARNED]
+COLLABORATED: Final = KIND_CODE[EventKind.COLLABORATION]
+OTHER: Final = KIND_CODE[EventKind.OTHER]
 
-KIND_BITS = 0xF
+KIND_BITS: Final = 0xF
 """A kept statement's code: its kind in the low four bits ..."""
-EVIDENCE = 0x10
+EVIDENCE: Final = 0x10
 """... this bit when it is assessment evidence (``rv`` holds its score) ..."""
-SKILL_SHIFT = 5
+SKILL_SHIFT: Final = 5
 """... and from this bit on, one bit per skill it names (its index in ``names``)."""
 
 # Positions in Totals.counts.
-N_STATEMENTS, N_COURSES, N_EVENTS, N_ASSESSMENTS, N_CERTIFICATIONS, N_COLLABORATIONS = range(6)
-N_COUNTED = 6
+N_STATEMENTS: Final = 0
+N_COURSES: Final = 1
+N_EVENTS: Final = 2
+N_ASSESSMENTS: Final = 3
+N_CERTIFICATIONS: Final = 4
+N_COLLABORATIONS: Final = 5
+N_COUNTED: Final = 6
 
-NO_SCORE = -1.0
-MASK64 = (1 << 64) - 1
+NO_SCORE: Final = -1.0
+MASK64: Final = (1 << 64) - 1
 
 
-_native = shared_native()
+_native: Final = shared_native()
 _native_key: Final[Callable[[str], tuple[int, int, bool] | None] | None] = (
     None if _native is None else _native.statement_key
 )
@@ -129,7 +135,9 @@ _native_text: Final[Callable[[int, int], str] | None] = (
 """The two conversions of statement ids, native where the module is built
 (``native/src/ids.rs``): a tenth of the Python cost, once or more per statement."""
 
-_CANONICAL = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}").fullmatch
+_CANONICAL: Final = re.compile(
+    r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+).fullmatch
 
 
 def statement_key(sid: str) -> tuple[int, int, bool]:
@@ -152,7 +160,7 @@ def python_statement_key(sid: str) -> tuple[int, int, bool]:
     return int.from_bytes(digest[:8], "big"), int.from_bytes(digest[8:], "big"), True
 
 
-_ID_BYTES = struct.Struct(">QQ")
+_ID_BYTES: Final = struct.Struct(">QQ")
 
 
 def activity_key(activity_id: str) -> int:
@@ -180,10 +188,19 @@ def from_micros(t: int) -> datetime:
     """The UTC datetime of a time in microseconds. Seconds as a float are exact to a
     quarter of a microsecond until 2106 (2**32 s), so the fast conversion rounds back
     to ``t``; later times take the exact integer path."""
-    return datetime.fromtimestamp(t / 1e6, UTC) if 0 <= t < _EXACT else EPOCH + timedelta(0, 0, t)
+    return datetime.fromtimestamp(t / 1e6, _UTC) if 0 <= t < _EXACT else EPOCH + timedelta(0, 0, t)
 
 
-_EXACT = (1 << 32) * 1_000_000
+_EXACT: Final = (1 << 32) * 1_000_000
+
+
+def to_micros(time: datetime) -> int:
+    """Microseconds since the epoch of an aware ``datetime`` (the inverse of
+    ``from_micros``). Summed from the difference's days, seconds and microseconds: the
+    same value as ``(time - EPOCH) // timedelta(microseconds=1)``, which works it out in
+    Python integers and costs over twice as many instructions."""
+    delta = time - EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 
 def week_of(t: int) -> int:
@@ -217,7 +234,7 @@ class Decay:
         return bucket, round(score * w), round(w)
 
 
-_DECAYS: dict[float, Decay] = {}
+_DECAYS: Final[dict[float, Decay]] = {}
 
 
 def decay_for(half_life_days: float) -> Decay:

@@ -9,7 +9,7 @@ In order, a skill's recent scores are cached between statements (``state._hist``
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Final
 
 from pydantic import Field
 
@@ -35,7 +35,7 @@ from streams.core.milestones import (
 from streams.core.rule_config import MarginLevel, rule_config
 from streams.core.state import DAY_US, ProfileState
 
-_HALF_UNIT = 0.00005
+_HALF_UNIT: Final = 0.00005
 """Half the last published place: a difference this far below a margin rounds up to it."""
 
 

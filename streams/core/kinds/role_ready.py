@@ -9,7 +9,7 @@ across a level some role requires of it.
 from __future__ import annotations
 
 from operator import is_
-from typing import Any
+from typing import Any, Final
 
 from schemas.catalog import Catalog, Ladder
 from schemas.milestones import MilestoneEvent
@@ -34,7 +34,7 @@ RoleReadyRule = rule_config(
 )
 
 
-_LADDER_LEVELS: list[Any] = [(), {}]
+_LADDER_LEVELS: Final[list[Any]] = [(), {}]
 """The ladders last seen (the objects themselves) and what they require."""
 
 

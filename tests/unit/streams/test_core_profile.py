@@ -4,12 +4,14 @@ the evidence cap and the state codec."""
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import orjson
 import pytest
 from core_helpers import LEARNER, T0, at, catalog, event, long_history, run, voiding
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
 from schemas.events import EventKind, LearningEvent
 from schemas.profiles import ProfileSnapshot
@@ -22,6 +24,7 @@ from streams.core import (
     encode_state,
     snapshot,
 )
+from streams.core.state import EPOCH, from_micros, to_micros
 
 RULES = Rules()
 
@@ -567,3 +570,21 @@ def test_event_times_keep_their_microseconds(when: datetime) -> None:
     state, _ = run([event("a", when=when, score=0.5)])
     assert snap(state).as_of == when
     assert snap(decode_state(encode_state(state))).as_of == when
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.datetimes(
+        min_value=datetime(1, 1, 2),  # a day in: any zone still has a UTC instant
+        max_value=datetime(9999, 12, 31, 23, 59, 59, 999_999),
+        timezones=st.sampled_from([UTC, timezone(timedelta(hours=5, minutes=30))]),
+    )
+)
+@example(datetime(1969, 12, 31, 23, 59, 59, 999_999, tzinfo=UTC))
+@example(datetime(1, 1, 1, tzinfo=UTC))
+def test_an_event_time_in_microseconds(when: datetime) -> None:
+    """``to_micros`` (how ``apply`` reads an event's time) is the integer division it
+    replaced, and ``from_micros`` takes it back to the same instant."""
+    micros = to_micros(when)
+    assert micros == (when - EPOCH) // timedelta(microseconds=1)
+    assert from_micros(micros) == when
