@@ -79,13 +79,17 @@ def apply(
     - Raises ``ValueError`` when ``state`` belongs to another learner.
     """
     plan = rules.plan
+    # A pydantic model keeps its fields in its __dict__: one attribute look-up there, and
+    # dict reads, instead of a look-up through the model's __getattr__ hook per field.
+    fields = event.__dict__
+    learner: str = fields["learner"]
     if state is None:
-        state = ProfileState(event.learner, plan.half_life_days)
-    elif state.learner != event.learner:
+        state = ProfileState(learner, plan.half_life_days)
+    elif state.learner != learner:
         raise ValueError(
-            f"event for learner {event.learner!r} applied to the profile of {state.learner!r}"
+            f"event for learner {learner!r} applied to the profile of {state.learner!r}"
         )
-    sid = event.statement_id
+    sid: str = fields["statement_id"]
     hi, lo, odd = statement_key(sid)
     h = hi ^ lo
     rids = state._rids
@@ -98,9 +102,9 @@ def apply(
         seen = state.seen_set()
     if h in seen:
         return state, []
-    kind = event.kind
+    kind: EventKind = fields["kind"]
     if kind is _VOIDING:
-        q = _void(state, h, event.voided_statement_id, plan)
+        q = _void(state, h, fields["voided_statement_id"], plan)
         if q < 0 or not plan.has_rules:
             return state, []
         handed: list[MilestoneEvent] = []
@@ -109,12 +113,12 @@ def apply(
         )
         return state, handed
 
-    t = to_micros(event.time)
+    t = to_micros(fields["time"])
     c = KIND_CODE[kind]
     ev = NO_SCORE
     idxs: list[int] = []
     a = 0
-    skills = event.skills
+    skills: tuple[str, ...] = fields["skills"]
     if skills:
         index = state._index
         if index is None:
@@ -128,7 +132,7 @@ def apply(
             if not mask & bit:
                 mask |= bit
                 idxs.append(i)
-        score = event.score
+        score: float | None = fields["score"]
         if score is not None:
             ev = score if score > 0.0 else 0.0
         elif c == CERTIFIED:
@@ -140,8 +144,10 @@ def apply(
         c |= mask << SKILL_SHIFT
         if ev >= 0.0:
             c |= EVIDENCE
-        elif c & KIND_BITS == OTHER and event.activity_id is not None:
-            a = activity_key(event.activity_id)
+        elif c & KIND_BITS == OTHER:
+            activity: str | None = fields["activity_id"]
+            if activity is not None:
+                a = activity_key(activity)
 
     rt = state.kept.rt
     if len(rt) >= plan.cap:
