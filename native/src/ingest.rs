@@ -67,7 +67,30 @@ pub struct Normalizer {
     secret: Hmac<Sha256>,
     /// The IFI as sent (an mbox) or canonical -> the learner key.
     keys: Mutex<HashMap<String, Py<PyString>>>,
+    /// An event's values with every key in `LearningEvent`'s field order, the constant ones
+    /// set (`TEMPLATE_KEYS`): each event's dict is a copy, given its values in place, so
+    /// that it never grows (a dict built key by key is resized twice on the way to 15).
+    template: Py<PyDict>,
 }
+
+/// The keys of an event's values, in `LearningEvent`'s field order.
+const TEMPLATE_KEYS: [&str; 15] = [
+    "schema_version",
+    "statement_id",
+    "learner",
+    "kind",
+    "time",
+    "verb",
+    "activity_id",
+    "activity_type",
+    "skills",
+    "score",
+    "success",
+    "completion",
+    "duration",
+    "duration_seconds",
+    "voided_statement_id",
+];
 
 /// Why `ingest` declines: the Python path decides.
 struct Decline;
@@ -452,6 +475,7 @@ impl Normalizer {
     #[allow(clippy::too_many_arguments)]
     #[pyo3(signature = (kinds, special, verbs, pairs, ignored, activities, skill_iris, competency_types, skills, cmi5_category, satisfied, secret))]
     fn new(
+        py: Python<'_>,
         kinds: Vec<PyObject>,
         special: Vec<Bound<'_, PyAny>>,
         verbs: FxHashMap<String, Bound<'_, PyAny>>,
@@ -472,7 +496,13 @@ impl Normalizer {
             })?;
         let secret = Hmac::<Sha256>::new_from_slice(secret.as_bytes())
             .map_err(|e| pyo3::exceptions::PyValueError::new_err(e.to_string()))?;
+        let template = PyDict::new(py);
+        for key in TEMPLATE_KEYS {
+            template.set_item(PyString::intern(py, key), py.None())?;
+        }
+        template.set_item(pyo3::intern!(py, "schema_version"), 1)?;
         Ok(Normalizer {
+            template: template.unbind(),
             other: index(&other)?,
             voiding: index(&voiding)?,
             course_failed: index(&course_failed)?,
@@ -565,8 +595,7 @@ impl Normalizer {
         };
         let learner = self.key(py, &event.key);
         let skills = PyTuple::new(py, event.skills.iter().map(|s| s.clone_ref(py)))?;
-        let values = PyDict::new(py);
-        values.set_item(pyo3::intern!(py, "schema_version"), 1)?;
+        let values = self.template.bind(py).copy()?;
         values.set_item(
             pyo3::intern!(py, "statement_id"),
             event.id.to_ascii_lowercase(),
@@ -589,7 +618,6 @@ impl Normalizer {
             pyo3::intern!(py, "duration_seconds"),
             event.duration.and_then(duration_seconds),
         )?;
-        values.set_item(pyo3::intern!(py, "voided_statement_id"), py.None())?;
         let got = (values, event.stored).into_pyobject(py)?;
         Ok(Some(got.into_any().unbind()))
     }
