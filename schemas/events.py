@@ -143,6 +143,9 @@ def _choose_builder() -> Callable[[dict[str, Any]], LearningEvent]:
 
 build_event: Final = _choose_builder()
 """Build a ``LearningEvent`` from a complete dict of already-valid field values."""
+BUILT_TRUSTED: Final = build_event is _direct
+"""Whether ``build_event`` is ``schemas.trusted.trusted`` for ``LearningEvent``: compiled
+callers then call that directly, without the ``partial`` between."""
 
 _KINDS: Final = {k.value: k for k in EventKind}
 _parse_time: Final = datetime.fromisoformat

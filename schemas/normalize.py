@@ -74,8 +74,9 @@ from typing import Any, Final
 import orjson
 
 from schemas.catalog import ActivityMapping, Catalog
-from schemas.events import EventKind, LearningEvent, build_event
+from schemas.events import BUILT_TRUSTED, EventKind, LearningEvent, build_event
 from schemas.identity import learner_keys
+from schemas.trusted import trusted
 from schemas.vocabulary import CMI5_CATEGORY, SATISFIED, Vocabulary
 from schemas.xapi.parse import default_rules, native
 from schemas.xapi.problems import VOIDED_VERB, XapiVersion
@@ -138,6 +139,16 @@ def statement_id_of(statement: Mapping[str, Any]) -> str:
         STATEMENT_ID_NAMESPACE.bytes + orjson.dumps(body, option=orjson.OPT_SORT_KEYS)
     ).digest()
     return str(uuid.UUID(bytes=digest[:16], version=5))
+
+
+def credits(events: tuple[LearningEvent, ...]) -> bool | None:
+    """Whether a statement's events credit a skill; ``None`` when the statement does not
+    count in the credited share (no events, or a voiding statement). The one rule of the
+    share, for the stream's counts and ``catalog gaps`` (compiled: ingest asks it of every
+    statement)."""
+    if not events or events[0].kind is EventKind.VOIDING:
+        return None
+    return bool(events[0].skills)
 
 
 def normalize(
@@ -551,6 +562,7 @@ def _parse_time_slowly(text: str) -> datetime | None:
 
 
 _build: Final = build_event
+_V2: Final = XapiVersion.V2_0
 
 
 class NativeIngest:
@@ -624,7 +636,7 @@ class NativeIngest:
         normalizer = self._native
         if self._revision != self.catalog.revision or normalizer is None:
             normalizer = self._build()
-        got = normalizer.ingest(raw, rules is XapiVersion.V2_0)
+        got: tuple[Any, Any] | None = normalizer.ingest(raw, rules is _V2)
         if got is None:
             return None
         values, second = got
@@ -636,4 +648,6 @@ class NativeIngest:
         if time is None:
             return _NO_TIME
         values["time"] = time
+        if BUILT_TRUSTED:
+            return (trusted(LearningEvent, values),)  # a direct call, compiled to compiled
         return (_build(values),)

@@ -30,7 +30,7 @@ from typing import Any, Final
 
 from schemas.catalog import Catalog
 from schemas.events import LearningEvent
-from streams.pipeline import credits
+from schemas.normalize import credits
 
 LEARNERS_KEPT: Final = 10_000
 """Learner keys kept per activity; beyond, the count shows as at least this many."""

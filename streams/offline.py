@@ -117,14 +117,15 @@ def run_offline(
         outcome = ingest.record(raw)
         if isinstance(outcome, tuple):
             for event in outcome:
-                if event.learner in broken:
+                learner = event.learner
+                if learner in broken:
                     continue
                 try:
-                    state, fired = apply(states.get(event.learner), event, catalog, rules)
+                    state, fired = apply(states.get(learner), event, catalog, rules)
                 except Exception:  # noqa: BLE001 - the learner is done again in a second pass
-                    broken.add(event.learner)
+                    broken.add(learner)
                     continue
-                states[event.learner] = state
+                states[learner] = state
                 if fired:
                     milestones.extend(fired)
         elif isinstance(outcome, Rejected):

@@ -15,22 +15,13 @@ from datetime import UTC, datetime
 
 from schemas.catalog import Catalog
 from schemas.deadletter import DeadLetter, Problem, SourcePosition
-from schemas.events import EventKind, LearningEvent
+from schemas.events import LearningEvent
 from schemas.milestones import MilestoneEvent
-from schemas.normalize import Ignored, NativeIngest, normalize
+from schemas.normalize import Ignored, NativeIngest, credits, normalize
 from schemas.profiles import ProfileSnapshot
 from schemas.vocabulary import Vocabulary
 from schemas.xapi import StatementProblem, parse_statement
 from streams.core import ProfileState, Rules, apply, decode_state, encode_state, snapshot
-
-
-def credits(events: tuple[LearningEvent, ...]) -> bool | None:
-    """Whether a statement's events credit a skill; ``None`` when the statement does not
-    count in the credited share (no events, or a voiding statement). The one rule of the
-    share, for the stream's counts and ``catalog gaps``."""
-    if not events or events[0].kind is EventKind.VOIDING:
-        return None
-    return bool(events[0].skills)
 
 
 @dataclass(slots=True)
