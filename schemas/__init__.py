@@ -9,7 +9,7 @@ derives, and building contracts from values made valid already) with mypyc, as i
 
 from schemas.compiled import attach
 
-COMPILED_MODULES = ("normalize", "identity", "trusted")
+COMPILED_MODULES = ("normalize", "identity", "trusted", "ingest")
 """The modules of this package ``make compile`` builds (see :mod:`schemas.compiled`)."""
 COMPILED = attach(__name__, __path__, COMPILED_MODULES)
 """Whether this process runs the compiled modules (else the pure-Python ones)."""

@@ -1,7 +1,8 @@
 """The pipeline's two pure steps, shared by the stream worker and the offline mode.
 
-``Ingest.record`` turns the bytes of one input record into learning events, a
-dead letter, or a counted skip. ``Profiles.apply_batch`` folds one learner's
+``Ingest.record`` (:mod:`schemas.ingest`, compiled, re-exported here) turns the bytes
+of one input record into learning events, a dead letter, or a counted skip.
+``Profiles.apply_batch`` folds one learner's
 events into that learner's state and returns the milestones and the snapshot.
 Neither touches Kafka, a table or a file: the worker and ``skillstream
 offline`` feed them, so both give the same answers for the same input.
@@ -10,133 +11,29 @@ offline`` feed them, so both give the same answers for the same input.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from schemas.catalog import Catalog
 from schemas.deadletter import DeadLetter, Problem, SourcePosition
 from schemas.events import LearningEvent
+from schemas.ingest import Ingest, IngestCounts, Rejected, internal_problem
 from schemas.milestones import MilestoneEvent
-from schemas.normalize import Ignored, NativeIngest, credits, normalize
 from schemas.profiles import ProfileSnapshot
-from schemas.vocabulary import Vocabulary
-from schemas.xapi import StatementProblem, parse_statement
 from streams.core import ProfileState, Rules, apply, decode_state, encode_state, snapshot
 
-
-@dataclass(slots=True)
-class IngestCounts:
-    """What ingest did with its input, for progress lines, metrics and summaries."""
-
-    records: int = 0
-    valid: int = 0
-    dead_lettered: int = 0
-    events: int = 0
-    ignored: dict[str, int] = field(default_factory=dict)
-    credited: int = 0
-    """Statements whose events name at least one skill (voiding statements aside)."""
-    uncredited: int = 0
-    """Statements normalised into events that name no skill: the catalog's gaps."""
-
-    def add(self, other: IngestCounts) -> None:
-        self.records += other.records
-        self.valid += other.valid
-        self.dead_lettered += other.dead_lettered
-        self.events += other.events
-        self.credited += other.credited
-        self.uncredited += other.uncredited
-        for code, n in other.ignored.items():
-            self.ignored[code] = self.ignored.get(code, 0) + n
-
-
-@dataclass(frozen=True, slots=True)
-class Rejected:
-    """A record that failed validation: every problem, for the dead-letter topic."""
-
-    problems: tuple[StatementProblem, ...]
-
-
-class Ingest:
-    """Validate and normalize input records against the current catalog and vocabulary."""
-
-    def __init__(
-        self,
-        catalog: Catalog,
-        vocabulary: Vocabulary,
-        secret: bytes,
-        default_version: str = "2.0.0",
-        max_bytes: int = 1_000_000,
-    ) -> None:
-        self.catalog = catalog
-        self.vocabulary = vocabulary
-        self.secret = secret
-        self.default_version = default_version
-        self.max_bytes = max_bytes
-        self.counts = IngestCounts()
-        self.fast: NativeIngest | None = (
-            NativeIngest(catalog, vocabulary, secret) if NativeIngest.available(secret) else None
-        )
-        """Validation and normalisation in one native read, for the records it takes."""
-
-    def record(
-        self,
-        raw: bytes,
-        header_version: str | None = None,
-        fallback_time: datetime | int | None = None,
-    ) -> tuple[LearningEvent, ...] | Rejected | Ignored:
-        """One input record's fate. Counts are kept in ``self.counts``.
-
-        Never raises: whatever goes wrong with one record — a bug of skillstream's
-        included — makes that record a dead letter with the reason (code
-        ``internal``), so no single record can stop a stage.
-        """
-        counts = self.counts
-        counts.records += 1
-        try:
-            outcome = None
-            fast = self.fast
-            if fast is not None and type(raw) is bytes and len(raw) <= self.max_bytes:
-                try:
-                    outcome = fast(raw, header_version, self.default_version, fallback_time)
-                except Exception:  # noqa: BLE001 - the Python path decides, and reports
-                    outcome = None
-            if outcome is None:
-                statement, _, problems = parse_statement(
-                    raw, header_version, self.default_version, self.max_bytes
-                )
-                if problems or statement is None:
-                    counts.dead_lettered += 1
-                    return Rejected(tuple(problems))
-                outcome = normalize(
-                    statement, self.catalog, self.vocabulary, self.secret, fallback_time
-                )
-        except Exception as exc:  # noqa: BLE001 - any failure of one record is that record's
-            counts.dead_lettered += 1
-            return Rejected((internal_problem(exc),))
-        counts.valid += 1
-        if isinstance(outcome, Ignored):
-            counts.ignored[outcome.code] = counts.ignored.get(outcome.code, 0) + 1
-            return outcome
-        counts.events += len(outcome)
-        credited = credits(outcome)
-        if credited is not None:
-            if credited:
-                counts.credited += 1
-            else:
-                counts.uncredited += 1
-        return outcome
-
-
-def internal_problem(exc: BaseException) -> StatementProblem:
-    """What a dead letter says when skillstream itself failed on a record."""
-    detail = str(exc).splitlines()[0][:300] if str(exc) else ""
-    return StatementProblem(
-        "$",
-        f"skillstream could not process this record ({type(exc).__name__}"
-        f"{': ' + detail if detail else ''}); it is kept here so that nothing is lost — "
-        "please report it, and reprocess it once skillstream is fixed",
-        "internal",
-    )
+__all__ = [
+    "Failed",
+    "Ingest",
+    "IngestCounts",
+    "LearnerOutcome",
+    "Profiles",
+    "Rejected",
+    "apply_each",
+    "by_learner",
+    "dead_letter",
+    "internal_problem",
+]
 
 
 def dead_letter(

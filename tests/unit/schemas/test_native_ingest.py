@@ -449,10 +449,13 @@ def test_a_failure_of_the_native_path_leaves_the_record_to_python(
     python = Ingest(*sample, SECRET)
     python.fast = None
 
-    def broken(*_: Any) -> None:
-        raise RuntimeError("a bug of the native path")
+    class Broken:
+        def ingest(self, *_: Any) -> None:
+            raise RuntimeError("a bug of the native path")
 
-    ingest.fast = broken  # type: ignore[assignment]
+    assert ingest.fast is not None
+    ingest.fast._build()  # the normalizer of this catalog, then a broken one in its place
+    ingest.fast._native = Broken()
     got = ingest.record(CASES["base"], None, RECORD_TIME)
     assert isinstance(got, tuple)
     assert _typed(got) == _typed(python.record(CASES["base"], None, RECORD_TIME))

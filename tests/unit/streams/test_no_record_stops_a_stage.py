@@ -13,8 +13,14 @@ from core_helpers import LEARNER, catalog, event
 
 import streams.pipeline as pipeline
 from schemas.deadletter import MAX_PROBLEMS_KEPT, DeadLetter, Problem, SourcePosition
-from schemas.events import decode_learner_events, encode_learner_events, encode_learner_records
-from schemas.normalize import statement_id_of
+from schemas.events import (
+    LearningEvent,
+    decode_learner_events,
+    encode_learner_events,
+    encode_learner_records,
+)
+from schemas.ingest import Normalize
+from schemas.normalize import normalize, statement_id_of
 from schemas.xapi import MAX_NESTING, parse_statement
 from sinks.base import DeadLetter as SinkLetter
 from sinks.base import Source
@@ -83,18 +89,20 @@ def test_every_place_extensions_live_is_bounded() -> None:
 # --- a bug of ours on one record --------------------------------------------------------------
 
 
-def ingest() -> Ingest:
-    return Ingest(load_catalog(SAMPLE_CATALOG), load_vocabulary(None), b"s" * 32)
+def ingest(normalize_statement: Normalize = normalize) -> Ingest:
+    return Ingest(
+        load_catalog(SAMPLE_CATALOG),
+        load_vocabulary(None),
+        b"s" * 32,
+        normalize_statement=normalize_statement,
+    )
 
 
-def test_any_failure_on_a_record_makes_it_a_dead_letter_with_the_reason(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    def broken(*_: object, **__: object) -> object:
+def test_any_failure_on_a_record_makes_it_a_dead_letter_with_the_reason() -> None:
+    def broken(*_: object, **__: object) -> tuple[LearningEvent, ...]:
         raise KeyError("a field skillstream forgot")
 
-    step = ingest()
-    monkeypatch.setattr(pipeline, "normalize", broken)
+    step = ingest(broken)
     outcome = step.record(deep_statement(3, True))
     assert isinstance(outcome, Rejected)
     [problem] = outcome.problems
