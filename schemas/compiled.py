@@ -31,9 +31,18 @@ import importlib.util
 import os
 import sys
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 from typing import Final
+
+try:  # mypyc's class options, for the compiled modules that need them
+    from mypy_extensions import mypyc_attr as mypyc_attr  # noqa: PLC0414 - re-exported
+except ImportError:  # a runtime without the build tools: nothing is compiled
+
+    def mypyc_attr(*_args: object, **_kwargs: object) -> Callable[[type], type]:  # type: ignore[misc]
+        return lambda cls: cls
+
 
 BUILD_DIR: Final = Path(__file__).resolve().parent.parent / "build" / "compiled-core"
 """Where ``make compile`` puts the extensions and the stamp."""

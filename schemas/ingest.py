@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from schemas.catalog import Catalog
+from schemas.compiled import mypyc_attr
 from schemas.events import LearningEvent
 from schemas.normalize import Ignored, NativeIngest, credits, normalize
 from schemas.vocabulary import Vocabulary
@@ -50,6 +51,7 @@ class IngestCounts:
             self.ignored[code] = self.ignored.get(code, 0) + n
 
 
+@mypyc_attr(native_class=False)  # a plain class compiled: pickled and copied as before
 @dataclass(frozen=True, slots=True)
 class Rejected:
     """A record that failed validation: every problem, for the dead-letter topic."""
@@ -85,15 +87,18 @@ class Ingest:
 
     def record(
         self,
-        raw: bytes,
-        header_version: str | None = None,
-        fallback_time: datetime | int | None = None,
+        raw: Any,
+        header_version: Any = None,
+        fallback_time: Any = None,
     ) -> tuple[LearningEvent, ...] | Rejected | Ignored:
         """One input record's fate. Counts are kept in ``self.counts``.
 
+        ``raw`` is the record's bytes, ``header_version`` its xAPI version header (a
+        ``str`` or None), ``fallback_time`` a ``datetime`` or epoch milliseconds (or None).
         Never raises: whatever goes wrong with one record — a bug of skillstream's
-        included — makes that record a dead letter with the reason (code
-        ``internal``), so no single record can stop a stage.
+        included, or arguments of another type (they are typed ``Any`` so that the
+        compiled method does not refuse them on entry) — makes that record a dead letter
+        with the reason (code ``internal``), so no single record can stop a stage.
         """
         counts = self.counts
         counts.records += 1

@@ -59,8 +59,9 @@ The innermost function of a sample that any area names decides; ``loop`` takes t
 
 py-spy sees Python frames only: a compiled module's functions (``make compile``) count
 in the area of their nearest Python caller, and so does the native module. The native
-ingest, parsing and normalizing are compiled, and called from ``Ingest.record``, so they
-make one area with the rest of the ingest stage; the validation area is what the native
+ingest, parsing, normalizing and ``Ingest.record`` itself are compiled, and called from
+the ingest stage's handler (``IngestHandler``), so they make one area with the rest of
+the ingest stage; the validation area is what the native
 paths decline, validated in Python;
 ``bench_areas`` (the offline steps, each timed alone) still gives each its own figure."""
 

@@ -40,7 +40,7 @@ from math import exp2
 from typing import TYPE_CHECKING, Any, ClassVar, Final
 
 from schemas.catalog import Catalog
-from schemas.compiled import shared_native
+from schemas.compiled import mypyc_attr, shared_native
 from schemas.milestones import (
     _ID_NAMESPACE,  # the namespace of milestone ids
     MILESTONE_DATA_VERSION,
@@ -71,14 +71,6 @@ from streams.core.state import (
 
 if TYPE_CHECKING:
     from streams.core.rules import Plan, Rules
-
-try:  # kinds are interpreted subclasses of the compiled RuleKind (make compile)
-    from mypy_extensions import mypyc_attr
-except ImportError:  # a runtime without the build tools: nothing is compiled
-
-    def mypyc_attr(*_args: object, **_kwargs: object) -> Callable[[type], type]:  # type: ignore[misc]
-        return lambda cls: cls
-
 
 SEP: Final = "\x1f"
 _NAMESPACE: Final = _ID_NAMESPACE.bytes

@@ -450,13 +450,17 @@ def test_a_failure_of_the_native_path_leaves_the_record_to_python(
     python.fast = None
 
     class Broken:
+        calls = 0
+
         def ingest(self, *_: Any) -> None:
+            Broken.calls += 1
             raise RuntimeError("a bug of the native path")
 
     assert ingest.fast is not None
     ingest.fast._build()  # the normalizer of this catalog, then a broken one in its place
     ingest.fast._native = Broken()
     got = ingest.record(CASES["base"], None, RECORD_TIME)
+    assert Broken.calls == 1
     assert isinstance(got, tuple)
     assert _typed(got) == _typed(python.record(CASES["base"], None, RECORD_TIME))
     assert ingest.counts.dead_lettered == 0

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import base64
+import copy
 import hashlib
+import pickle
 import uuid
 from datetime import UTC, datetime
 
@@ -111,6 +113,38 @@ def test_any_failure_on_a_record_makes_it_a_dead_letter_with_the_reason() -> Non
     assert "a field skillstream forgot" in problem.message
     assert step.counts.dead_lettered == 1
     assert step.counts.valid == 0
+
+
+@pytest.mark.parametrize(
+    ("raw", "header_version", "fallback_time"),
+    [
+        (bytearray(deep_statement(3, True)), None, None),
+        (memoryview(deep_statement(3, True)), None, None),
+        (deep_statement(3, True).decode(), None, None),
+        (None, None, None),
+        (12, None, None),
+        (deep_statement(3, True), 2.0, None),
+        (deep_statement(3, True), None, "yesterday"),
+    ],
+)
+def test_a_record_of_any_type_is_never_an_exception(
+    raw: object, header_version: object, fallback_time: object
+) -> None:
+    """The compiled ``Ingest.record`` takes arguments of any type, as the pure one does:
+    whatever they are, the answer is an outcome, never an exception."""
+    step = ingest()
+    outcome = step.record(raw, header_version, fallback_time)
+    assert isinstance(outcome, (tuple, Rejected))
+    assert step.counts.records == 1
+    assert step.counts.valid + step.counts.dead_lettered == 1
+
+
+def test_a_rejection_pickles_and_copies() -> None:
+    rejected = ingest().record(b"{}")
+    assert isinstance(rejected, Rejected)
+    assert rejected.problems
+    assert pickle.loads(pickle.dumps(rejected)) == rejected
+    assert copy.copy(rejected) == rejected
 
 
 def test_the_deep_statements_go_to_the_dead_letters_and_the_rest_is_processed_offline() -> None:
