@@ -28,6 +28,7 @@ from schemas.milestones import MilestoneEvent
 from schemas.profiles import ProfileSnapshot
 from schemas.vocabulary import Vocabulary
 from streams.core import ProfileState, Rules, apply, snapshot
+from streams.core.records import first_pass
 from streams.pipeline import (
     Ingest,
     IngestCounts,
@@ -109,33 +110,12 @@ def run_offline(
     """
     kept = records if isinstance(records, list) else list(records)
     ingest = Ingest(catalog, vocabulary, secret, default_version)
-    states: dict[str, ProfileState] = {}
-    milestones: list[MilestoneEvent] = []
-    letters: list[DeadLetter] = []
-    broken: set[str] = set()
-    for offset, raw in enumerate(kept):
-        outcome = ingest.record(raw)
-        if isinstance(outcome, tuple):
-            for event in outcome:
-                learner = event.learner
-                if learner in broken:
-                    continue
-                try:
-                    state, fired = apply(states.get(learner), event, catalog, rules)
-                except Exception:  # noqa: BLE001 - the learner is done again in a second pass
-                    broken.add(learner)
-                    continue
-                states[learner] = state
-                if fired:
-                    milestones.extend(fired)
-        elif isinstance(outcome, Rejected):
-            letters.append(
-                dead_letter(
-                    raw, outcome, SourcePosition(topic=source, partition=0, offset=offset), None
-                )
-            )
-        if on_record is not None:
-            on_record(len(raw) + 1)
+    done = first_pass(kept, ingest, catalog, rules, apply, on_record)
+    states, milestones, broken = done.states, done.milestones, done.broken
+    letters: list[DeadLetter] = [
+        dead_letter(raw, outcome, SourcePosition(topic=source, partition=0, offset=offset), None)
+        for offset, raw, outcome in done.rejected
+    ]
     if broken:
         milestones = [m for m in milestones if m.data.learner not in broken]
         _again(

@@ -9,10 +9,11 @@ A build is kept while nothing it was made from changed — this Python, the lock
 a compiled one imports into it) — so ``make bench`` and ``make test-compiled``, which call
 this first, do not rebuild a current build; ``--force`` rebuilds it anyway.
 
-The modules (each package's ``COMPILED_MODULES``: the profile core of ``streams.core``,
-the built-in rule kinds of ``streams.core.kinds``, the parser, format checks and the
-validator's fast path in ``schemas.xapi``, and normalizing and learner keys in
-``schemas``) are strictly typed Python; mypyc
+The modules (each package's ``COMPILED_MODULES``: the profile core of ``streams.core``
+and the offline run's first pass over records, the built-in rule kinds of
+``streams.core.kinds``, the parser, format checks and the validator's fast path in
+``schemas.xapi``, and normalizing, learner keys, building contracts and ingest's
+per-record step in ``schemas``) are strictly typed Python; mypyc
 turns them into C extensions, which their packages load only while the build's stamp
 matches their sources (``schemas.compiled``). Needs a C compiler (gcc or clang) and the Python headers; the
 pure-Python modules stay the reference and the fallback.
