@@ -93,16 +93,24 @@ class Ingest:
     ) -> tuple[LearningEvent, ...] | Rejected | Ignored:
         """One input record's fate. Counts are kept in ``self.counts``.
 
-        ``raw`` is the record's bytes, ``header_version`` its xAPI version header (a
-        ``str`` or None), ``fallback_time`` a ``datetime`` or epoch milliseconds (or None).
+        ``raw`` is the record's bytes (a bytes-like value or text is read as its bytes),
+        ``header_version`` its xAPI version header (a ``str`` or None), ``fallback_time``
+        a ``datetime`` or epoch milliseconds (or None).
         Never raises: whatever goes wrong with one record — a bug of skillstream's
-        included, or arguments of another type (they are typed ``Any`` so that the
-        compiled method does not refuse them on entry) — makes that record a dead letter
-        with the reason (code ``internal``), so no single record can stop a stage.
+        included, or arguments of another type (typed ``Any`` so that the compiled method
+        does not refuse them on entry, and checked here so that it answers as the pure
+        one does) — makes that record a dead letter with the reason (code ``internal``),
+        so no single record can stop a stage.
         """
         counts = self.counts
         counts.records += 1
         try:
+            if type(raw) is not bytes:
+                raw = record_bytes(raw)
+            if header_version is not None and not isinstance(header_version, str):
+                raise TypeError(f"an xAPI version header is text, not {type(header_version)}")
+            if fallback_time is not None and not isinstance(fallback_time, (datetime, int)):
+                raise TypeError(f"a record time is a datetime or an int, not {type(fallback_time)}")
             outcome = None
             fast = self.fast
             if fast is not None and type(raw) is bytes and len(raw) <= self.max_bytes:
@@ -135,6 +143,16 @@ class Ingest:
             else:
                 counts.uncredited += 1
         return outcome
+
+
+def record_bytes(raw: Any) -> bytes:
+    """A record's bytes: a bytes-like value as its bytes, text as UTF-8; anything else is
+    no record (``TypeError``)."""
+    if isinstance(raw, (bytes, bytearray, memoryview)):
+        return bytes(raw)
+    if isinstance(raw, str):
+        return raw.encode()
+    raise TypeError(f"a record is bytes, not {type(raw)}")
 
 
 def internal_problem(exc: BaseException) -> StatementProblem:

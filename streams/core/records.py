@@ -10,6 +10,7 @@ pass leaves (dead letters, the learners the core failed on, snapshots) stays in
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from schemas.catalog import Catalog
 from schemas.events import LearningEvent
@@ -32,12 +33,12 @@ class FirstPass:
     def __init__(self) -> None:
         self.states: dict[str, ProfileState] = {}
         self.milestones: list[MilestoneEvent] = []
-        self.rejected: list[tuple[int, bytes, Rejected]] = []
+        self.rejected: list[tuple[int, Any, Rejected]] = []
         self.broken: set[str] = set()
 
 
 def first_pass(
-    records: list[bytes],
+    records: list[Any],
     ingest: Ingest,
     catalog: Catalog,
     rules: Rules,
@@ -45,6 +46,8 @@ def first_pass(
     on_record: Callable[[int], None] | None = None,
 ) -> FirstPass:
     """Each record through ``ingest`` and each of its events through ``apply_event``.
+    Records are typed ``Any``: ``Ingest.record`` decides what a record of another type is,
+    as it does in pure Python.
 
     An event the core fails on (a bug of skillstream's) marks its learner broken: the
     learner's later events are passed over here, for the caller to do again one at a

@@ -116,27 +116,45 @@ def test_any_failure_on_a_record_makes_it_a_dead_letter_with_the_reason() -> Non
 
 
 @pytest.mark.parametrize(
+    "raw",
+    [
+        bytearray(deep_statement(3, True)),
+        memoryview(deep_statement(3, True)),
+        deep_statement(3, True).decode(),
+        bytearray(b"{}"),
+    ],
+    ids=["bytearray", "memoryview", "str", "invalid bytearray"],
+)
+def test_a_bytes_like_or_text_record_is_read_as_its_bytes(raw: object) -> None:
+    """The compiled ``Ingest.record`` takes a record of another type as the pure one does:
+    bytes-like values and text are read as their bytes."""
+    as_bytes = bytes(raw) if not isinstance(raw, str) else raw.encode()
+    expected = ingest().record(as_bytes)
+    step = ingest()
+    assert step.record(raw) == expected
+    assert step.counts.valid + step.counts.dead_lettered == 1
+
+
+@pytest.mark.parametrize(
     ("raw", "header_version", "fallback_time"),
     [
-        (bytearray(deep_statement(3, True)), None, None),
-        (memoryview(deep_statement(3, True)), None, None),
-        (deep_statement(3, True).decode(), None, None),
         (None, None, None),
         (12, None, None),
         (deep_statement(3, True), 2.0, None),
         (deep_statement(3, True), None, "yesterday"),
     ],
+    ids=["None", "an int", "a float header", "a text record time"],
 )
-def test_a_record_of_any_type_is_never_an_exception(
+def test_a_record_of_another_type_is_a_dead_letter_not_an_exception(
     raw: object, header_version: object, fallback_time: object
 ) -> None:
-    """The compiled ``Ingest.record`` takes arguments of any type, as the pure one does:
-    whatever they are, the answer is an outcome, never an exception."""
     step = ingest()
     outcome = step.record(raw, header_version, fallback_time)
-    assert isinstance(outcome, (tuple, Rejected))
-    assert step.counts.records == 1
-    assert step.counts.valid + step.counts.dead_lettered == 1
+    assert isinstance(outcome, Rejected)
+    [problem] = outcome.problems
+    assert problem.code == "internal"
+    assert "TypeError" in problem.message
+    assert step.counts.dead_lettered == 1
 
 
 def test_a_rejection_pickles_and_copies() -> None:
