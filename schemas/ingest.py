@@ -113,7 +113,7 @@ class Ingest:
                 raise TypeError(f"a record time is a datetime or an int, not {type(fallback_time)}")
             outcome = None
             fast = self.fast
-            if fast is not None and type(raw) is bytes and len(raw) <= self.max_bytes:
+            if fast is not None and len(raw) <= self.max_bytes:
                 try:
                     outcome = fast(raw, header_version, self.default_version, fallback_time)
                 except Exception:  # noqa: BLE001 - the Python path decides, and reports

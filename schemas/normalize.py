@@ -617,6 +617,7 @@ class NativeIngest:
             CMI5_CATEGORY,
             SATISFIED,
             self.secret,
+            list(LearningEvent.model_fields),
         )
         if previous is not None:
             self._native.adopt_keys(previous)

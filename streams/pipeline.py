@@ -2,10 +2,10 @@
 
 ``Ingest.record`` (:mod:`schemas.ingest`, compiled, re-exported here) turns the bytes
 of one input record into learning events, a dead letter, or a counted skip.
-``Profiles.apply_batch`` folds one learner's
-events into that learner's state and returns the milestones and the snapshot.
-Neither touches Kafka, a table or a file: the worker and ``skillstream
-offline`` feed them, so both give the same answers for the same input.
+``Profiles.apply_batch`` folds one learner's events into that learner's state and
+returns the milestones and the snapshot. Neither touches Kafka, a table or a file: the
+worker and ``skillstream offline`` feed them, so both give the same answers for the same
+input.
 """
 
 from __future__ import annotations

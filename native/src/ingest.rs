@@ -67,30 +67,12 @@ pub struct Normalizer {
     secret: Hmac<Sha256>,
     /// The IFI as sent (an mbox) or canonical -> the learner key.
     keys: Mutex<HashMap<String, Py<PyString>>>,
-    /// An event's values with every key in `LearningEvent`'s field order, the constant ones
-    /// set (`TEMPLATE_KEYS`): each event's dict is a copy, given its values in place, so
-    /// that it never grows (a dict built key by key is resized twice on the way to 15).
+    /// An event's values with every key in `LearningEvent`'s field order (`fields`, from
+    /// the model), `schema_version` set: each event's dict is a copy, given its values in
+    /// place, so that it never grows (a dict built key by key is resized twice on the way
+    /// to 15).
     template: Py<PyDict>,
 }
-
-/// The keys of an event's values, in `LearningEvent`'s field order.
-const TEMPLATE_KEYS: [&str; 15] = [
-    "schema_version",
-    "statement_id",
-    "learner",
-    "kind",
-    "time",
-    "verb",
-    "activity_id",
-    "activity_type",
-    "skills",
-    "score",
-    "success",
-    "completion",
-    "duration",
-    "duration_seconds",
-    "voided_statement_id",
-];
 
 /// Why `ingest` declines: the Python path decides.
 struct Decline;
@@ -470,10 +452,11 @@ impl Normalizer {
     /// `verbs`: verb -> kind; `pairs`: (verb, activity type) -> kind; `ignored`: verbs;
     /// `activities`: activity IRI -> (kind or None, skill ids); `skill_iris`: IRI -> skill
     /// id; `competency_types`, `skills`: ids; `cmi5_category`, `satisfied`: the two IRIs
-    /// of the cmi5 rule; `secret`: the learner-key secret.
+    /// of the cmi5 rule; `secret`: the learner-key secret; `fields`: `LearningEvent`'s
+    /// field names, in order.
     #[new]
     #[allow(clippy::too_many_arguments)]
-    #[pyo3(signature = (kinds, special, verbs, pairs, ignored, activities, skill_iris, competency_types, skills, cmi5_category, satisfied, secret))]
+    #[pyo3(signature = (kinds, special, verbs, pairs, ignored, activities, skill_iris, competency_types, skills, cmi5_category, satisfied, secret, fields))]
     fn new(
         py: Python<'_>,
         kinds: Vec<PyObject>,
@@ -488,6 +471,7 @@ impl Normalizer {
         cmi5_category: String,
         satisfied: String,
         secret: &Bound<'_, PyBytes>,
+        fields: Vec<Bound<'_, PyString>>,
     ) -> PyResult<Self> {
         let index = |k: &Bound<'_, PyAny>| kind_index(&kinds, k);
         let [other, voiding, course_failed, skill_assessed, course_completed, course_passed] =
@@ -497,8 +481,8 @@ impl Normalizer {
         let secret = Hmac::<Sha256>::new_from_slice(secret.as_bytes())
             .map_err(|e| pyo3::exceptions::PyValueError::new_err(e.to_string()))?;
         let template = PyDict::new(py);
-        for key in TEMPLATE_KEYS {
-            template.set_item(PyString::intern(py, key), py.None())?;
+        for key in fields {
+            template.set_item(key, py.None())?;
         }
         template.set_item(pyo3::intern!(py, "schema_version"), 1)?;
         Ok(Normalizer {
