@@ -136,6 +136,34 @@ class ManagedProcess:
                 self.proc.wait()
         return self.proc.returncode
 
+    def stacks(self, timeout: float = 30.0) -> str:
+        """Where a process that stopped making progress waits: every asyncio task's stack
+        (a worker prints them to its log on SIGUSR1, as every mode/faust worker does) and
+        every thread's (``py-spy dump``, installed with the dev extras; it answers even when
+        the event loop itself is blocked). A line saying why for what cannot be given."""
+        if self.proc is None or not self.running:
+            return f"{self.name}: not running"
+        before = self.log_path.stat().st_size if self.log_path.exists() else 0
+        self.proc.send_signal(signal.SIGUSR1)
+        time.sleep(2.0)
+        with self.log_path.open("rb") as log:
+            log.seek(before)
+            tasks = log.read().decode(errors="replace").strip()
+        spy = Path(sys.executable).with_name("py-spy")
+        if not spy.exists():
+            return f"{tasks}\n{self.name}: no thread stacks (py-spy is not beside {sys.executable})"
+        try:
+            done = subprocess.run(
+                [str(spy), "dump", "--pid", str(self.proc.pid)],
+                capture_output=True,
+                text=True,
+                timeout=timeout,
+                check=False,
+            )
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            return f"{tasks}\n{self.name}: no thread stacks ({exc})"
+        return f"{tasks}\n{(done.stdout + done.stderr).strip()}"
+
     def log_tail(self, lines: int = 40) -> str:
         try:
             text = self.log_path.read_text(errors="replace")

@@ -97,8 +97,29 @@ async def wait_caught_up(
         else:
             quiet_since = None
         await asyncio.sleep(0.5)
-    logs = "\n".join(f"--- {w.name}\n{w.log_tail()}" for w in workers)
-    raise AssertionError(f"pipeline did not catch up in {timeout}s (lag {lag})\n{logs}")
+    raise AssertionError(
+        f"pipeline did not catch up in {timeout}s (lag {lag})\n"
+        + await _where_it_stands(settings, groups, workers)
+    )
+
+
+async def _where_it_stands(
+    settings: Settings, groups: list[tuple[str, str]], workers: list[ManagedProcess]
+) -> str:
+    """For a pipeline that did not catch up: each stage's positions, and each worker's log
+    and stacks (where it waits)."""
+    from skillstream.lag import group_lag
+
+    lines = []
+    for group, topic in groups:
+        lines += [
+            f"{group} {topic}[{p.partition}]: committed {p.committed}, end {p.end}"
+            for p in await group_lag(settings.kafka, group, topic)
+            if p.lag
+        ]
+    for w in workers:
+        lines += [f"--- {w.name}: log", w.log_tail(), f"--- {w.name}: stacks", w.stacks()]
+    return "\n".join(lines)
 
 
 async def committed_on(settings: Settings, group_topic: tuple[str, str]) -> int:

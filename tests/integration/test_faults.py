@@ -33,6 +33,11 @@ from tools.broker import KAFKA_SCRIPT, Broker
 from tools.faults import BadKind, bad_records, mix
 from tools.processes import ManagedProcess, settings_env, wait_assigned
 
+CATCH_UP_S = 420
+"""How long a scenario's pipeline may take to catch up: under pytest's timeout (600 s), so
+a pipeline that stalls fails with its stages' positions and its workers' stacks, not
+with pytest's timeout."""
+
 
 def workload(learners: int, days: int, bad: int, seed: int) -> tuple[list[bytes], list[bytes]]:
     good = simulated(learners, days, seed)
@@ -115,7 +120,7 @@ async def test_worker_killed_repeatedly_with_bad_input(
 
     try:
         await chunks_with(settings, records, kills + 1, kill)
-        await wait_caught_up(settings, len(records), workers, timeout=600)
+        await wait_caught_up(settings, len(records), workers, timeout=CATCH_UP_S)
     finally:
         workers[0].stop()
     await verify(settings, tmp_path, records, bad_list)
@@ -146,7 +151,7 @@ async def test_broker_restarted_mid_stream(
 
     try:
         await chunks_with(settings, records, restarts + 1, bounce)
-        await wait_caught_up(settings, len(records), [worker], timeout=600)
+        await wait_caught_up(settings, len(records), [worker], timeout=CATCH_UP_S)
         assert worker.running, "the worker survived the broker restarts on its own"
     finally:
         worker.stop()
@@ -171,7 +176,7 @@ async def test_workers_leave_and_rejoin_repeatedly(settings: Settings, tmp_path:
 
     try:
         await chunks_with(settings, records, 6, churn)
-        await wait_caught_up(settings, len(records), list(workers.values()), timeout=600)
+        await wait_caught_up(settings, len(records), list(workers.values()), timeout=CATCH_UP_S)
     finally:
         for w in workers.values():
             w.stop()
