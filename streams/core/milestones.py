@@ -43,9 +43,6 @@ from schemas.catalog import Catalog
 from schemas.compiled import mypyc_attr, shared_native
 from schemas.milestones import (
     _ID_NAMESPACE,  # the namespace of milestone ids
-    MILESTONE_DATA_VERSION,
-    MILESTONE_DATASCHEMA,
-    MILESTONE_SOURCE,
     MILESTONE_TYPE_PREFIX,
     MilestoneData,
     MilestoneEvent,
@@ -70,6 +67,8 @@ from streams.core.state import (
 )
 
 if TYPE_CHECKING:
+    from pydantic import BaseModel
+
     from streams.core.rules import Plan, Rules
 
 SEP: Final = "\x1f"
@@ -433,22 +432,18 @@ def fire(
     learner = state.learner
     when = from_micros(state.kept.rt[q])
     kind = by.milestone_kind
-    data = trusted(
-        MilestoneData,
-        {
-            "version": MILESTONE_DATA_VERSION,
-            "kind": kind,
-            "rule": rule_id,
-            "learner": learner,
-            "level": level,
-            "skill": skill,
-            "skills": skills,
-            "title": title,
-            "evidence": tuple(dict.fromkeys(evidence)),
-            "achieved_at": when,
-            "summary": summary,
-        },
-    )
+    values = _DATA.copy()
+    values["kind"] = kind
+    values["rule"] = rule_id
+    values["learner"] = learner
+    values["level"] = level
+    values["skill"] = skill
+    values["skills"] = skills
+    values["title"] = title
+    values["evidence"] = tuple(dict.fromkeys(evidence))
+    values["achieved_at"] = when
+    values["summary"] = summary
+    data = trusted(MilestoneData, values)
     key = milestone_key(rule_id, skill, level)
     hi, lo = id_halves(state, key)
     mid = uuid_text(hi, lo)
@@ -461,22 +456,27 @@ def fire(
         known = goals.get(by)
         if known:
             by.forget(state, known, skill)
-    out.append(
-        trusted(
-            MilestoneEvent,
-            {
-                "specversion": "1.0",
-                "id": mid,
-                "source": MILESTONE_SOURCE,
-                "type": MILESTONE_TYPE_PREFIX + kind,
-                "subject": learner,
-                "time": when,
-                "datacontenttype": "application/json",
-                "dataschema": MILESTONE_DATASCHEMA,
-                "data": data,
-            },
-        )
-    )
+    envelope = _ENVELOPE.copy()
+    envelope["id"] = mid
+    envelope["type"] = MILESTONE_TYPE_PREFIX + kind
+    envelope["subject"] = learner
+    envelope["time"] = when
+    envelope["data"] = data
+    out.append(trusted(MilestoneEvent, envelope))
+
+
+def _template(model: type[BaseModel]) -> dict[str, Any]:
+    """A contract's fields in its order, each holding its default (``None`` where it has
+    none): ``fire`` copies it and sets the rest. A copy takes the table whole, where a dict
+    built key by key inserts each key afresh."""
+    return {
+        name: None if field.is_required() else field.get_default(call_default_factory=True)
+        for name, field in model.model_fields.items()
+    }
+
+
+_DATA: Final = _template(MilestoneData)
+_ENVELOPE: Final = _template(MilestoneEvent)
 
 
 # --- evidence ----------------------------------------------------------------------------------
@@ -595,9 +595,33 @@ def history(state: ProfileState, plan: Plan, i: int, q: int) -> list[tuple[int, 
 
 
 def iso_week(week: int) -> str:
-    """``2025-W03``: the ISO week of a week number (``state.week_of``)."""
-    iso = from_micros((week * 7 - 3) * DAY_US).isocalendar()
-    return f"{iso.year}-W{iso.week:02d}"
+    """``2025-W03``: the ISO week of a week number (``state.week_of``).
+
+    Worked out in integers, without a ``datetime``: an ISO week belongs to the year of its
+    Thursday, and counts the Thursdays of that year up to it. Week ``w`` runs from day
+    ``7w - 3`` (a Monday; day 0 is 1970-01-01, a Thursday), so its Thursday is day ``7w``.
+    """
+    thursday = week * 7
+    year = civil_year(thursday)
+    n = (thursday - days_before_year(year)) // 7 + 1
+    return f"{year}-W0{n}" if n < 10 else f"{year}-W{n}"
+
+
+def civil_year(day: int) -> int:
+    """The proleptic Gregorian year of a day counted from 1970-01-01 (day 0)."""
+    # Counted in 400-year eras from 0000-03-01, so that a leap day ends its year.
+    z = day + 719_468
+    era = z // 146_097
+    doe = z - era * 146_097  # day of the era, [0, 146096]
+    yoe = (doe - doe // 1_460 + doe // 36_524 - doe // 146_096) // 365  # [0, 399]
+    doy = doe - (365 * yoe + yoe // 4 - yoe // 100)  # day of the year from March 1
+    return yoe + era * 400 + (1 if doy >= 306 else 0)  # January and February: the next year
+
+
+def days_before_year(year: int) -> int:
+    """Day number (from 1970-01-01) of January 1 of ``year``."""
+    y = year - 1
+    return 365 * y + y // 4 - y // 100 + y // 400 - 719_162
 
 
 # --- words for people (the demo report's legend) ------------------------------------------

@@ -4,7 +4,7 @@ the evidence cap and the state codec."""
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
 
 import orjson
@@ -24,7 +24,8 @@ from streams.core import (
     encode_state,
     snapshot,
 )
-from streams.core.state import EPOCH, from_micros, to_micros
+from streams.core.milestones import iso_week
+from streams.core.state import EPOCH, from_micros, to_micros, week_of
 
 RULES = Rules()
 
@@ -588,3 +589,36 @@ def test_an_event_time_in_microseconds(when: datetime) -> None:
     micros = to_micros(when)
     assert micros == (when - EPOCH) // timedelta(microseconds=1)
     assert from_micros(micros) == when
+
+
+def _iso_week_of(day: date) -> str:
+    iso = day.isocalendar()
+    return f"{iso.year}-W{iso.week:02d}"
+
+
+def test_iso_weeks_from_1900_to_2200() -> None:
+    """``iso_week`` (worked out in integers) names the ISO week ``date.isocalendar`` gives
+    for every week number of three centuries, leap years and 53-week years among them."""
+    epoch = date(1970, 1, 1)
+    first, last = week_of_day((date(1900, 1, 1) - epoch).days), (date(2200, 1, 1) - epoch).days
+    for week in range(first, week_of_day(last)):
+        monday = epoch + timedelta(days=week * 7 - 3)
+        assert iso_week(week) == _iso_week_of(monday), monday
+        assert iso_week(week) == _iso_week_of(monday + timedelta(days=6)), monday
+
+
+@settings(max_examples=500)
+@given(st.dates(min_value=date(1, 1, 8), max_value=date(9999, 12, 24)))
+@example(date(1, 1, 8))
+@example(date(9999, 12, 24))
+@example(date(2000, 2, 29))
+@example(date(2100, 3, 1))
+def test_iso_week_of_any_day(day: date) -> None:
+    """The day's week (``week_of``, as the continuous-learner kind counts) is the ISO week
+    of that day, for any day whose whole week is a ``date``."""
+    micros = to_micros(datetime(day.year, day.month, day.day, tzinfo=UTC))
+    assert iso_week(week_of(micros)) == _iso_week_of(day)
+
+
+def week_of_day(day: int) -> int:
+    return week_of(day * 86_400_000_000)
