@@ -205,14 +205,27 @@ class CatalogFile(Contract):
 class Catalog:
     """The indexed catalog the core reads; built from items, updated item by item."""
 
-    __slots__ = ("activities", "competency_types", "ladders", "revision", "skill_iris", "skills")
+    __slots__ = (
+        "activities",
+        "categories",
+        "competency_types",
+        "ladder_revision",
+        "ladders",
+        "revision",
+        "skill_iris",
+        "skills",
+    )
 
     def __init__(self, items: Iterable[Skill | ActivityMapping | Ladder | CompetencyTypes] = ()):
         self.revision = 0
         """Moves with every ``put`` and ``remove`` of what normalisation reads (skills,
         activity mappings, competency types; not ladders): what a copy of it (the native
         ingest's) compares to know it is current. Change the catalog through them only."""
+        self.ladder_revision = 0
+        """The same for the ladders (what the role_ready kind works out from them)."""
         self.skills: dict[str, Skill] = {}
+        self.categories: dict[str, str] = {}
+        """Skill id -> its category: what the core reads per skill, in a plain dict."""
         self.skill_iris: dict[str, str] = {}
         """IRI a statement may name a skill by (``Skill.iris``) -> the skill's id."""
         self.activities: dict[str, ActivityMapping] = {}
@@ -232,11 +245,14 @@ class Catalog:
         return cls(items.values())
 
     def put(self, item: Skill | ActivityMapping | Ladder | CompetencyTypes) -> None:
-        if not isinstance(item, Ladder):
+        if isinstance(item, Ladder):
+            self.ladder_revision += 1
+        else:
             self.revision += 1
         if isinstance(item, Skill):
             self._forget_iris(item.id)
             self.skills[item.id] = item
+            self.categories[item.id] = item.category
             for iri in item.iris:
                 self.skill_iris[iri] = item.id
         elif isinstance(item, ActivityMapping):
@@ -249,11 +265,14 @@ class Catalog:
     def remove(self, key: str) -> None:
         """Apply a tombstone (a compacted-topic delete) for an item key."""
         kind, _, ident = key.partition(":")
-        if kind != "ladder":
+        if kind == "ladder":
+            self.ladder_revision += 1
+        else:
             self.revision += 1
         if kind == "skill":
             self._forget_iris(ident)
             self.skills.pop(ident, None)
+            self.categories.pop(ident, None)
         elif kind == "activity":
             self.activities.pop(ident, None)
         elif kind == "ladder":
@@ -269,5 +288,4 @@ class Catalog:
                     del self.skill_iris[iri]
 
     def category(self, skill: str) -> str | None:
-        s = self.skills.get(skill)
-        return s.category if s is not None else None
+        return self.categories.get(skill)

@@ -8,10 +8,9 @@ across a level some role requires of it.
 
 from __future__ import annotations
 
-from operator import is_
 from typing import Any, Final
 
-from schemas.catalog import Catalog, Ladder
+from schemas.catalog import Catalog, Ladder, Role
 from schemas.milestones import MilestoneEvent
 from streams.core.milestones import (
     At,
@@ -34,29 +33,61 @@ RoleReadyRule = rule_config(
 )
 
 
-_LADDER_LEVELS: Final[list[Any]] = [(), {}]
-"""The ladders last seen (the objects themselves) and what they require."""
+class _Role:
+    """A role as ``_ladder`` reads it: plain attributes, where a contract's go through
+    pydantic's ``__getattr__`` hook on every read."""
+
+    __slots__ = ("id", "name", "requires")
+
+    def __init__(self, role: Role) -> None:
+        self.id: str = role.id
+        self.name: str = role.name
+        self.requires: tuple[tuple[str, float], ...] = tuple(
+            (r.skill, r.level) for r in role.requires
+        )
 
 
-def ladder_levels(catalog: Catalog) -> dict[str, tuple[float, ...]]:
-    """skill -> every level a role of any ladder of ``catalog`` requires of it.
+class _Ladder:
+    __slots__ = ("id", "name", "roles")
 
-    Kept while the catalog holds the very ladder objects it was worked out from: an
-    identity check per ladder, where ``==`` would compare two equal catalogs' ladders
-    field by field on every statement (a catalog loaded again is equal, not the same)."""
+    def __init__(self, ladder: Ladder) -> None:
+        self.id: str = ladder.id
+        self.name: str = ladder.name
+        self.roles: tuple[_Role, ...] = tuple(_Role(role) for role in ladder.roles)
+
+
+_LADDERS: Final[list[Any]] = [None, -1, {}, ()]
+"""The catalog last seen and its ``ladder_revision``, what its ladders require, and the
+same ladders as ``_Ladder``."""
+
+
+def _seen(catalog: Catalog) -> list[Any]:
+    """``_LADDERS``, worked out again when the catalog is another object or its ladders
+    changed since (a catalog loaded again is equal, not the same: worked out once more)."""
+    if _LADDERS[0] is catalog and _LADDERS[1] == catalog.ladder_revision:
+        return _LADDERS
     ladders = tuple(catalog.ladders.values())
-    seen: tuple[Ladder, ...] = _LADDER_LEVELS[0]
-    if len(ladders) == len(seen) and all(map(is_, ladders, seen)):
-        cached: dict[str, tuple[float, ...]] = _LADDER_LEVELS[1]
-        return cached
     levels: dict[str, set[float]] = {}
     for ladder in ladders:
         for role in ladder.roles:
             for r in role.requires:
                 levels.setdefault(r.skill, set()).add(r.level)
     compiled = {k: tuple(sorted(v)) for k, v in levels.items()}
-    _LADDER_LEVELS[:] = [ladders, compiled]
-    return compiled
+    flat = tuple(_Ladder(ladder) for ladder in ladders)
+    _LADDERS[:] = [catalog, catalog.ladder_revision, compiled, flat]
+    return _LADDERS
+
+
+def ladder_levels(catalog: Catalog) -> dict[str, tuple[float, ...]]:
+    """skill -> every level a role of any ladder of ``catalog`` requires of it."""
+    levels: dict[str, tuple[float, ...]] = _seen(catalog)[2]
+    return levels
+
+
+def ladders_of(catalog: Catalog) -> tuple[_Ladder, ...]:
+    """The catalog's ladders, in its order, as ``_Ladder``."""
+    flat: tuple[_Ladder, ...] = _seen(catalog)[3]
+    return flat
 
 
 class RoleReady(RuleKind):
@@ -101,8 +132,9 @@ class RoleReady(RuleKind):
         state = at.state
         index = state.index()
         fired = state.fired_set()
+        ladders = ladders_of(at.catalog)
         for rule_id, config in self.rules:
-            for ladder in at.catalog.ladders.values():
+            for ladder in ladders:
                 if config.ladders and ladder.id not in config.ladders:
                     continue
                 self._ladder(at, rule_id, ladder, index, fired, out)
@@ -111,21 +143,23 @@ class RoleReady(RuleKind):
         self,
         at: At,
         rule_id: str,
-        ladder: Ladder,
+        ladder: _Ladder,
         index: dict[str, int],
         fired: set[int],
         out: list[MilestoneEvent],
     ) -> None:
         state, q = at.state, at.q
         for role in ladder.roles:
-            if not role.requires:
+            requires = role.requires
+            if not requires:
                 continue
             figures: dict[str, float] = {}
-            for r in role.requires:
-                i = index.get(r.skill)
-                figures[r.skill] = 0.0 if i is None else at.fig.level(i)
-            if any(figures[r.skill] < r.level for r in role.requires):
-                return
+            for skill, _ in requires:
+                i = index.get(skill)
+                figures[skill] = 0.0 if i is None else at.fig.level(i)
+            for skill, level in requires:
+                if figures[skill] < level:
+                    return
             qualified = f"{ladder.id}/{role.id}"
             if id_high(state, milestone_key(rule_id, qualified, role.id)) in fired:
                 continue
@@ -134,11 +168,11 @@ class RoleReady(RuleKind):
             summary: dict[str, float | int | str] = {
                 "ladder": ladder.id,
                 "role": role.id,
-                "requirements": len(role.requires),
+                "requirements": len(requires),
             }
-            for r in role.requires:
-                summary[f"proficiency.{r.skill}"] = figures[r.skill]
-                summary[f"required.{r.skill}"] = r.level
+            for skill, level in requires:
+                summary[f"proficiency.{skill}"] = figures[skill]
+                summary[f"required.{skill}"] = level
             fire(
                 state,
                 out,

@@ -49,6 +49,18 @@ SoftSkillsRule = rule_config(
 )
 
 
+class _Held:
+    """What makes a skill held under one rule, read once from its configuration: a
+    configuration's fields go through pydantic's ``__getattr__`` hook on every read."""
+
+    __slots__ = ("categories", "min_exposure", "min_proficiency")
+
+    def __init__(self, config: Any) -> None:
+        self.categories: frozenset[str] = frozenset(config.categories)
+        self.min_proficiency: float = config.min_proficiency
+        self.min_exposure: int | None = config.min_exposure
+
+
 class SoftSkills(RuleKind):
     """Holds several different soft skills."""
 
@@ -61,7 +73,7 @@ class SoftSkills(RuleKind):
 
     def __init__(self, rules: list[tuple[str, Any]], knobs: Any) -> None:
         super().__init__(rules, knobs)
-        self.levels = [(LevelRule(rule_id, rule, "count"), rule) for rule_id, rule in rules]
+        self.levels = [(LevelRule(rule_id, rule, "count"), _Held(rule)) for rule_id, rule in rules]
         self.categories = frozenset(c for _, rule in rules for c in rule.categories)
         self.touch_counts = frozenset(
             rule.min_exposure for _, rule in rules if rule.min_exposure is not None
@@ -70,12 +82,12 @@ class SoftSkills(RuleKind):
     def open(self, at: At | Late, n: int) -> bool:
         return self.rule_goal(at.state, n, self.levels[n][0]) < INF
 
-    def triggered(self, at: At, config: Any) -> bool:
+    def triggered(self, at: At, config: _Held) -> bool:
         """Whether a skill of the statement became held by the rule with it."""
         names = at.state.skills.names
-        category = at.catalog.category
+        categories = at.catalog.categories
         for i in at.skills:
-            if category(names[i]) not in config.categories:
+            if categories.get(names[i]) not in config.categories:
                 continue
             if config.min_exposure is not None and at.fig.touches(i) == config.min_exposure:
                 return True
@@ -91,9 +103,11 @@ class SoftSkills(RuleKind):
                 self.evaluate(at, rule, config, out)
 
     def late(self, late: Late) -> Any:
-        category = late.catalog.category
+        categories = late.catalog.categories
         names = late.state.skills.names
-        if not any(category(names[i]) in self.categories for i in bits(late.c >> SKILL_SHIFT)):
+        if not any(
+            categories.get(names[i]) in self.categories for i in bits(late.c >> SKILL_SHIFT)
+        ):
             return None
         if any(self.open(late, n) for n in range(len(self.levels))):
             return True
@@ -108,14 +122,14 @@ class SoftSkills(RuleKind):
             if self.open(at, n) and (force or self.triggered(at, config)):
                 self.evaluate(at, rule, config, out)
 
-    def evaluate(self, at: At, rule: LevelRule, config: Any, out: list[MilestoneEvent]) -> None:
+    def evaluate(self, at: At, rule: LevelRule, config: _Held, out: list[MilestoneEvent]) -> None:
         state, fig = at.state, at.fig
         exposure = config.min_exposure
         held: list[str] = []
-        category = at.catalog.category
+        categories = at.catalog.categories
         for i, k in enumerate(state.skills.names):
             touches = fig.touches(i)
-            if touches <= 0 or category(k) not in config.categories:
+            if touches <= 0 or categories.get(k) not in config.categories:
                 continue
             if (exposure is not None and touches >= exposure) or fig.level(
                 i

@@ -133,3 +133,16 @@ def test_two_skills_cannot_claim_one_iri() -> None:
                 Skill(id="b", name="B", category="technical", iris=(iri,)),
             )
         )
+
+
+def test_a_skills_category_follows_its_puts_and_its_tombstone() -> None:
+    """``Catalog.categories`` (what the soft-skills kind reads) is each skill's category
+    as the catalog holds it now: a skill put again with another category has the new
+    one, and a removed skill has none."""
+    catalog = Catalog([Skill(id="listening", name="Listening", category="soft")])
+    assert catalog.category("listening") == "soft"
+    catalog.put(Skill(id="listening", name="Listening", category="communication"))
+    assert catalog.categories == {"listening": "communication"}
+    catalog.remove("skill:listening")
+    assert catalog.category("listening") is None
+    assert catalog.categories == {}
