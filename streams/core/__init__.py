@@ -17,7 +17,7 @@ mypyc; they are used only while built from the sources beside them (see
 
 from schemas.compiled import attach
 
-COMPILED_MODULES = ("state", "profile", "snapshot", "milestones", "records")
+COMPILED_MODULES = ("state", "profile", "snapshot", "milestones", "plan", "records")
 """The modules of this package ``make compile`` builds."""
 
 COMPILED = attach(__name__, __path__, COMPILED_MODULES)

@@ -69,7 +69,8 @@ from streams.core.state import (
 if TYPE_CHECKING:
     from pydantic import BaseModel
 
-    from streams.core.rules import Plan, Rules
+    from streams.core.plan import Plan
+    from streams.core.rules import Rules
 
 SEP: Final = "\x1f"
 _NAMESPACE: Final = _ID_NAMESPACE.bytes

@@ -20,7 +20,8 @@ from schemas.catalog import Catalog
 from schemas.events import EventKind, LearningEvent
 from schemas.milestones import MilestoneEvent
 from streams.core.milestones import evaluate_last, exposed, reevaluate
-from streams.core.rules import Plan, Rules
+from streams.core.plan import Plan
+from streams.core.rules import Rules
 from streams.core.state import (
     ATTENDED,
     CERTIFIED,

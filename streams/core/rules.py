@@ -37,13 +37,14 @@ from __future__ import annotations
 import functools
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 import yaml
 from pydantic import Field, SerializeAsAny, ValidationError, field_validator, model_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from streams.core import kinds as kind_registry
+from streams.core.plan import Plan
 from streams.core.rule_config import (
     CategoriesLevel,
     ConfigModel,
@@ -56,15 +57,11 @@ from streams.core.rule_config import (
 )
 from streams.core.state import HALF_LIFE_DAYS
 
-if TYPE_CHECKING:
-    from streams.core.milestones import RuleKind
-
 __all__ = [
     "DEFAULT_RULES_PATH",
     "CategoriesLevel",
     "CountLevel",
     "MarginLevel",
-    "Plan",
     "ProficiencyLevel",
     "RuleConfig",
     "Rules",
@@ -271,89 +268,3 @@ def _describe(exc: ValidationError) -> list[str]:
         else:
             out.append(f"{path}: {message}" if path else message)
     return out
-
-
-class Plan:
-    """Rules compiled to plain values and one ``RuleKind`` per kind in use: what
-    ``apply`` reads per statement."""
-
-    __slots__ = (
-        "always",
-        "cap",
-        "certification_score",
-        "course_passed_score",
-        "dedupe",
-        "evidence_window",
-        "exposures",
-        "half_life_days",
-        "has_rules",
-        "history",
-        "keep",
-        "kinds",
-        "learner_calls",
-        "learner_kinds",
-        "max_evidence",
-        "on_evidence",
-        "on_kinds",
-        "on_new_week",
-        "prior_weight",
-        "profile_kinds",
-        "skill_kinds",
-        "window_days",
-        "window_max_days",
-    )
-
-    def __init__(self, rules: Rules) -> None:
-        from streams.core.milestones import Scope
-
-        self.half_life_days = rules.half_life_days
-        self.prior_weight = rules.prior_weight
-        self.window_days = rules.window_days
-        self.cap = rules.evidence_cap
-        self.keep = min(self.cap - self.cap // 8, self.cap - 1)
-        """Statements kept after a fold (which makes room for one more)."""
-        self.evidence_window = max(1, self.cap // 2)
-        """A milestone cites statements among the newest this many up to the one that
-        crossed its threshold (see ``milestones``)."""
-        self.dedupe = rules.dedupe_memory
-        self.history = rules.score_history
-        self.certification_score = rules.certification_score
-        self.course_passed_score = rules.course_passed_score
-        self.max_evidence = rules.max_evidence
-        known = kind_registry.kinds()
-        grouped: dict[str, list[tuple[str, Any]]] = {}
-        for rule_id, rule in rules.rules.items():
-            if rule.enabled:
-                grouped.setdefault(rule.kind, []).append((rule_id, rule))
-        classes = sorted(
-            (known[name] for name in grouped), key=lambda k: (k.scope, k.order, k.name)
-        )
-        self.kinds: tuple[RuleKind, ...] = tuple(k(grouped[k.name], rules) for k in classes)
-        """One instance per kind in use, in the order they are evaluated."""
-        self.learner_kinds = tuple(k for k in self.kinds if k.scope is Scope.LEARNER)
-        self.skill_kinds = tuple(k for k in self.kinds if k.scope is Scope.SKILL)
-        self.profile_kinds = tuple(k for k in self.kinds if k.scope is Scope.PROFILE)
-        self.window_max_days = max((w for k in self.kinds for w in k.windows), default=0)
-        self.window_max_days = max(self.window_max_days, rules.window_days)
-        self.on_evidence = any(k.on_evidence for k in self.kinds)
-        self.on_new_week = any(k.on_new_week for k in self.kinds)
-        self.on_kinds = frozenset(c for k in self.kinds for c in k.on_kinds)
-        self.exposures = frozenset(c for k in self.kinds for c in k.touch_counts)
-        """Statement counts per skill at which a kind may newly count the skill."""
-        self.has_rules = bool(self.kinds)
-        self.always = any(k.always for k in self.learner_kinds)
-        self.learner_calls = tuple(
-            tuple(
-                k
-                for k in self.learner_kinds
-                if (new_week and k.on_new_week) or code in k.on_kinds or k.always
-            )
-            for new_week in (False, True)
-            for code in range(16)
-        )
-        """The learner-scope kinds a statement in order wakes, at ``code | new_week << 4``
-        (its kind code, and whether it made its week active)."""
-
-    def kind(self, name: str) -> RuleKind | None:
-        """The compiled kind ``name``, if a rule of it is enabled."""
-        return next((k for k in self.kinds if k.name == name), None)
