@@ -146,7 +146,7 @@ def credits(events: tuple[LearningEvent, ...]) -> bool | None:
     count in the credited share (no events, or a voiding statement). The one rule of the
     share, for the stream's counts and ``catalog gaps`` (compiled: ingest asks it of every
     statement)."""
-    if not events or events[0].kind is EventKind.VOIDING:
+    if not events or events[0].kind is _VOIDING:
         return None
     return bool(events[0].skills)
 
@@ -563,6 +563,8 @@ def _parse_time_slowly(text: str) -> datetime | None:
 
 _build: Final = build_event
 _V2: Final = XapiVersion.V2_0
+_VOIDING: Final = EventKind.VOIDING
+"""Read from the module where compiled code would look it up on the enum every time."""
 
 
 class NativeIngest:

@@ -36,7 +36,6 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable, Sequence
 from enum import IntEnum
-from math import exp2
 from typing import TYPE_CHECKING, Any, ClassVar, Final
 
 from schemas.catalog import Catalog
@@ -80,6 +79,8 @@ _uuid5_halves: Final[Callable[[bytes, str], tuple[int, int]] | None] = (
 )
 """A milestone id's SHA-1 in Rust where the native module is built (``native/src/ids.rs``)."""
 INF: Final = math.inf
+_exp2: Final = math.exp2
+"""A C static when compiled: a name imported from ``math`` is looked up at every use."""
 
 
 def milestone_key(rule_id: str, skill: str | None, level: str) -> str:
@@ -130,14 +131,14 @@ def level_of(decay: Decay, flat: list[int], now: int, prior_q: float) -> float:
     span = decay.span
     half_life = decay.half_life
     if n == 3:
-        f = exp2(((flat[0] + 1) * span - now) / half_life)
+        f = _exp2(((flat[0] + 1) * span - now) / half_life)
         return int(flat[1] * f / (flat[2] * f + prior_q) * 10000.0 + 0.5) / 10000.0
     low = flat[n - 3] - KEEP_BUCKETS
     s = e = 0.0
     for k in range(0, n, 3):
         b = flat[k]
         if b > low:
-            f = exp2(((b + 1) * span - now) / half_life)
+            f = _exp2(((b + 1) * span - now) / half_life)
             s += flat[k + 1] * f
             e += flat[k + 2] * f
     return int(s / (e + prior_q) * 10000.0 + 0.5) / 10000.0
@@ -152,7 +153,7 @@ def level_without(
         weight = flat[2] - qe
         if weight <= 0:
             return 0.0
-        f = exp2(((b + 1) * decay.span - now) / decay.half_life)
+        f = _exp2(((b + 1) * decay.span - now) / decay.half_life)
         return int((flat[1] - qs) * f / (weight * f + prior_q) * 10000.0 + 0.5) / 10000.0
     rest = list(flat)
     for k in range(0, len(rest), 3):
@@ -174,7 +175,7 @@ def level_pair(
     span = decay.span
     half_life = decay.half_life
     if n == 3:
-        f = exp2(((flat[0] + 1) * span - now) / half_life)
+        f = _exp2(((flat[0] + 1) * span - now) / half_life)
         after = int(flat[1] * f / (flat[2] * f + prior_q) * 10000.0 + 0.5) / 10000.0
         weight = flat[2] - qe
         if weight <= 0:
@@ -188,7 +189,7 @@ def level_pair(
     for k in range(0, n, 3):
         bucket = flat[k]
         if bucket > low:
-            f = exp2(((bucket + 1) * span - now) / half_life)
+            f = _exp2(((bucket + 1) * span - now) / half_life)
             mass = flat[k + 1]
             weight = flat[k + 2]
             s += mass * f
@@ -763,9 +764,9 @@ class At:
         a kind counts a skill at (``RuleKind.touch_counts``)."""
         exposures = self.plan.exposures
         if exposures:
-            touches = self.fig.touches
+            fig = self.fig
             for i in self.skills:
-                if touches(i) in exposures:
+                if fig.touches(i) in exposures:
                     return True
         return False
 

@@ -230,9 +230,11 @@ class Decay:
     def quantize(self, t: int, score: float) -> tuple[int, int, int]:
         """(bucket, score mass, weight) of one evidence score."""
         bucket = t // self.span
-        w = math.exp2((t - (bucket + 1) * self.span) / self.half_life) * SCALE
+        w = _exp2((t - (bucket + 1) * self.span) / self.half_life) * SCALE
         return bucket, round(score * w), round(w)
 
+
+_exp2: Final = math.exp2
 
 _DECAYS: Final[dict[float, Decay]] = {}
 

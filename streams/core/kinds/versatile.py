@@ -59,6 +59,11 @@ class Versatile(RuleKind):
     def __init__(self, rules: list[tuple[str, Any]], knobs: Any) -> None:
         super().__init__(rules, knobs)
         self.levels = [(LevelRule(rule_id, rule, "categories"), rule) for rule_id, rule in rules]
+        self.marks: list[tuple[float, float]] = [
+            (float(rule.breadth_proficiency), float(rule.deep_proficiency)) for _, rule in rules
+        ]
+        """Each rule's two proficiencies, read once: a configuration's fields go through
+        pydantic's ``__getattr__`` hook on every read."""
 
     def open(self, at: At | Late, n: int) -> bool:
         return self.rule_goal(at.state, n, self.levels[n][0]) < INF
@@ -67,9 +72,7 @@ class Versatile(RuleKind):
         if at.quant is None:
             return
         for n, (rule, config) in enumerate(self.levels):
-            if self.open(at, n) and at.crossed(
-                (config.breadth_proficiency, config.deep_proficiency)
-            ):
+            if self.open(at, n) and at.crossed(self.marks[n]):
                 self.evaluate(at, rule, config, out)
 
     def late(self, late: Late) -> Any:
@@ -83,14 +86,14 @@ class Versatile(RuleKind):
     def prefix(self, at: At, interest: Any, out: list[MilestoneEvent]) -> None:
         force = at.first and at.late is not None and at.late.folded
         for n, (rule, config) in enumerate(self.levels):
-            if self.open(at, n) and (
-                force or at.crossed((config.breadth_proficiency, config.deep_proficiency))
-            ):
+            if self.open(at, n) and (force or at.crossed(self.marks[n])):
                 self.evaluate(at, rule, config, out)
 
     def evaluate(self, at: At, rule: LevelRule, config: Any, out: list[MilestoneEvent]) -> None:
         state, catalog = at.state, at.catalog
-        breadth = config.breadth_proficiency
+        categories = catalog.categories
+        breadth: float = config.breadth_proficiency
+        deep_proficiency: float = config.deep_proficiency
         deep: tuple[float, str] | None = None
         by_category: dict[str, tuple[float, str]] = {}
         names = state.skills.names
@@ -99,10 +102,10 @@ class Versatile(RuleKind):
             if p < breadth:
                 continue
             k = names[i]
-            category = catalog.category(k)
+            category = categories.get(k)
             if category is None:
                 continue
-            if p >= config.deep_proficiency and (deep is None or p > deep[0]):
+            if p >= deep_proficiency and (deep is None or p > deep[0]):
                 deep = (p, k)
             held = by_category.get(category)
             if held is None or p > held[0]:
