@@ -48,6 +48,9 @@ BUILD_DIR: Final = Path(__file__).resolve().parent.parent / "build" / "compiled-
 """Where ``make compile`` puts the extensions and the stamp."""
 STAMP: Final = "SOURCES"
 FORCE_PURE: Final = "SKILLSTREAM_PURE_CORE"
+GROUP: Final = "skillstream_core"
+"""mypyc's group name for the build: the compiled modules share one runtime library,
+``{GROUP}__mypyc``, at the build's top."""
 
 
 def source_hash(path: Path) -> str:
@@ -96,10 +99,37 @@ def attach(
     suffixes = importlib.machinery.EXTENSION_SUFFIXES
     if not all(any((compiled / f"{m}{x}").is_file() for x in suffixes) for m in modules):
         return False  # built for another Python
+    if not _load_runtime(build):
+        return False
     path.insert(0, str(compiled))
-    if str(build) not in sys.path:
-        sys.path.append(str(build))  # the modules' shared runtime library
     return True
+
+
+def _load_runtime(build: Path) -> bool:
+    """Load the compiled modules' shared runtime library from ``build`` (each compiled
+    module imports it by name). Loaded from its file, not by putting ``build`` on
+    ``sys.path``: there, the build's package directories would make ``import streams``
+    find a namespace package of compiled modules alone when the checkout is not on
+    ``sys.path`` (a script run from another directory, with an editable install)."""
+    name = f"{GROUP}__mypyc"
+    if name in sys.modules:
+        return True
+    for suffix in importlib.machinery.EXTENSION_SUFFIXES:
+        library = build / f"{name}{suffix}"
+        if library.is_file():
+            loader = importlib.machinery.ExtensionFileLoader(name, str(library))
+            spec = importlib.util.spec_from_file_location(name, library, loader=loader)
+            if spec is None:
+                return False
+            module = importlib.util.module_from_spec(spec)
+            sys.modules[name] = module
+            try:
+                loader.exec_module(module)
+            except ImportError:
+                del sys.modules[name]
+                return False
+            return True
+    return False
 
 
 # --- the native hot path (Rust, ``native/``) ---------------------------------------------------

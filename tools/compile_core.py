@@ -49,6 +49,7 @@ import streams.core.kinds
 from schemas.compiled import (
     BUILD_DIR,
     FORCE_PURE,
+    GROUP,
     NATIVE_FILE,
     NATIVE_SOURCES,
     NATIVE_STAMP,
@@ -109,7 +110,7 @@ def build() -> Path:
     os.chdir(WORK)  # mypyc writes its C sources under ./build
     try:
         paths = [str(path) for path in sources.values()]
-        extensions = mypycify(paths, opt_level="3", group_name="skillstream_core")
+        extensions = mypycify(paths, opt_level="3", group_name=GROUP)
         dist = Distribution({"name": "skillstream-core", "ext_modules": extensions})
         command = dist.get_command_obj("build_ext")
         command.build_lib = str(BUILD_DIR)

@@ -47,6 +47,31 @@ def test_the_compiled_modules_are_the_ones_running() -> None:
             assert Path(module.__file__).is_relative_to(compiled.BUILD_DIR)
 
 
+@pytest.mark.skipif(
+    os.environ.get("SKILLSTREAM_EXPECT_COMPILED") != "1", reason="make test-compiled only"
+)
+def test_a_script_run_elsewhere_imports_the_checkouts_packages(tmp_path: Path) -> None:
+    """From another directory (the checkout found only through the editable install),
+    importing ``schemas`` first, then ``streams``, gives the checkout's ``streams``
+    package with its compiled modules: the build's directories are never on ``sys.path``,
+    where ``streams`` would have been a namespace package of the compiled modules alone."""
+    code = (
+        "import schemas, streams, streams.core as c, sys; "
+        "print(streams.__file__, c.COMPILED, any('compiled-core' in p for p in sys.path))"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == [str(REPO / "streams" / "__init__.py"), "True", "False"]
+
+
 def _loaded(env: dict[str, str]) -> str:
     """``COMPILED`` of three packages and the files of a hot module of each, in a fresh
     interpreter."""
