@@ -107,28 +107,38 @@ def attach(
 
 def _load_runtime(build: Path) -> bool:
     """Load the compiled modules' shared runtime library from ``build`` (each compiled
-    module imports it by name). Loaded from its file, not by putting ``build`` on
-    ``sys.path``: there, the build's package directories would make ``import streams``
-    find a namespace package of compiled modules alone when the checkout is not on
-    ``sys.path`` (a script run from another directory, with an editable install)."""
+    module imports it by name); say whether it is loaded, from ``build``. Loaded from its
+    file, not by putting ``build`` on ``sys.path``: there, the build's package directories
+    would make ``import streams`` find a namespace package of compiled modules alone when
+    the checkout is not on ``sys.path`` (a script run from another directory, with an
+    editable install). A library that does not load leaves the Python modules in use,
+    with a warning, as a damaged native module does."""
     name = f"{GROUP}__mypyc"
-    if name in sys.modules:
-        return True
+    loaded = sys.modules.get(name)
+    if loaded is not None:  # another build's runtime would run its own modules' code
+        where = getattr(loaded, "__file__", None)
+        return where is not None and Path(where).parent == build
     for suffix in importlib.machinery.EXTENSION_SUFFIXES:
         library = build / f"{name}{suffix}"
-        if library.is_file():
-            loader = importlib.machinery.ExtensionFileLoader(name, str(library))
-            spec = importlib.util.spec_from_file_location(name, library, loader=loader)
-            if spec is None:
-                return False
-            module = importlib.util.module_from_spec(spec)
-            sys.modules[name] = module
-            try:
-                loader.exec_module(module)
-            except ImportError:
-                del sys.modules[name]
-                return False
-            return True
+        if not library.is_file():
+            continue
+        loader = importlib.machinery.ExtensionFileLoader(name, str(library))
+        spec = importlib.util.spec_from_file_location(name, library, loader=loader)
+        if spec is None:
+            return False
+        try:
+            module = importlib.util.module_from_spec(spec)  # opens and initialises it
+            loader.exec_module(module)
+        except ImportError as exc:
+            warnings.warn(
+                f"the compiled core's runtime {library} does not load ({exc}); the Python "
+                "modules run (make compile builds it again)",
+                RuntimeWarning,
+                stacklevel=3,
+            )
+            return False
+        sys.modules[name] = module
+        return True
     return False
 
 

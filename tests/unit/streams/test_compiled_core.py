@@ -108,10 +108,14 @@ def test_a_build_of_other_sources_is_not_used(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("SKILLSTREAM_PURE_CORE", raising=False)
-    monkeypatch.setattr(sys, "path", list(sys.path))  # attach adds the build to it
     build = tmp_path / "compiled-core"
     (build / "streams" / "core").mkdir(parents=True)
     source_dir = str(Path(core.__file__ or "").parent)
+    suffix = importlib.machinery.EXTENSION_SUFFIXES[0]
+    runtime = build / f"{compiled.GROUP}__mypyc{suffix}"
+    # A runtime library cannot be built here: one that is there counts as loaded (its
+    # loading is the next test's).
+    monkeypatch.setattr(compiled, "_load_runtime", lambda where: (where / runtime.name).is_file())
 
     def attached() -> bool:
         path = [source_dir]
@@ -130,9 +134,10 @@ def test_a_build_of_other_sources_is_not_used(
     assert not attached()  # a stamp that lacks some of the package's modules
     (build / compiled.STAMP).write_text(stamp, encoding="ascii")
     assert not attached()  # the right stamp, but no module for this Python
-    suffix = importlib.machinery.EXTENSION_SUFFIXES[0]
     for name in core.COMPILED_MODULES:
         (build / "streams" / "core" / f"{name}{suffix}").write_bytes(b"")
+    assert not attached()  # the modules, but not their runtime library
+    runtime.write_bytes(b"")
     assert attached()  # all there: the build goes first on the package's path
     other = compiled.stamp_lines(_sources(kinds))
     (build / compiled.STAMP).write_text(stamp + other, encoding="ascii")
@@ -143,6 +148,32 @@ def test_a_build_of_other_sources_is_not_used(
     (build / compiled.STAMP).write_text(stamp, encoding="ascii")
     monkeypatch.setenv("SKILLSTREAM_PURE_CORE", "1")
     assert not attached()
+
+
+def test_the_runtime_library_is_loaded_from_its_build_or_not_at_all(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``attach`` uses a build only when its runtime library loads from that build: none
+    there, a damaged one (a warning, and the Python modules), or another build's already
+    loaded under its name each leave the Python modules in use."""
+    name = f"{compiled.GROUP}__mypyc"
+    loaded = sys.modules.get(name)
+    monkeypatch.delitem(sys.modules, name, raising=False)
+    build = tmp_path / "compiled-core"
+    build.mkdir()
+    assert not compiled._load_runtime(build)  # none
+    library = build / f"{name}{importlib.machinery.EXTENSION_SUFFIXES[0]}"
+    library.write_bytes(b"not a shared library")
+    with pytest.warns(RuntimeWarning, match="does not load"):
+        assert not compiled._load_runtime(build)  # damaged
+    assert name not in sys.modules
+    elsewhere = ModuleType(name)
+    elsewhere.__file__ = str(tmp_path / "other-build" / library.name)
+    monkeypatch.setitem(sys.modules, name, elsewhere)
+    assert not compiled._load_runtime(build)  # another build's
+    if loaded is not None and loaded.__file__ is not None:  # make test-compiled: the real one
+        monkeypatch.setitem(sys.modules, name, loaded)
+        assert compiled._load_runtime(Path(loaded.__file__).parent)
 
 
 def test_the_stamp_follows_every_compiled_source(tmp_path: Path) -> None:
