@@ -80,6 +80,19 @@ def _plain(value: object) -> object:
     return value
 
 
+def catches(pid: int, sig: int) -> bool:
+    """Whether process ``pid`` has a handler for ``sig`` now (Linux: its ``SigCgt`` mask);
+    False where that cannot be read."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+    for line in status.splitlines():
+        if line.startswith("SigCgt:"):
+            return bool(int(line.split()[1], 16) >> (sig - 1) & 1)
+    return False
+
+
 class ManagedProcess:
     """One ``skillstream …`` child process with its log in a file."""
 
@@ -138,17 +151,20 @@ class ManagedProcess:
 
     def stacks(self, timeout: float = 30.0) -> str:
         """Where a process that stopped making progress waits: every asyncio task's stack
-        (a worker prints them to its log on SIGUSR1, as every mode/faust worker does) and
-        every thread's (``py-spy dump``, installed with the dev extras; it answers even when
+        (a running worker prints them to its log on SIGUSR1, as mode's workers do; asked
+        only of a process that handles the signal) and every thread's (``py-spy dump``, installed with the dev extras; it answers even when
         the event loop itself is blocked). A line saying why for what cannot be given."""
         if self.proc is None or not self.running:
             return f"{self.name}: not running"
-        before = self.log_path.stat().st_size if self.log_path.exists() else 0
-        self.proc.send_signal(signal.SIGUSR1)
-        time.sleep(2.0)
-        with self.log_path.open("rb") as log:
-            log.seek(before)
-            tasks = log.read().decode(errors="replace").strip()
+        if catches(self.proc.pid, signal.SIGUSR1):
+            before = self.log_path.stat().st_size if self.log_path.exists() else 0
+            self.proc.send_signal(signal.SIGUSR1)
+            time.sleep(2.0)
+            with self.log_path.open("rb") as log:
+                log.seek(before)
+                tasks = log.read().decode(errors="replace").strip()
+        else:  # a worker pool's parent, or a worker still starting: SIGUSR1 would end it
+            tasks = f"{self.name}: no task stacks (it does not handle SIGUSR1 now)"
         spy = Path(sys.executable).with_name("py-spy")
         if not spy.exists():
             return f"{tasks}\n{self.name}: no thread stacks (py-spy is not beside {sys.executable})"

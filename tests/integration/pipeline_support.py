@@ -98,7 +98,8 @@ async def wait_caught_up(
             quiet_since = None
         await asyncio.sleep(0.5)
     raise AssertionError(
-        f"pipeline did not catch up in {timeout}s (lag {lag})\n"
+        f"pipeline did not catch up in {timeout}s (lag {lag}, {ingested} of "
+        f"{expected_inputs} inputs committed by ingest)\n"
         + await _where_it_stands(settings, groups, workers)
     )
 
@@ -112,9 +113,14 @@ async def _where_it_stands(
 
     lines = []
     for group, topic in groups:
+        try:
+            positions = await group_lag(settings.kafka, group, topic)
+        except Exception as exc:  # the logs and stacks below still help
+            lines.append(f"{group} {topic}: positions not read ({exc!r})")
+            continue
         lines += [
             f"{group} {topic}[{p.partition}]: committed {p.committed}, end {p.end}"
-            for p in await group_lag(settings.kafka, group, topic)
+            for p in positions
             if p.lag
         ]
     for w in workers:

@@ -1,0 +1,45 @@
+"""The test processes' helpers: whether a process handles a signal, before it is sent."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tools.processes import catches
+
+pytestmark = pytest.mark.skipif(
+    not Path("/proc/self/status").is_file(), reason="reads /proc (Linux)"
+)
+
+HANDLES = (
+    "import signal, sys, time; signal.signal(signal.SIGUSR1, lambda *_: None); "
+    "print('ready', flush=True); time.sleep(30)"
+)
+IGNORES = "import sys, time; print('ready', flush=True); time.sleep(30)"
+
+
+@pytest.mark.parametrize(("code", "handled"), [(HANDLES, True), (IGNORES, False)])
+def test_whether_a_process_handles_sigusr1(code: str, handled: bool) -> None:
+    """What ``ManagedProcess.stacks`` asks before sending SIGUSR1: a process without a
+    handler (a worker pool's parent, a worker still starting) would be ended by it."""
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline().strip() == "ready"
+        assert catches(proc.pid, signal.SIGUSR1) is handled
+        assert catches(proc.pid, signal.SIGTERM) is False  # Python leaves SIGTERM alone
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def test_a_process_that_is_gone_handles_nothing() -> None:
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    time.sleep(0.1)
+    assert catches(proc.pid, signal.SIGUSR1) is False
