@@ -63,8 +63,10 @@ same ladders as ``_Ladder``."""
 
 def _seen(catalog: Catalog) -> list[Any]:
     """``_LADDERS``, worked out again when the catalog is another object or its ladders
-    changed since (a catalog loaded again is equal, not the same: worked out once more)."""
-    if _LADDERS[0] is catalog and _LADDERS[1] == catalog.ladder_revision:
+    changed since (a catalog loaded again is equal, not the same: worked out once more).
+    Holds the last catalog seen; a catalog changes only through ``put`` and ``remove``."""
+    revision = catalog.ladder_revision  # read first: a change after it is seen next time
+    if _LADDERS[0] is catalog and _LADDERS[1] == revision:
         return _LADDERS
     ladders = tuple(catalog.ladders.values())
     levels: dict[str, set[float]] = {}
@@ -74,7 +76,7 @@ def _seen(catalog: Catalog) -> list[Any]:
                 levels.setdefault(r.skill, set()).add(r.level)
     compiled = {k: tuple(sorted(v)) for k, v in levels.items()}
     flat = tuple(_Ladder(ladder) for ladder in ladders)
-    _LADDERS[:] = [catalog, catalog.ladder_revision, compiled, flat]
+    _LADDERS[:] = [catalog, revision, compiled, flat]
     return _LADDERS
 
 
