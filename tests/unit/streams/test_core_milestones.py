@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 import pytest
 from core_helpers import LEARNER, at, catalog, default_data, event, only, run, voiding
 
+from schemas.catalog import Skill
 from schemas.events import EventKind, LearningEvent
 from schemas.milestones import MilestoneEvent, MilestoneKind, milestone_id
 from streams.core import Rules, decode_state, encode_state, snapshot
@@ -211,6 +212,23 @@ def test_soft_skills_by_exposure_alone() -> None:
         for i in range(2)
     ]
     _, out = run(events, only("soft_skills", **SOFT))
+    assert [m.data.level for m in out] == ["2-skills"]
+
+
+def test_soft_skills_follow_a_category_changed_in_the_live_catalog() -> None:
+    """A skill put again with another category (the catalog topic, followed live) counts
+    by its new one from the next statement: the kind reads ``Catalog.categories``."""
+    events = [
+        event(f"{k}{i}", EventKind.COLLABORATION, i, skills=(k,))
+        for k in ("empathy", "negotiation")
+        for i in range(2)
+    ]
+    live = catalog()
+    live.put(Skill(id="negotiation", name="Negotiation", category="domain"))
+    _, out = run(events, only("soft_skills", **SOFT), live)
+    assert out == []  # negotiation is no soft skill now: one held
+    live.put(Skill(id="negotiation", name="Negotiation", category="soft"))
+    _, out = run(events, only("soft_skills", **SOFT), live)
     assert [m.data.level for m in out] == ["2-skills"]
 
 
