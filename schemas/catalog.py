@@ -286,6 +286,3 @@ class Catalog:
             for iri in old.iris:
                 if self.skill_iris.get(iri) == skill:
                     del self.skill_iris[iri]
-
-    def category(self, skill: str) -> str | None:
-        return self.categories.get(skill)

@@ -152,8 +152,9 @@ class ManagedProcess:
     def stacks(self, timeout: float = 30.0) -> str:
         """Where a process that stopped making progress waits: every asyncio task's stack
         (a running worker prints them to its log on SIGUSR1, as mode's workers do; asked
-        only of a process that handles the signal) and every thread's (``py-spy dump``, installed with the dev extras; it answers even when
-        the event loop itself is blocked). A line saying why for what cannot be given."""
+        only of a process that handles the signal) and every thread's (``py-spy dump``,
+        installed with the dev extras; it answers even when the event loop itself is
+        blocked). A line saying why for what cannot be given."""
         if self.proc is None or not self.running:
             return f"{self.name}: not running"
         if catches(self.proc.pid, signal.SIGUSR1):

@@ -140,9 +140,9 @@ def test_a_skills_category_follows_its_puts_and_its_tombstone() -> None:
     as the catalog holds it now: a skill put again with another category has the new
     one, and a removed skill has none."""
     catalog = Catalog([Skill(id="listening", name="Listening", category="soft")])
-    assert catalog.category("listening") == "soft"
+    assert catalog.categories["listening"] == "soft"
     catalog.put(Skill(id="listening", name="Listening", category="communication"))
     assert catalog.categories == {"listening": "communication"}
     catalog.remove("skill:listening")
-    assert catalog.category("listening") is None
+    assert "listening" not in catalog.categories
     assert catalog.categories == {}
