@@ -569,10 +569,10 @@ _VOIDING: Final = EventKind.VOIDING
 
 class NativeIngest:
     """``parse_statement`` and ``normalize`` in one native read (``native/src/ingest.rs``),
-    for the records it takes: a valid statement of one Agent with an id, in the common
-    shapes. ``__call__`` returns what ``normalize`` would, or None: then the caller takes
-    the Python path. The native side holds a copy of the catalog and vocabulary, made
-    again when the catalog's ``revision`` moves.
+    for the records it takes: a valid statement of an Agent or a Group with an id, in the
+    common shapes. ``__call__`` returns what ``normalize`` would, or None: then the caller
+    takes the Python path. The native side holds a copy of the catalog and vocabulary,
+    made again when the catalog's ``revision`` moves.
     """
 
     __slots__ = ("_native", "_revision", "catalog", "secret", "vocabulary")
@@ -651,6 +651,19 @@ class NativeIngest:
         if time is None:
             return _NO_TIME
         values["time"] = time
+        learner = values["learner"]
+        if type(learner) is tuple:  # a Group's members: an event each
+            return _each_learner(values, learner)
         if BUILT_TRUSTED:
             return (trusted(LearningEvent, values),)  # a direct call, compiled to compiled
         return (_build(values),)
+
+
+def _each_learner(values: dict[str, Any], learners: tuple[str, ...]) -> tuple[LearningEvent, ...]:
+    """One statement's events, one per learner a Group credits (as ``normalize`` makes them)."""
+    events = []
+    for key in learners:
+        one = values.copy()
+        one["learner"] = key
+        events.append(_build(one))
+    return tuple(events)

@@ -97,7 +97,8 @@ struct Event<'a> {
     success: Option<bool>,
     completion: Option<bool>,
     duration: Option<&'a str>,
-    key: Key<'a>,
+    /// One for an Agent; a Group's members (or the Group itself when it lists none).
+    keys: Vec<Key<'a>>,
 }
 
 /// The learner's identifier: an mbox (hashed first) or the canonical IFI of the others.
@@ -285,7 +286,7 @@ impl Normalizer {
                 self.skill_assessed
             };
         }
-        let key = self.key_of(st.actor.get().ok_or(Decline)?)?;
+        let keys = self.keys_of(st.actor.get().ok_or(Decline)?)?;
 
         let mapping = activity_id.and_then(|a| self.activities.get(a));
         if let Some(declared) = mapping.and_then(|m| m.kind) {
@@ -368,7 +369,7 @@ impl Normalizer {
             success,
             completion,
             duration,
-            key,
+            keys,
         }))
     }
 
@@ -387,7 +388,19 @@ impl Normalizer {
         }
     }
 
-    /// The identifier `schemas.identity` keys an Agent by (a Group is declined before).
+    /// `schemas.identity.learner_keys`: the identifiers of a Group's members, else of the
+    /// actor itself (an Agent, or a Group listing no member). The validator held each
+    /// member to an Agent with one identifier.
+    fn keys_of<'a>(&self, actor: &'a Object<'a>) -> Result<Vec<Key<'a>>, Decline> {
+        if text(&actor.object_type) == Some("Group") {
+            if let Some(members) = actor.member.get().filter(|m| !m.is_empty()) {
+                return members.iter().map(|m| self.key_of(m)).collect();
+            }
+        }
+        Ok(vec![self.key_of(actor)?])
+    }
+
+    /// The identifier `schemas.identity` keys an Agent or an identified Group by.
     fn key_of<'a>(&self, agent: &'a Object<'a>) -> Result<Key<'a>, Decline> {
         if let Some(mbox) = text(&agent.mbox) {
             return Ok(Key::Mbox(mbox));
@@ -549,9 +562,10 @@ impl Normalizer {
 
     /// One record: None when the Python path must decide (see the module docs); a
     /// `(code, verb)` tuple for a verb the vocabulary ignores (0) or does not know (1);
-    /// else `(values, stored)`: the values of the statement's one event as a dict, with
+    /// else `(values, stored)`: the values of the statement's event as a dict, with
     /// `time` the statement's timestamp as sent (or None) and `stored` its stored time,
-    /// for the caller to read. `v2`: the rules when the statement declares no version
+    /// for the caller to read; `learner` is a tuple of keys when a Group credits several
+    /// learners (an event each). `v2`: the rules when the statement declares no version
     /// (true: xAPI 2.0, false: 1.0.3).
     fn ingest(&self, py: Python<'_>, raw: &[u8], v2: bool) -> PyResult<Option<PyObject>> {
         let Some(st) = read(raw) else {
@@ -577,7 +591,23 @@ impl Normalizer {
             }
             Ok(Normalized::Event(event)) => event,
         };
-        let learner = self.key(py, &event.key);
+        // the members' keys, each once, in their order (two members may be one learner)
+        let mut learners: Vec<Py<PyString>> = Vec::with_capacity(event.keys.len());
+        for key in &event.keys {
+            let learner = self.key(py, key);
+            let mut known = false;
+            for other in &learners {
+                known = known || other.bind(py).as_any().eq(learner.bind(py))?;
+            }
+            if !known {
+                learners.push(learner);
+            }
+        }
+        let learner = if learners.len() == 1 {
+            learners.pop().expect("one key").into_any()
+        } else {
+            PyTuple::new(py, learners)?.into_any().unbind()
+        };
         let skills = PyTuple::new(py, event.skills.iter().map(|s| s.clone_ref(py)))?;
         let values = self.template.bind(py).copy()?;
         values.set_item(

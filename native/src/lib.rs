@@ -136,6 +136,9 @@ struct Object<'a> {
     openid: Given<Text<'a>>,
     #[serde(default, borrow)]
     account: Given<Obj<Account<'a>>>,
+    /// A Group's members (an Agent or an Activity never has them).
+    #[serde(default, borrow)]
+    member: Given<Vec<Obj<Object<'a>>>>,
 }
 
 #[derive(Deserialize)]
@@ -547,7 +550,7 @@ fn statement(st: &Statement, v2: bool) -> bool {
     if st.authority.get().is_some_and(|a| !agent(a)) {
         return false;
     }
-    if !st.actor.get().is_some_and(|a| agent(a)) {
+    if !st.actor.get().is_some_and(|a| actor(a)) {
         return false;
     }
     let Some(verb) = st.verb.get() else {
@@ -578,12 +581,48 @@ fn iri(value: &Given<Text>) -> bool {
     text(value).is_some_and(is_iri)
 }
 
+/// An Agent, or a Group as the actor (`fast._actor`).
+fn actor(actor: &Object) -> bool {
+    if text(&actor.object_type) == Some("Group") {
+        group(actor)
+    } else {
+        agent(actor)
+    }
+}
+
 fn agent(agent: &Object) -> bool {
-    if agent.id.is_some() || agent.definition.is_some() {
-        return false; // an Activity's properties
+    if agent.member.is_some() {
+        return false; // a Group's property
     }
     if text(&agent.object_type).is_some_and(|t| t != "Agent") {
         return false;
+    }
+    identified(agent)
+}
+
+/// `fast._group`: an identified Group (one IFI) or an anonymous one with members, every
+/// member an Agent.
+fn group(group: &Object) -> bool {
+    if group.id.is_some() || group.definition.is_some() {
+        return false; // an Activity's properties
+    }
+    let identified = group.mbox.is_some()
+        || group.mbox_sha1sum.is_some()
+        || group.openid.is_some()
+        || group.account.is_some();
+    if identified && !self::identified(group) {
+        return false;
+    }
+    match group.member.get() {
+        None => identified,
+        Some(members) => (identified || !members.is_empty()) && members.iter().all(|m| agent(m)),
+    }
+}
+
+/// Exactly one identifier (IFI), well-formed; none of an Activity's properties.
+fn identified(agent: &Object) -> bool {
+    if agent.id.is_some() || agent.definition.is_some() {
+        return false; // an Activity's properties
     }
     let ifis = [
         agent.mbox.is_some(),
@@ -610,7 +649,8 @@ fn agent(agent: &Object) -> bool {
 }
 
 fn activity(activity: &Object) -> bool {
-    if activity.name.is_some()
+    if activity.member.is_some()
+        || activity.name.is_some()
         || activity.mbox.is_some()
         || activity.mbox_sha1sum.is_some()
         || activity.openid.is_some()

@@ -10,13 +10,14 @@ reject. ``tests/unit/schemas/test_xapi_fast_path.py`` holds it to that on all th
 conformance cases, on hypothesis-generated statements and mutations, and on the
 simulator's traffic.
 
-What it accepts is what LMSs send all day: an Agent with one identifier; a verb; an
-Activity (its definition without interaction components) or an Agent as the object; a
-result; a context with registration, context activities, revision, platform, language
-and extensions; ``stored`` and an Agent as ``authority`` (statements an LRS forwards).
-Anything else (Groups, StatementRefs, SubStatements, attachments, instructors, teams,
-interaction activities, extension values nested twice, voiding) goes to the every-error
-validator as it always did.
+What it accepts is what LMSs send all day: an Agent with one identifier, or a Group of
+them as the actor (identified, or anonymous with members); a verb; an Activity (its
+definition without interaction components) or an Agent as the object; a result; a
+context with registration, context activities, revision, platform, language and
+extensions; ``stored`` and an Agent as ``authority`` (statements an LRS forwards).
+Anything else (a Group as object or authority, StatementRefs, SubStatements,
+attachments, instructors, teams, interaction activities, extension values nested twice,
+voiding) goes to the every-error validator as it always did.
 
 Why it is faster: one pass with no path strings, no problem list and few calls; unknown
 properties are found by comparing key views with frozensets; the IRIs and language tags
@@ -60,6 +61,7 @@ _STATEMENT: Final = STATEMENT_KEYS - {"attachments"}
 _VERSIONS: Final = (VERSIONS_1_0, VERSIONS_2_0)
 _IFIS: Final = frozenset({"mbox", "mbox_sha1sum", "openid", "account"})
 _AGENT: Final = AGENT_KEYS
+_GROUP: Final = AGENT_KEYS | {"member"}
 _ACCOUNT: Final = ACCOUNT_KEYS
 _VERB: Final = VERB_KEYS
 _ACTIVITY: Final = ACTIVITY_KEYS
@@ -96,7 +98,7 @@ def accepts(statement: object, v2: bool) -> bool:
             return False
     if "authority" in st and not _agent(st["authority"]):
         return False  # an Agent; the OAuth pair (a Group) goes the long way
-    if not ("actor" in st and _agent(st["actor"])):
+    if not ("actor" in st and _actor(st["actor"])):
         return False
     verb = st.get("verb")
     if type(verb) is not dict or not verb.keys() <= _VERB:
@@ -155,6 +157,13 @@ def _extensions(value: object) -> bool:
     return True
 
 
+def _actor(actor: Any) -> bool:
+    """An Agent, or a Group as the actor (never as authority or object, rarer shapes)."""
+    if type(actor) is dict and actor.get("objectType") == "Group":
+        return _group(actor)
+    return _agent(actor)
+
+
 def _agent(agent: Any) -> bool:
     if type(agent) is not dict or not agent.keys() <= _AGENT:
         return False
@@ -162,6 +171,11 @@ def _agent(agent: Any) -> bool:
         return False
     if "name" in agent and type(agent["name"]) is not str:
         return False
+    return _identified(agent)
+
+
+def _identified(agent: dict[str, Any]) -> bool:
+    """Exactly one identifier (IFI), well-formed."""
     if len(agent.keys() & _IFIS) != 1:
         return False
     if "mbox" in agent:
@@ -176,6 +190,24 @@ def _agent(agent: Any) -> bool:
     if type(account) is not dict or account.keys() != _ACCOUNT:
         return False
     return type(account["name"]) is str and _iri(account["homePage"])
+
+
+def _group(group: dict[str, Any]) -> bool:
+    """A Group (``objectType`` is "Group"): an identified one (one IFI), or an anonymous
+    one listing at least one member; every member an Agent."""
+    if not group.keys() <= _GROUP:
+        return False
+    if "name" in group and type(group["name"]) is not str:
+        return False
+    identified = not group.keys().isdisjoint(_IFIS)
+    if identified and not _identified(group):
+        return False
+    members = group.get("member")
+    if members is None:
+        return identified and "member" not in group
+    if type(members) is not list or not (identified or members):
+        return False
+    return all(_agent(member) for member in members)
 
 
 def _activity(activity: Any) -> bool:

@@ -24,6 +24,7 @@ from test_xapi_properties import PROPERTY_SETTINGS, mutated, versioned_statement
 
 from schemas.catalog import ActivityMapping, Catalog, CompetencyTypes, Ladder, Role, Skill
 from schemas.events import EventKind, LearningEvent
+from schemas.identity import learner_keys
 from schemas.normalize import SKILLS_EXTENSION, Ignored, NativeIngest, normalize
 from schemas.vocabulary import CMI5_CATEGORY, SATISFIED, VerbActivityRule, Vocabulary
 from schemas.xapi import XapiVersion, parse_statement
@@ -311,6 +312,58 @@ CASES: dict[str, bytes] = {
             "member": [{"mbox": "mailto:a@example.com"}, {"mbox": "mailto:b@example.com"}],
         }
     ),
+    # one learner named twice (by mbox and by its SHA-1): one event, in the members' order
+    "a group naming a learner twice": _with(
+        actor={
+            "objectType": "Group",
+            "name": "Cohort 7",
+            "member": [
+                {"mbox": "mailto:b@example.com"},
+                {"openid": "https://id.example.com/ada"},
+                {"mbox_sha1sum": hashlib.sha1(b"mailto:b@example.com").hexdigest()},
+                {"objectType": "Agent", "account": {"homePage": "https://e.x", "name": "u"}},
+            ],
+        }
+    ),
+    "an identified group": _with(
+        actor={"objectType": "Group", "account": {"homePage": "https://e.x", "name": "team-4"}}
+    ),
+    "an identified group with members": _with(
+        actor={
+            "objectType": "Group",
+            "mbox": "mailto:team@example.com",
+            "member": [{"mbox": "mailto:a@example.com"}],
+        }
+    ),
+    "an identified group with no members": _with(
+        actor={"objectType": "Group", "mbox": "mailto:team@example.com", "member": []}
+    ),
+    # valid, yet left to the Python path
+    "a group as the object": _with(
+        object={"objectType": "Group", "member": [{"mbox": "mailto:a@example.com"}]}
+    ),
+    # invalid: each left to the every-error validator
+    "an anonymous group with no members": _with(actor={"objectType": "Group", "member": []}),
+    "a group within a group": _with(
+        actor={
+            "objectType": "Group",
+            "member": [{"objectType": "Group", "mbox": "mailto:a@example.com"}],
+        }
+    ),
+    "a group with two identifiers": _with(
+        actor={
+            "objectType": "Group",
+            "mbox": "mailto:team@example.com",
+            "openid": "https://id.example.com/team",
+            "member": [{"mbox": "mailto:a@example.com"}],
+        }
+    ),
+    "a member without identifier": _with(
+        actor={"objectType": "Group", "member": [{"name": "Ada"}]}
+    ),
+    "an agent with members": _with(
+        actor={"mbox": "mailto:a@example.com", "member": [{"mbox": "mailto:b@example.com"}]}
+    ),
     "stored only": _with(timestamp=None, stored="2026-01-06T10:00:00+02:00"),
     "no time": _with(timestamp=None),
     "an offset": _with(timestamp="2026-01-05T09:00:00.123456789+05:30"),
@@ -343,11 +396,15 @@ TAKEN = [
     "scaled score", "raw score", "raw score, floats", "raw score, huge floats",
     "raw without min", "duration", "a duration of every unit", "a duration in days",
     "a duration past a float", "mbox_sha1sum", "account", "openid", "stored only",
-    "no time", "an offset", "declared 1.0.3",
+    "no time", "an offset", "declared 1.0.3", "a group", "a group naming a learner twice",
+    "an identified group", "an identified group with members",
+    "an identified group with no members",
 ]  # fmt: skip
 DECLINED = [
     "a competency segment not in ASCII", "an escaped skill", "raw score, integers past 52 bits",
-    "a scaled score of -0", "a raw score of -0.0", "a group", "no id", "declared 2.0.7", "declared 3.0", "invalid", "a late hour, lower case", "not UTF-8 in an extension",
+    "a scaled score of -0", "a raw score of -0.0", "no id", "declared 2.0.7", "declared 3.0", "invalid", "a late hour, lower case", "not UTF-8 in an extension",
+    "a group as the object", "an anonymous group with no members", "a group within a group",
+    "a group with two identifiers", "a member without identifier", "an agent with members",
 ]  # fmt: skip
 
 
@@ -379,6 +436,18 @@ def test_what_the_cases_come_to(sample: tuple[Catalog, Vocabulary]) -> None:
         "no_time", "no timestamp, no stored time and no record time"
     )
     assert fast(CASES["ignored verb"], None, "2.0.0", None).code == "ignored_verb"
+    # a Group: an event per learner, each learner once, in the members' order
+    events = fast(CASES["a group naming a learner twice"], None, "2.0.0", None)
+    assert [e.learner for e in events] == [
+        learner_keys({"mbox": "mailto:b@example.com"}, SECRET)[0],
+        learner_keys({"openid": "https://id.example.com/ada"}, SECRET)[0],
+        learner_keys({"account": {"homePage": "https://e.x", "name": "u"}}, SECRET)[0],
+    ]
+    assert len({e.statement_id for e in events}) == 1
+    (event,) = fast(CASES["an identified group with members"], None, "2.0.0", None)
+    assert event.learner == learner_keys({"mbox": "mailto:a@example.com"}, SECRET)[0]
+    (event,) = fast(CASES["an identified group with no members"], None, "2.0.0", None)
+    assert event.learner == learner_keys({"mbox": "mailto:team@example.com"}, SECRET)[0]
 
 
 def test_a_catalog_change_reaches_it(sample: tuple[Catalog, Vocabulary]) -> None:

@@ -251,15 +251,38 @@ EDGES = {
     "a null": _set("context.language", None),
     "a stored time without zone under 2.0 rules": _set("stored", "2026-01-05T08:15:18"),
     "an authority without identifier": _set("authority", {"name": "LRS"}),
+    "an anonymous Group without members": _set("actor", {"objectType": "Group", "member": []}),
+    "an anonymous Group without member list": _set("actor", {"objectType": "Group"}),
+    "a Group in a Group": _set(
+        "actor",
+        {"objectType": "Group", "member": [{"objectType": "Group", "mbox": "mailto:a@e.x"}]},
+    ),
+    "a Group with two identifiers": _set(
+        "actor", {"objectType": "Group", "mbox": "mailto:a@e.x", "openid": "https://e.x/a"}
+    ),
+    "a Group member without identifier": _set(
+        "actor", {"objectType": "Group", "member": [{"name": "Ada"}]}
+    ),
+    "a Group member list of null": _set(
+        "actor", {"objectType": "Group", "mbox": "mailto:a@e.x", "member": None}
+    ),
+    "a Group with an id": _set(
+        "actor", {"objectType": "Group", "id": "https://e.x/g", "mbox": "mailto:a@e.x"}
+    ),
+    "an Agent with members": _set(
+        "actor", {"mbox": "mailto:a@e.x", "member": [{"mbox": "mailto:b@e.x"}]}
+    ),
+    "an Activity with members": _set("object.member", [{"mbox": "mailto:b@e.x"}]),
 }
 RARER_BUT_VALID = {
     "an extension value nested twice": _set(
         "object.definition.extensions", {"https://example.com/x/deep": [[0]]}
     ),
     "an instructor": _set("context.instructor", {"mbox": "mailto:tutor@example.com"}),
-    "a Group actor": _set(
-        "actor", {"objectType": "Group", "member": [{"mbox": "mailto:ada@example.com"}]}
-    ),
+    "a Group as the object": {
+        **_set("object", {"objectType": "Group", "member": [{"mbox": "mailto:ada@example.com"}]}),
+        "context": {"language": "en-US"},  # no platform: an Activity's alone
+    },
     "an OAuth authority (a Group of two)": _set(
         "authority",
         {
@@ -292,6 +315,29 @@ def test_a_rarer_shape_is_left_to_the_every_error_validator(name: str) -> None:
     statement = RARER_BUT_VALID[name]
     assert not _agree(statement, V2)
     assert every_problem(statement, V2) == [], name
+
+
+GROUPS = {
+    "anonymous": {"objectType": "Group", "member": [{"mbox": "mailto:ada@example.com"}]},
+    "identified": {"objectType": "Group", "name": "Team 4", "openid": "https://e.x/team-4"},
+    "identified, with members": {
+        "objectType": "Group",
+        "account": {"homePage": "https://e.x", "name": "team-4"},
+        "member": [
+            {"objectType": "Agent", "mbox_sha1sum": "ab" * 20},
+            {"account": {"homePage": "https://e.x", "name": "ada"}},
+        ],
+    },
+    "identified, no members": {"objectType": "Group", "mbox": "mailto:t@e.x", "member": []},
+}
+
+
+@pytest.mark.parametrize("name", sorted(GROUPS))
+def test_a_group_as_the_actor_takes_the_fast_path(name: str) -> None:
+    statement = _set("actor", GROUPS[name])
+    assert _agree(statement, V2)
+    if NATIVE is not None:
+        assert NATIVE.accepts(orjson.dumps(statement), True)
 
 
 def test_a_deep_extension_value_is_still_refused() -> None:
