@@ -127,11 +127,11 @@ def learner_keys(actor: Mapping[str, Any], secret: bytes) -> tuple[str, ...]:
     if actor.get("objectType") == "Group":
         members = actor.get("member")
         if members:
-            keys: list[str] = []
+            keys: dict[str, None] = {}  # each learner once, in the members' order
             for member in members:
                 key = _agent_key(member, secret, cache)
-                if key is not None and key not in keys:
-                    keys.append(key)
+                if key is not None:
+                    keys[key] = None
             if keys:
                 return tuple(keys)
     key = _agent_key(actor, secret, cache)

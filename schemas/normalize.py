@@ -665,5 +665,5 @@ def _each_learner(values: dict[str, Any], learners: tuple[str, ...]) -> tuple[Le
     for key in learners:
         one = values.copy()
         one["learner"] = key
-        events.append(_build(one))
+        events.append(trusted(LearningEvent, one) if BUILT_TRUSTED else _build(one))
     return tuple(events)

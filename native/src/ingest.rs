@@ -591,22 +591,25 @@ impl Normalizer {
             }
             Ok(Normalized::Event(event)) => event,
         };
-        // the members' keys, each once, in their order (two members may be one learner)
-        let mut learners: Vec<Py<PyString>> = Vec::with_capacity(event.keys.len());
-        for key in &event.keys {
-            let learner = self.key(py, key);
-            let mut known = false;
-            for other in &learners {
-                known = known || other.bind(py).as_any().eq(learner.bind(py))?;
+        let learner = match event.keys.as_slice() {
+            [one] => self.key(py, one).into_any(),
+            many => {
+                // the members' keys, each once, in their order (two members may be one
+                // learner, named by mbox and by its SHA-1)
+                let mut seen: FxHashSet<String> = FxHashSet::default();
+                let mut learners: Vec<Py<PyString>> = Vec::with_capacity(many.len());
+                for key in many {
+                    let learner = self.key(py, key);
+                    if seen.insert(learner.bind(py).to_str()?.to_owned()) {
+                        learners.push(learner);
+                    }
+                }
+                if learners.len() == 1 {
+                    learners.pop().expect("one learner").into_any()
+                } else {
+                    PyTuple::new(py, learners)?.into_any().unbind()
+                }
             }
-            if !known {
-                learners.push(learner);
-            }
-        }
-        let learner = if learners.len() == 1 {
-            learners.pop().expect("one key").into_any()
-        } else {
-            PyTuple::new(py, learners)?.into_any().unbind()
         };
         let skills = PyTuple::new(py, event.skills.iter().map(|s| s.clone_ref(py)))?;
         let values = self.template.bind(py).copy()?;

@@ -115,7 +115,7 @@ struct Verb<'a> {
     display: Given<LanguageMap>,
 }
 
-/// An Agent or an Activity: which one is known only once every property is read.
+/// An Agent, a Group or an Activity: which one is known only once every property is read.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 #[allow(dead_code)] // read to be checked as they are read, never looked at again

@@ -325,6 +325,12 @@ CASES: dict[str, bytes] = {
             ],
         }
     ),
+    "a group of many members, two learners": _with(
+        actor={
+            "objectType": "Group",
+            "member": [{"mbox": f"mailto:{'ab'[i % 2]}@example.com"} for i in range(600)],
+        }
+    ),
     "an identified group": _with(
         actor={"objectType": "Group", "account": {"homePage": "https://e.x", "name": "team-4"}}
     ),
@@ -397,6 +403,7 @@ TAKEN = [
     "raw without min", "duration", "a duration of every unit", "a duration in days",
     "a duration past a float", "mbox_sha1sum", "account", "openid", "stored only",
     "no time", "an offset", "declared 1.0.3", "a group", "a group naming a learner twice",
+    "a group of many members, two learners",
     "an identified group", "an identified group with members",
     "an identified group with no members",
 ]  # fmt: skip

@@ -273,6 +273,12 @@ EDGES = {
         "actor", {"mbox": "mailto:a@e.x", "member": [{"mbox": "mailto:b@e.x"}]}
     ),
     "an Activity with members": _set("object.member", [{"mbox": "mailto:b@e.x"}]),
+    "a Group whose name is null": _set(
+        "actor", {"objectType": "Group", "name": None, "member": [{"mbox": "mailto:a@e.x"}]}
+    ),
+    "a Group whose members are an object": _set(
+        "actor", {"objectType": "Group", "mbox": "mailto:t@e.x", "member": {}}
+    ),
 }
 RARER_BUT_VALID = {
     "an extension value nested twice": _set(
@@ -332,12 +338,14 @@ GROUPS = {
 }
 
 
+@pytest.mark.parametrize("rules", [V1, V2])
 @pytest.mark.parametrize("name", sorted(GROUPS))
-def test_a_group_as_the_actor_takes_the_fast_path(name: str) -> None:
+def test_a_group_as_the_actor_takes_the_fast_path(name: str, rules: XapiVersion) -> None:
     statement = _set("actor", GROUPS[name])
-    assert _agree(statement, V2)
+    statement["version"] = "1.0.3" if rules is V1 else "2.0.0"
+    assert _agree(statement, rules)
     if NATIVE is not None:
-        assert NATIVE.accepts(orjson.dumps(statement), True)
+        assert NATIVE.accepts(orjson.dumps(statement), rules is V2)
 
 
 def test_a_deep_extension_value_is_still_refused() -> None:
