@@ -569,8 +569,9 @@ _VOIDING: Final = EventKind.VOIDING
 
 class NativeIngest:
     """``parse_statement`` and ``normalize`` in one native read (``native/src/ingest.rs``),
-    for the records it takes: a valid statement of an Agent or a Group with an id, in the
-    common shapes. ``__call__`` returns what ``normalize`` would, or None: then the caller
+    for the records it takes: a valid statement of an Agent or a Group, in the common
+    shapes (one without an id gets the id ``statement_id_of`` derives from its parsed
+    JSON). ``__call__`` returns what ``normalize`` would, or None: then the caller
     takes the Python path. The native side holds a copy of the catalog and vocabulary,
     made again when the catalog's ``revision`` moves.
     """
@@ -651,6 +652,8 @@ class NativeIngest:
         if time is None:
             return _NO_TIME
         values["time"] = time
+        if values["statement_id"] is None:  # derived from the statement, as normalize does
+            values["statement_id"] = statement_id_of(orjson.loads(raw))
         learner = values["learner"]
         if type(learner) is tuple:  # a Group's members: an event each
             return _each_learner(values, learner)

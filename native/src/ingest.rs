@@ -3,7 +3,7 @@
 //! For a record the validator's fast path accepts (`crate::statement`), this is what
 //! `schemas.normalize.normalize` makes of the statement, worked out from the borrowed read
 //! instead of from a parsed dict: the event's values but its time, or the ignored verb.
-//! Anything outside the common shapes (no statement id, a declared version other than those
+//! Anything outside the common shapes (a declared version other than those
 //! `declared_rules` reads, a competency IRI whose last segment is not ASCII, integer scores
 //! beyond 2**52, a negative zero in a score; docs/engine.md lists them all) is declined with
 //! `None`, and the Python path decides as before.
@@ -85,7 +85,8 @@ enum Normalized<'a> {
 }
 
 struct Event<'a> {
-    id: &'a str,
+    /// None when the statement has none: Python derives it from the parsed statement.
+    id: Option<&'a str>,
     kind: Kind,
     timestamp: Option<&'a str>,
     stored: Option<&'a str>,
@@ -248,7 +249,7 @@ fn learner_key(secret: &Hmac<Sha256>, canonical: &str) -> String {
 
 impl Normalizer {
     fn event<'a>(&'a self, st: &'a Statement<'a>) -> Result<Normalized<'a>, Decline> {
-        let id = text(&st.id).ok_or(Decline)?; // no id: its derived id needs the dict
+        let id = text(&st.id);
         let verb = st.verb.get().and_then(|v| text(&v.id)).ok_or(Decline)?;
         let target = st.object.get().ok_or(Decline)?;
         if self.ignored.contains(verb) {
@@ -564,7 +565,8 @@ impl Normalizer {
     /// `(code, verb)` tuple for a verb the vocabulary ignores (0) or does not know (1);
     /// else `(values, stored)`: the values of the statement's event as a dict, with
     /// `time` the statement's timestamp as sent (or None) and `stored` its stored time,
-    /// for the caller to read; `learner` is a tuple of keys when a Group credits several
+    /// for the caller to read; `statement_id` is None when the statement has no id (the
+    /// caller derives it from the parsed statement); `learner` is a tuple of keys when a Group credits several
     /// learners (an event each). `v2`: the rules when the statement declares no version
     /// (true: xAPI 2.0, false: 1.0.3).
     fn ingest(&self, py: Python<'_>, raw: &[u8], v2: bool) -> PyResult<Option<PyObject>> {
@@ -615,7 +617,7 @@ impl Normalizer {
         let values = self.template.bind(py).copy()?;
         values.set_item(
             pyo3::intern!(py, "statement_id"),
-            event.id.to_ascii_lowercase(),
+            event.id.map(str::to_ascii_lowercase),
         )?;
         values.set_item(pyo3::intern!(py, "learner"), learner)?;
         values.set_item(

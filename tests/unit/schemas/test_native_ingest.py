@@ -25,7 +25,13 @@ from test_xapi_properties import PROPERTY_SETTINGS, mutated, versioned_statement
 from schemas.catalog import ActivityMapping, Catalog, CompetencyTypes, Ladder, Role, Skill
 from schemas.events import EventKind, LearningEvent
 from schemas.identity import learner_keys
-from schemas.normalize import SKILLS_EXTENSION, Ignored, NativeIngest, normalize
+from schemas.normalize import (
+    SKILLS_EXTENSION,
+    Ignored,
+    NativeIngest,
+    normalize,
+    statement_id_of,
+)
 from schemas.vocabulary import CMI5_CATEGORY, SATISFIED, VerbActivityRule, Vocabulary
 from schemas.xapi import XapiVersion, parse_statement
 from skillstream.config import SAMPLE_CATALOG, load_catalog, load_vocabulary
@@ -403,13 +409,13 @@ TAKEN = [
     "raw without min", "duration", "a duration of every unit", "a duration in days",
     "a duration past a float", "mbox_sha1sum", "account", "openid", "stored only",
     "no time", "an offset", "declared 1.0.3", "a group", "a group naming a learner twice",
-    "a group of many members, two learners",
+    "a group of many members, two learners", "no id",
     "an identified group", "an identified group with members",
     "an identified group with no members",
 ]  # fmt: skip
 DECLINED = [
     "a competency segment not in ASCII", "an escaped skill", "raw score, integers past 52 bits",
-    "a scaled score of -0", "a raw score of -0.0", "no id", "declared 2.0.7", "declared 3.0", "invalid", "a late hour, lower case", "not UTF-8 in an extension",
+    "a scaled score of -0", "a raw score of -0.0", "declared 2.0.7", "declared 3.0", "invalid", "a late hour, lower case", "not UTF-8 in an extension",
     "a group as the object", "an anonymous group with no members", "a group within a group",
     "a group with two identifiers", "a member without identifier", "an agent with members",
 ]  # fmt: skip
@@ -443,6 +449,9 @@ def test_what_the_cases_come_to(sample: tuple[Catalog, Vocabulary]) -> None:
         "no_time", "no timestamp, no stored time and no record time"
     )
     assert fast(CASES["ignored verb"], None, "2.0.0", None).code == "ignored_verb"
+    (event,) = fast(CASES["no id"], None, "2.0.0", None)
+    assert event.statement_id == statement_id_of(orjson.loads(CASES["no id"]))
+    assert event.statement_id != "6a1b2c3d-4e5f-4a6b-8c7d-0123456789ab"
     # a Group: an event per learner, each learner once, in the members' order
     events = fast(CASES["a group naming a learner twice"], None, "2.0.0", None)
     assert [e.learner for e in events] == [
