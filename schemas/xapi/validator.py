@@ -147,12 +147,15 @@ _AGENT_OR_GROUP: Final = "an Agent or Group object"
 _IFI_NAMES: Final = "mbox, mbox_sha1sum, openid or account"
 
 
-class _Run(list[StatementProblem]):
+class _Run:
     """The problems found so far, and the rule set that applies."""
 
-    __slots__ = ("attachment_hashes", "v2")
-    v2: bool
-    attachment_hashes: frozenset[str] | None
+    __slots__ = ("attachment_hashes", "problems", "v2")
+
+    def __init__(self, v2: bool, attachment_hashes: frozenset[str] | None) -> None:
+        self.problems: list[StatementProblem] = []
+        self.v2 = v2
+        self.attachment_hashes = attachment_hashes
 
 
 def validate_statement(
@@ -187,21 +190,19 @@ def every_problem(
     hashes = None
     if attachment_hashes is not None:
         hashes = frozenset(h.lower() for h in attachment_hashes if isinstance(h, str))
-    run = _Run()
-    run.v2 = version == _V2_0
-    run.attachment_hashes = hashes
+    run = _Run(version == _V2_0, hashes)
     if isinstance(statement, dict):
         _statement(run, statement, "$", sub=False)
     else:
         _wrong_type(run, statement, "$", "a JSON object holding one statement")
-    return list(run)
+    return run.problems
 
 
 # -- reporting (only reached when something is wrong) -------------------------
 
 
 def _problem(run: _Run, path: str, code: str, message: str) -> None:
-    run.append(StatementProblem(path, message, code))
+    run.problems.append(StatementProblem(path, message, code))
 
 
 def _excerpt(value: str) -> str:
