@@ -3,8 +3,8 @@
 **Compiled modules.** ``make compile`` builds this package's hot modules
 (``COMPILED_MODULES``: normalizing a statement into learning events, the learner key it
 derives, building contracts from values made valid already, and ingest's per-record step)
-with mypyc, as it does the statement parser and the validator's fast path in
-:mod:`schemas.xapi` and the profile core in :mod:`streams.core`; see
+with mypyc, as it does the statement parser, the validator's fast path and the
+every-error validator in :mod:`schemas.xapi` and the profile core in :mod:`streams.core`; see
 :mod:`schemas.compiled`. ``COMPILED`` tells whether this process runs them.
 """
 

@@ -566,9 +566,9 @@ impl Normalizer {
     /// else `(values, stored)`: the values of the statement's event as a dict, with
     /// `time` the statement's timestamp as sent (or None) and `stored` its stored time,
     /// for the caller to read; `statement_id` is None when the statement has no id (the
-    /// caller derives it from the parsed statement); `learner` is a tuple of keys when a Group credits several
-    /// learners (an event each). `v2`: the rules when the statement declares no version
-    /// (true: xAPI 2.0, false: 1.0.3).
+    /// caller derives it from the parsed statement); `learner` is a tuple of keys when a
+    /// Group credits several learners (an event each). `v2`: the rules when the statement
+    /// declares no version (true: xAPI 2.0, false: 1.0.3).
     fn ingest(&self, py: Python<'_>, raw: &[u8], v2: bool) -> PyResult<Option<PyObject>> {
         let Some(st) = read(raw) else {
             return Ok(None);

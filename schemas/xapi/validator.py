@@ -189,7 +189,8 @@ def every_problem(
     answers, found the long way."""
     hashes = None
     if attachment_hashes is not None:
-        hashes = frozenset(h.lower() for h in attachment_hashes if isinstance(h, str))
+        given: Collection[object] = attachment_hashes  # any item not a str is skipped
+        hashes = frozenset(h.lower() for h in given if isinstance(h, str))
     run = _Run(version == _V2_0, hashes)
     if isinstance(statement, dict):
         _statement(run, statement, "$", sub=False)

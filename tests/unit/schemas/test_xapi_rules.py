@@ -874,6 +874,11 @@ def test_attachment_data_checked_only_when_the_request_carried_parts() -> None:
     assert validate_statement(st, V2, attachment_hashes=[SHA256.upper()]) == []
     problems = validate_statement(st, V2, attachment_hashes=[])
     assert [(p.path, p.code) for p in problems] == [("$.attachments[0]", "attachment")]
+    # what is not a digest among the parts' hashes is skipped, never raised on (compiled too)
+    odd: list[Any] = [1, None, SHA256]
+    assert validate_statement(st, V2, attachment_hashes=odd) == []
+    problems = validate_statement(st, V2, attachment_hashes=[1, None])
+    assert [(p.path, p.code) for p in problems] == [("$.attachments[0]", "attachment")]
 
 
 # -- every problem, with its path ---------------------------------------------------------

@@ -1,5 +1,6 @@
 """The compiled hot modules (``make compile``: the profile core, the built-in rule kinds,
-the parser, format checks and the validator's fast path, normalizing and learner keys) are
+the parser, format checks, the validator's fast path and the every-error validator,
+normalizing and learner keys) are
 used only when built from the sources beside them, and the pure-Python
 modules stay the fallback.
 
