@@ -263,12 +263,7 @@ def normalize(
     if len(keys) == 1:
         values["learner"] = keys[0]
         return (_build(values),)
-    events = []
-    for key in keys:
-        one = values.copy()
-        one["learner"] = key
-        events.append(_build(one))
-    return tuple(events)
+    return _each_learner(values, keys)
 
 
 def _in_cmi5_session(statement: Mapping[str, Any]) -> bool:
@@ -663,7 +658,8 @@ class NativeIngest:
 
 
 def _each_learner(values: dict[str, Any], learners: tuple[str, ...]) -> tuple[LearningEvent, ...]:
-    """One statement's events, one per learner a Group credits (as ``normalize`` makes them)."""
+    """One statement's events, one per learner a Group credits: ``values`` copied for each
+    (``normalize`` and the native ingest both make a Group's events here)."""
     events = []
     for key in learners:
         one = values.copy()

@@ -12,8 +12,8 @@ this first, do not rebuild a current build; ``--force`` rebuilds it anyway.
 The modules (each package's ``COMPILED_MODULES``: the profile core of ``streams.core``
 and the offline run's first pass over records, the built-in rule kinds of
 ``streams.core.kinds``, the parser, format checks, the validator's fast path and the
-every-error validator in ``schemas.xapi``, and normalizing, learner keys, building contracts and ingest's
-per-record step in ``schemas``) are strictly typed Python; mypyc
+every-error validator in ``schemas.xapi``, and normalizing, learner keys, building
+contracts and ingest's per-record step in ``schemas``) are strictly typed Python; mypyc
 turns them into C extensions, which their packages load only while the build's stamp
 matches their sources (``schemas.compiled``). Needs a C compiler (gcc or clang) and the Python headers; the
 pure-Python modules stay the reference and the fallback.

@@ -594,6 +594,9 @@ fn agent(agent: &Object) -> bool {
     if agent.member.is_some() {
         return false; // a Group's property
     }
+    if agent.id.is_some() || agent.definition.is_some() {
+        return false; // an Activity's properties
+    }
     if text(&agent.object_type).is_some_and(|t| t != "Agent") {
         return false;
     }
@@ -606,10 +609,7 @@ fn group(group: &Object) -> bool {
     if group.id.is_some() || group.definition.is_some() {
         return false; // an Activity's properties
     }
-    let identified = group.mbox.is_some()
-        || group.mbox_sha1sum.is_some()
-        || group.openid.is_some()
-        || group.account.is_some();
+    let identified = ifis(group) > 0;
     if identified && !self::identified(group) {
         return false;
     }
@@ -619,18 +619,22 @@ fn group(group: &Object) -> bool {
     }
 }
 
-/// Exactly one identifier (IFI), well-formed; none of an Activity's properties.
+/// How many identifiers (IFIs) an Agent or a Group gives.
+fn ifis(o: &Object) -> usize {
+    [
+        o.mbox.is_some(),
+        o.mbox_sha1sum.is_some(),
+        o.openid.is_some(),
+        o.account.is_some(),
+    ]
+    .iter()
+    .filter(|given| **given)
+    .count()
+}
+
+/// Exactly one identifier (IFI), well-formed.
 fn identified(agent: &Object) -> bool {
-    if agent.id.is_some() || agent.definition.is_some() {
-        return false; // an Activity's properties
-    }
-    let ifis = [
-        agent.mbox.is_some(),
-        agent.mbox_sha1sum.is_some(),
-        agent.openid.is_some(),
-        agent.account.is_some(),
-    ];
-    if ifis.iter().filter(|given| **given).count() != 1 {
+    if ifis(agent) != 1 {
         return false;
     }
     if let Some(mbox) = text(&agent.mbox) {
