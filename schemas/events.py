@@ -89,6 +89,17 @@ class LearnerEvents(Contract):
     events: tuple[LearningEvent, ...] = Field(min_length=1)
 
 
+DERIVED: Final = "_derived"
+"""The key under which an event the native ingest built keeps, beside its fields in its
+``__dict__``, what the profile core would otherwise derive from them again:
+``(statement_id, time, high, low, micros)``, the id's two 64-bit halves
+(``streams.core.state.statement_key``) and the time in microseconds (``to_micros``). The
+first two are the very field objects they were derived from: the core takes the rest only
+while the event still holds those (``model_copy(update=...)`` keeps the key, not the
+objects). Not a field: pydantic leaves it out of ``==``, ``hash``, ``repr`` and every
+dump, as it does a ``cached_property``'s value."""
+
+
 # --- trusted construction and the learning.events wire codec -------------------------------
 #
 # Validating a LearningEvent costs more than normalising the statement it came

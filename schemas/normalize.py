@@ -643,10 +643,11 @@ class NativeIngest:
             if values == 0:
                 return _ignored_verb(self.vocabulary.ignored[second])
             return _unknown_verb(second)
-        time = event_time(values["time"], second, fallback_time)
-        if time is None:
-            return _NO_TIME
-        values["time"] = time
+        if type(values["time"]) is not datetime:  # the timestamp as sent (or None)
+            time = event_time(values["time"], second, fallback_time)
+            if time is None:
+                return _NO_TIME
+            values["time"] = time
         if values["statement_id"] is None:  # derived from the statement, as normalize does
             values["statement_id"] = statement_id_of(orjson.loads(raw))
         learner = values["learner"]

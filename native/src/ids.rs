@@ -12,27 +12,42 @@ use sha1::{Digest, Sha1};
 /// hashes it).
 #[pyfunction]
 pub(crate) fn statement_key(sid: &str) -> Option<(u64, u64, bool)> {
-    let b = sid.as_bytes();
-    if b.len() != 36 {
+    let b: &[u8; 36] = sid.as_bytes().try_into().ok()?;
+    if b[8] != b'-' || b[13] != b'-' || b[18] != b'-' || b[23] != b'-' {
         return None;
     }
-    let mut v: u128 = 0;
-    for (i, &c) in b.iter().enumerate() {
-        if matches!(i, 8 | 13 | 18 | 23) {
-            if c != b'-' {
-                return None;
-            }
-            continue;
-        }
-        let digit = match c {
-            b'0'..=b'9' => c - b'0',
-            b'a'..=b'f' => c - b'a' + 10,
-            _ => return None,
-        };
-        v = (v << 4) | u128::from(digit);
-    }
-    Some(((v >> 64) as u64, v as u64, false))
+    let half = |parts: &[std::ops::Range<usize>]| {
+        parts
+            .iter()
+            .flat_map(|r| &b[r.clone()])
+            .try_fold(0u64, |v, &c| match HEX_DIGIT[usize::from(c)] {
+                NOT_HEX => None,
+                digit => Some((v << 4) | u64::from(digit)),
+            })
+    };
+    Some((
+        half(&[0..8, 9..13, 14..18])?,
+        half(&[19..23, 24..36])?,
+        false,
+    ))
 }
+
+/// A lower-case hex digit's value by its byte; `NOT_HEX` for any other byte.
+const HEX_DIGIT: [u8; 256] = {
+    let mut table = [NOT_HEX; 256];
+    let mut i = 0;
+    while i < 10 {
+        table[b'0' as usize + i] = i as u8;
+        i += 1;
+    }
+    let mut i = 0;
+    while i < 6 {
+        table[b'a' as usize + i] = 10 + i as u8;
+        i += 1;
+    }
+    table
+};
+const NOT_HEX: u8 = 0xFF;
 
 /// The canonical text of the UUID whose halves are `hi` and `lo`.
 #[pyfunction]

@@ -72,6 +72,9 @@ pub struct Normalizer {
     /// place, so that it never grows (a dict built key by key is resized twice on the way
     /// to 15).
     template: Py<PyDict>,
+    /// `datetime.fromisoformat`: `schemas.normalize.event_time`'s way from a timestamp to
+    /// the event time, taken here for the timestamps `micros_of` reads.
+    fromisoformat: PyObject,
 }
 
 /// Why `ingest` declines: the Python path decides.
@@ -184,6 +187,109 @@ fn listed<'a>(found: &mut Vec<Cow<'a, str>>, extensions: &Given<Extensions<'a>>)
     if let Some(skills) = extensions.get().and_then(|e| e.skills.as_ref()) {
         found.extend(skills.iter().map(|s| Cow::Borrowed(*s)));
     }
+}
+
+/// The microseconds since the epoch of an event time in the shape simulators and LMSs
+/// send: `YYYY-MM-DDTHH:MM:SS`, optionally `.` and 1 to 9 digits, then `Z` or `±HH:MM`,
+/// in the years 1900 to 9000. The same number `streams.core.state.to_micros` makes of
+/// what `schemas.normalize.event_time` reads (`datetime.fromisoformat`, which drops the
+/// digits past the sixth); None for any other text, which the Python side works out.
+#[pyfunction]
+pub(crate) fn micros_of(timestamp: &str) -> Option<i64> {
+    let b = timestamp.as_bytes();
+    let number = |from: usize, to: usize| -> Option<i64> {
+        b.get(from..to)?.iter().try_fold(0i64, |n, &c| {
+            c.is_ascii_digit().then(|| n * 10 + i64::from(c - b'0'))
+        })
+    };
+    let at = |i: usize, c: u8| b.get(i) == Some(&c);
+    if !(at(4, b'-') && at(7, b'-') && at(10, b'T') && at(13, b':') && at(16, b':')) {
+        return None;
+    }
+    let (year, month, day) = (number(0, 4)?, number(5, 7)?, number(8, 10)?);
+    let (hour, minute, second) = (number(11, 13)?, number(14, 16)?, number(17, 19)?);
+    if !(1900..=9000).contains(&year)
+        || !(1..=12).contains(&month)
+        || !(1..=days_in_month(year, month)).contains(&day)
+        || hour > 23
+        || minute > 59
+        || second > 59
+    {
+        return None;
+    }
+    let mut end = 19;
+    let mut fraction = 0;
+    if at(end, b'.') {
+        let digits = b[end + 1..]
+            .iter()
+            .take_while(|c| c.is_ascii_digit())
+            .count();
+        if !(1..=9).contains(&digits) {
+            return None;
+        }
+        let kept = digits.min(6);
+        fraction = number(end + 1, end + 1 + kept)? * 10i64.pow(6 - kept as u32);
+        end += 1 + digits;
+    }
+    let offset = match &b[end..] {
+        b"Z" => 0,
+        [sign, _, _, b':', _, _] if matches!(sign, b'+' | b'-') => {
+            let (hours, minutes) = (number(end + 1, end + 3)?, number(end + 4, end + 6)?);
+            if hours > 23 || minutes > 59 {
+                return None;
+            }
+            let seconds = hours * 3_600 + minutes * 60;
+            if *sign == b'-' {
+                -seconds
+            } else {
+                seconds
+            }
+        }
+        _ => return None,
+    };
+    let seconds = days_from_civil(year, month, day) * 86_400 + hour * 3_600 + minute * 60 + second;
+    Some((seconds - offset) * 1_000_000 + fraction)
+}
+
+fn days_in_month(year: i64, month: i64) -> i64 {
+    match month {
+        2 if year % 4 == 0 && (year % 100 != 0 || year % 400 == 0) => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
+}
+
+/// The date (year, month, day) of a day counted from 1970-01-01: `days_from_civil`
+/// undone.
+fn civil_from_days(days: i64) -> (i64, i64, i64) {
+    let days = days + 719_468;
+    let era = days.div_euclid(146_097);
+    let day_of_era = days - era * 146_097;
+    let year_of_era =
+        (day_of_era - day_of_era / 1_460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let shifted_month = (5 * day_of_year + 2) / 153;
+    let day = day_of_year - (153 * shifted_month + 2) / 5 + 1;
+    let month = if shifted_month < 10 {
+        shifted_month + 3
+    } else {
+        shifted_month - 9
+    };
+    let year = year_of_era + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
+/// Days from 1970-01-01 to a date of the proleptic Gregorian calendar (counted in
+/// 400-year eras of 146,097 days, each year starting in March, so that the leap day
+/// falls last).
+fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
+    let year = if month <= 2 { year - 1 } else { year };
+    let era = year.div_euclid(400);
+    let year_of_era = year - era * 400;
+    let day_of_year = (153 * ((month + 9) % 12) + 2) / 5 + day - 1;
+    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    era * 146_097 + day_of_era - 719_468
 }
 
 /// `normalize.duration_seconds` of a duration `is_common_duration` accepted
@@ -424,6 +530,44 @@ impl Normalizer {
         Err(Decline)
     }
 
+    /// `schemas.normalize.event_time` of a timestamp `micros_of` read as `micros`: what
+    /// `fromisoformat` reads of it, in UTC. A timestamp with an offset is read as the same
+    /// instant written in UTC (`Z`), which `fromisoformat` reads into the time
+    /// `astimezone(UTC)` would have made, without the second call.
+    fn event_time<'py>(
+        &self,
+        py: Python<'py>,
+        timestamp: &str,
+        micros: i64,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        if timestamp.ends_with('Z') {
+            return self.fromisoformat.bind(py).call1((timestamp,));
+        }
+        let seconds = micros.div_euclid(1_000_000);
+        let (year, month, day) = civil_from_days(seconds.div_euclid(86_400));
+        let second = seconds.rem_euclid(86_400);
+        // YYYY-MM-DDTHH:MM:SS.ffffffZ, written digit by digit (format! costs several
+        // times the rest of the event's time)
+        let mut utc = *b"0000-00-00T00:00:00.000000Z";
+        for (at, width, value) in [
+            (0, 4, year),
+            (5, 2, month),
+            (8, 2, day),
+            (11, 2, second / 3_600),
+            (14, 2, second / 60 % 60),
+            (17, 2, second % 60),
+            (20, 6, micros.rem_euclid(1_000_000)),
+        ] {
+            let mut value = value;
+            for place in utc[at..at + width].iter_mut().rev() {
+                *place = b'0' + (value % 10) as u8;
+                value /= 10;
+            }
+        }
+        let utc = std::str::from_utf8(&utc).expect("ASCII digits");
+        self.fromisoformat.bind(py).call1((utc,))
+    }
+
     fn key(&self, py: Python<'_>, key: &Key) -> Py<PyString> {
         let remembered = match key {
             Key::Mbox(m) => m,
@@ -540,6 +684,11 @@ impl Normalizer {
             secret,
             keys: Mutex::new(HashMap::new()),
             kinds,
+            fromisoformat: py
+                .import("datetime")?
+                .getattr("datetime")?
+                .getattr("fromisoformat")?
+                .unbind(),
         })
     }
 
@@ -564,8 +713,10 @@ impl Normalizer {
     /// One record: None when the Python path must decide (see the module docs); a
     /// `(code, verb)` tuple for a verb the vocabulary ignores (0) or does not know (1);
     /// else `(values, stored)`: the values of the statement's event as a dict, with
-    /// `time` the statement's timestamp as sent (or None) and `stored` its stored time,
-    /// for the caller to read; `statement_id` is None when the statement has no id (the
+    /// `time` the event time (a UTC datetime) when `micros_of` reads the timestamp, else
+    /// the timestamp as sent (or None), and `stored` its stored time, for the caller to
+    /// read; `_derived` (`schemas.events.DERIVED`) set when the time is made here and the
+    /// id is a canonical UUID; `statement_id` is None when the statement has no id (the
     /// caller derives it from the parsed statement); `learner` is a tuple of keys when a
     /// Group credits several learners (an event each). `v2`: the rules when the statement
     /// declares no version (true: xAPI 2.0, false: 1.0.3).
@@ -615,16 +766,31 @@ impl Normalizer {
         };
         let skills = PyTuple::new(py, event.skills.iter().map(|s| s.clone_ref(py)))?;
         let values = self.template.bind(py).copy()?;
-        values.set_item(
-            pyo3::intern!(py, "statement_id"),
-            event.id.map(str::to_ascii_lowercase),
-        )?;
+        let lower = event.id.map(str::to_ascii_lowercase);
+        let key = lower.as_deref().and_then(crate::ids::statement_key);
+        let statement_id = lower.map(|id| PyString::new(py, &id));
+        let time = match event.timestamp {
+            Some(timestamp) => match micros_of(timestamp) {
+                Some(micros) => {
+                    let time = self.event_time(py, timestamp, micros)?;
+                    if let (Some(id), Some((hi, lo, _))) = (&statement_id, key) {
+                        // what the profile core would otherwise work out again from them
+                        let derived = (id, &time, hi, lo, micros);
+                        values.set_item(pyo3::intern!(py, "_derived"), derived)?;
+                    }
+                    time.into_any()
+                }
+                None => PyString::new(py, timestamp).into_any(),
+            },
+            None => py.None().into_bound(py),
+        };
+        values.set_item(pyo3::intern!(py, "statement_id"), statement_id)?;
         values.set_item(pyo3::intern!(py, "learner"), learner)?;
         values.set_item(
             pyo3::intern!(py, "kind"),
             self.kinds[event.kind].clone_ref(py),
         )?;
-        values.set_item(pyo3::intern!(py, "time"), event.timestamp)?;
+        values.set_item(pyo3::intern!(py, "time"), time)?;
         values.set_item(pyo3::intern!(py, "verb"), event.verb)?;
         values.set_item(pyo3::intern!(py, "activity_id"), event.activity_id)?;
         values.set_item(pyo3::intern!(py, "activity_type"), event.activity_type)?;

@@ -13,11 +13,12 @@ the late one on for an out-of-order one (``streams.core.milestones``).
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
+from datetime import datetime
 from operator import xor
 from typing import Any, Final
 
 from schemas.catalog import Catalog
-from schemas.events import EventKind, LearningEvent
+from schemas.events import DERIVED, EventKind, LearningEvent
 from schemas.milestones import MilestoneEvent
 from streams.core.milestones import evaluate_last, exposed, reevaluate
 from streams.core.plan import Plan
@@ -49,6 +50,9 @@ from streams.core.state import (
 )
 
 _VOIDING: Final = EventKind.VOIDING
+
+_Derived = tuple[str, datetime, int, int, int]
+"""``schemas.events.DERIVED``: (statement id, time, id high half, low half, micros)."""
 
 
 def apply(
@@ -91,7 +95,14 @@ def apply(
             f"event for learner {learner!r} applied to the profile of {state.learner!r}"
         )
     sid: str = fields["statement_id"]
-    hi, lo, odd = statement_key(sid)
+    time: datetime = fields["time"]
+    derived: _Derived | None = fields.get(DERIVED)  # from the native ingest
+    if derived is not None and derived[0] is sid and derived[1] is time:
+        _, _, hi, lo, t = derived
+        odd = False
+    else:
+        hi, lo, odd = statement_key(sid)
+        t = to_micros(time)
     h = hi ^ lo
     rids = state._rids
     if rids is None:
@@ -114,7 +125,6 @@ def apply(
         )
         return state, handed
 
-    t = to_micros(fields["time"])
     c = KIND_CODE[kind]
     ev = NO_SCORE
     idxs: list[int] = []

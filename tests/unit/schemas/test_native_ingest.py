@@ -19,22 +19,26 @@ from typing import Any
 import orjson
 import pytest
 from hypothesis import given
+from hypothesis import strategies as st
 from test_xapi_conformance import CASE_FILES, conformance_dir
 from test_xapi_properties import PROPERTY_SETTINGS, mutated, versioned_statements
 
 from schemas.catalog import ActivityMapping, Catalog, CompetencyTypes, Ladder, Role, Skill
-from schemas.events import EventKind, LearningEvent
+from schemas.events import DERIVED, EventKind, LearningEvent
 from schemas.identity import learner_keys
 from schemas.normalize import (
     SKILLS_EXTENSION,
     Ignored,
     NativeIngest,
+    event_time,
     normalize,
     statement_id_of,
 )
 from schemas.vocabulary import CMI5_CATEGORY, SATISFIED, VerbActivityRule, Vocabulary
 from schemas.xapi import XapiVersion, parse_statement
+from schemas.xapi.parse import native
 from skillstream.config import SAMPLE_CATALOG, load_catalog, load_vocabulary
+from streams.core.state import python_statement_key, to_micros
 from streams.pipeline import Ingest
 from tools.simulate import Simulation
 
@@ -47,10 +51,32 @@ pytestmark = pytest.mark.skipif(
 
 
 def _typed(outcome: tuple[LearningEvent, ...] | Ignored) -> Any:
-    """An outcome with each value's type and repr (1 == 1.0 == True, 0.0 == -0.0 must not pass)."""
+    """An outcome with each field's type and repr (1 == 1.0 == True, 0.0 == -0.0 must not
+    pass); each event's ``DERIVED`` values, where it holds them, checked against its fields."""
     if isinstance(outcome, Ignored):
         return outcome
-    return [[(k, type(v), repr(v)) for k, v in event.__dict__.items()] for event in outcome]
+    for event in outcome:
+        _check_derived(event)
+    return [
+        [(k, type(event.__dict__[k]), repr(event.__dict__[k])) for k in LearningEvent.model_fields]
+        for event in outcome
+    ]
+
+
+def _check_derived(event: LearningEvent) -> bool:
+    """Whether ``event`` holds ``DERIVED`` values; they must be what the profile core would
+    work out from its fields (the Python functions are the reference)."""
+    derived = event.__dict__.get(DERIVED)
+    if derived is None:
+        return False
+    sid, time, hi, lo, micros = derived
+    assert sid is event.statement_id
+    assert time is event.time
+    assert (hi, lo, False) == python_statement_key(sid)
+    assert type(micros) is int
+    assert micros == to_micros(time)
+    assert set(event.__dict__) == {*LearningEvent.model_fields, DERIVED}
+    return True
 
 
 def _same(
@@ -186,6 +212,95 @@ def test_the_simulators_traffic(sample: tuple[Catalog, Vocabulary]) -> None:
     assert valid > 1000
     # What LMSs send is what the native ingest is for.
     assert taken >= valid * 0.9, (taken, valid)
+
+
+def test_the_simulators_events_carry_what_the_core_derives(
+    sample: tuple[Catalog, Vocabulary],
+) -> None:
+    fast = NativeIngest(*sample, SECRET)
+    events = [
+        event
+        for raw in Simulation(60, 45, 3)
+        if isinstance(got := fast(raw, None, "2.0.0", RECORD_TIME), tuple)
+        for event in got
+    ]
+    carrying = sum(_check_derived(event) for event in events)
+    # every statement of the simulator has a canonical id; those with a timestamp carry both
+    assert carrying > 0.9 * len(events) > 250, (carrying, len(events))
+
+
+@pytest.mark.parametrize(
+    ("timestamp", "micros"),
+    [
+        ("1970-01-01T00:00:00Z", 0),
+        ("2026-01-05T07:00:11.569Z", 1_767_596_411_569_000),
+        ("2026-01-05T09:00:11.569+02:00", 1_767_596_411_569_000),
+        ("2026-01-04T21:30:11.569-09:30", 1_767_596_411_569_000),
+        ("2026-01-05T07:00:11.5691239Z", 1_767_596_411_569_123),  # digits past 6 dropped
+        ("2024-02-29T23:59:59.9Z", 1_709_251_199_900_000),
+        ("1969-12-31T23:59:59.999999Z", -1),
+        ("1900-03-01T00:00:00+00:00", -2_203_891_200_000_000),
+        ("1900-03-01T04:00:00+05:00", -2_203_894_800_000_000),  # 1900-02-28 in UTC
+    ],
+)
+def test_the_event_time_read_natively(timestamp: str, micros: int) -> None:
+    assert native.micros_of(timestamp) == micros
+    assert to_micros(event_time(timestamp, None, None)) == micros  # type: ignore[arg-type]
+    # the event's time made natively (a timestamp with an offset written again in UTC)
+    raw = orjson.dumps({**BASE, "timestamp": timestamp})
+    assert _same(raw, Catalog(), load_vocabulary(None))
+    (got,) = NativeIngest(Catalog(), load_vocabulary(None), SECRET)(raw, None, "2.0.0", None)
+    assert _check_derived(got)
+
+
+@pytest.mark.parametrize(
+    "timestamp",
+    [
+        "2026-01-05T07:00:11",  # no offset: UTC by the Python path
+        "2026-01-05t07:00:11Z",
+        "2026-01-05T07:00:11z",
+        "2026-01-05T07:00:11.Z",
+        "2026-01-05T07:00:11,5Z",
+        "2026-01-05T07:00:11.1234567890Z",
+        "2026-01-05T07:00:11+0200",
+        "2026-01-05T07:00:11+02",
+        "2026-01-05T07:00:11+24:00",
+        "2026-01-05T07:00:11+02:60",
+        "2026-02-29T07:00:11Z",
+        "2026-04-31T07:00:11Z",
+        "2026-13-01T07:00:11Z",
+        "2026-01-05T24:00:00Z",
+        "2026-01-05T07:60:00Z",
+        "2026-01-05T07:00:60Z",
+        "1899-12-31T23:59:59Z",
+        "9001-01-01T00:00:00Z",
+        "2026-01-05 07:00:11Z",
+        "+2026-01-05T07:00:11Z",
+        "２０２６-01-05T07:00:11Z",
+        "",
+    ],
+)
+def test_other_event_times_are_left_to_python(timestamp: str) -> None:
+    assert native.micros_of(timestamp) is None
+
+
+@given(
+    st.datetimes(min_value=datetime(1900, 1, 2), max_value=datetime(8999, 12, 30)),
+    st.integers(0, 9),
+    st.one_of(st.just("Z"), st.integers(-(24 * 60 - 1), 24 * 60 - 1)),
+)
+def test_generated_event_times_read_natively_as_python_reads_them(
+    when: datetime, digits: int, offset: str | int
+) -> None:
+    text = when.strftime("%Y-%m-%dT%H:%M:%S")
+    if digits:
+        text += "." + f"{when.microsecond:06d}{when.second * 111:03d}"[:digits]
+    if isinstance(offset, int):
+        sign = "-" if offset < 0 else "+"
+        text += f"{sign}{abs(offset) // 60:02d}:{abs(offset) % 60:02d}"
+    else:
+        text += offset
+    assert native.micros_of(text) == to_micros(event_time(text, None, None))  # type: ignore[arg-type]
 
 
 # --- each rule of normalize, on statements built for it --------------------------------

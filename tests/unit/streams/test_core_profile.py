@@ -13,8 +13,9 @@ from core_helpers import LEARNER, T0, at, catalog, event, long_history, run, voi
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from schemas.events import EventKind, LearningEvent
+from schemas.events import DERIVED, EventKind, LearningEvent
 from schemas.profiles import ProfileSnapshot
+from schemas.trusted import trusted
 from streams.core import (
     STATE_FORMAT_VERSION,
     ProfileState,
@@ -25,7 +26,7 @@ from streams.core import (
     snapshot,
 )
 from streams.core.milestones import iso_week
-from streams.core.state import EPOCH, from_micros, to_micros, week_of
+from streams.core.state import EPOCH, from_micros, python_statement_key, to_micros, week_of
 
 RULES = Rules()
 
@@ -622,3 +623,45 @@ def test_iso_week_of_any_day(day: date) -> None:
 
 def week_of_day(day: int) -> int:
     return week_of(day * 86_400_000_000)
+
+
+# --- values the native ingest derived (schemas.events.DERIVED) ----------------
+
+
+def _carrying(e: LearningEvent, hi: int, lo: int, micros: int) -> LearningEvent:
+    """``e`` holding DERIVED values, as the native ingest leaves them (made up here)."""
+    values = dict(e.__dict__)
+    values[DERIVED] = (e.statement_id, e.time, hi, lo, micros)
+    return trusted(LearningEvent, values)
+
+
+def test_the_core_takes_derived_values_while_the_event_holds_their_sources() -> None:
+    plain = event(str(uuid.UUID(int=7)), days=3, score=0.8)
+    hi, lo, _ = python_statement_key(plain.statement_id)
+    right = _carrying(plain, hi, lo, to_micros(plain.time))
+    assert right == plain
+    assert encode_state(apply(None, right, catalog(), RULES)[0]) == encode_state(
+        apply(None, plain, catalog(), RULES)[0]
+    )
+    # made-up values are taken as they are: the core does not work them out again
+    early = to_micros(plain.time) - 86_400_000_000
+    taken, _ = apply(None, _carrying(plain, hi, lo + 1, early), catalog(), RULES)
+    assert taken.newest == early
+    assert taken.kept.rl == [lo + 1]
+
+
+@pytest.mark.parametrize("changed", ["time", "statement_id", "both"])
+def test_a_copy_with_other_fields_leaves_the_derived_values(changed: str) -> None:
+    plain = event(str(uuid.UUID(int=7)), days=3, score=0.8)
+    stale = _carrying(plain, 1, 2, 3)  # wrong for any event: must not be taken
+    update: dict[str, Any] = {}
+    if changed in ("time", "both"):
+        update["time"] = plain.time + timedelta(days=2)
+    if changed in ("statement_id", "both"):
+        update["statement_id"] = str(uuid.UUID(int=8))
+    copy = stale.model_copy(update=update)
+    assert DERIVED in copy.__dict__  # pydantic copies the key with the dict
+    expected = LearningEvent.model_validate(copy.model_dump())
+    assert encode_state(apply(None, copy, catalog(), RULES)[0]) == encode_state(
+        apply(None, expected, catalog(), RULES)[0]
+    )
