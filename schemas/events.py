@@ -95,9 +95,11 @@ DERIVED: Final = "_derived"
 ``(statement_id, time, high, low, micros)``, the id's two 64-bit halves
 (``streams.core.state.statement_key``) and the time in microseconds (``to_micros``). The
 first two are the very field objects they were derived from: the core takes the rest only
-while the event still holds those (``model_copy(update=...)`` keeps the key, not the
-objects). Not a field: pydantic leaves it out of ``==``, ``hash``, ``repr`` and every
-dump, as it does a ``cached_property``'s value."""
+while the event still holds those (a ``model_copy`` that replaces the id or the time keeps
+the key, not those objects). Not a field: pydantic leaves it out of ``==``, ``hash``,
+``repr`` and every dump, as it does a ``cached_property``'s value, and the
+``learning.events`` codec never writes it (``streams.decode_memo`` hands the profile stage
+the ingest's own events, which carry it)."""
 
 
 # --- trusted construction and the learning.events wire codec -------------------------------

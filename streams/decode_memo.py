@@ -28,7 +28,9 @@ DEFAULT_CAPACITY: Final = 4096
 5,000 statements makes ~700 records on the simulator's traffic); older ones are dropped."""
 DEFAULT_MAX_BYTES: Final = 16 * 1024 * 1024
 """And at most this many bytes of record values (the events kept take about four times as
-much again): a backfill of few, very active learners writes records of up to a megabyte."""
+much again, and those the native ingest built a little more: the values it derived for the
+profile core, ``schemas.events.DERIVED``): a backfill of few, very active learners writes
+records of up to a megabyte."""
 
 
 class DecodeMemo:

@@ -97,12 +97,13 @@ def apply(
     sid: str = fields["statement_id"]
     time: datetime = fields["time"]
     derived: _Derived | None = fields.get(DERIVED)  # from the native ingest
-    if derived is not None and derived[0] is sid and derived[1] is time:
+    t = 0
+    timed = derived is not None and derived[0] is sid and derived[1] is time
+    if derived is not None and timed:
         _, _, hi, lo, t = derived
         odd = False
     else:
         hi, lo, odd = statement_key(sid)
-        t = to_micros(time)
     h = hi ^ lo
     rids = state._rids
     if rids is None:
@@ -125,6 +126,8 @@ def apply(
         )
         return state, handed
 
+    if not timed:  # read only now: a duplicate or a voiding event never reads its time
+        t = to_micros(time)
     c = KIND_CODE[kind]
     ev = NO_SCORE
     idxs: list[int] = []

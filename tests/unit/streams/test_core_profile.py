@@ -665,3 +665,18 @@ def test_a_copy_with_other_fields_leaves_the_derived_values(changed: str) -> Non
     assert encode_state(apply(None, copy, catalog(), RULES)[0]) == encode_state(
         apply(None, expected, catalog(), RULES)[0]
     )
+
+
+def test_an_event_that_changes_nothing_is_not_timed() -> None:
+    """A repeated statement, or a voiding one, is taken without reading its time: one that
+    only a hand-made record could give (naive here) does not fail them."""
+    state, _ = apply(None, event(str(uuid.UUID(int=7)), days=3, score=0.8), catalog(), RULES)
+    before = encode_state(state)
+    naive = datetime(2026, 1, 5, 9)  # no zone, on purpose
+    again = event(str(uuid.UUID(int=7)), days=3, score=0.8).model_copy(update={"time": naive})
+    void = voiding(str(uuid.UUID(int=9)), str(uuid.UUID(int=7))).model_copy(update={"time": naive})
+    state, fired = apply(state, again, catalog(), RULES)
+    assert (encode_state(state), fired) == (before, [])
+    state, fired = apply(state, void, catalog(), RULES)
+    assert fired == []
+    assert state.kept.rt == []  # the voided statement is withdrawn
