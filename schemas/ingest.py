@@ -115,7 +115,7 @@ class Ingest:
             fast = self.fast
             if fast is not None and len(raw) <= self.max_bytes:
                 try:
-                    outcome = fast(raw, header_version, self.default_version, fallback_time)
+                    outcome = fast.take(raw, header_version, self.default_version, fallback_time)
                 except Exception:  # noqa: BLE001 - the Python path decides, and reports
                     outcome = None
             if outcome is None:

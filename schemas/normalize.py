@@ -69,14 +69,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from math import isfinite
-from typing import Any, Final
+from typing import Any, Final, cast
 
 import orjson
 
 from schemas.catalog import ActivityMapping, Catalog
 from schemas.events import BUILT_TRUSTED, EventKind, LearningEvent, build_event
 from schemas.identity import learner_keys
-from schemas.trusted import trusted
+from schemas.trusted import closed_fields, trusted
 from schemas.vocabulary import CMI5_CATEGORY, SATISFIED, Vocabulary
 from schemas.xapi.parse import default_rules, native
 from schemas.xapi.problems import VOIDED_VERB, XapiVersion
@@ -607,7 +607,7 @@ class NativeIngest:
             ],
             dict(vocabulary.verbs),
             dict(vocabulary.pair_kinds),
-            set(vocabulary.ignored),
+            {verb: _ignored_verb(reason) for verb, reason in vocabulary.ignored.items()},
             {iri: (m.kind, list(m.skills)) for iri, m in catalog.activities.items()},
             dict(catalog.skill_iris),
             set(catalog.competency_types),
@@ -616,6 +616,7 @@ class NativeIngest:
             SATISFIED,
             self.secret,
             list(LearningEvent.model_fields),
+            _native_built(),
         )
         if previous is not None:
             self._native.adopt_keys(previous)
@@ -629,19 +630,30 @@ class NativeIngest:
         default_version: str,
         fallback_time: datetime | int | None,
     ) -> tuple[LearningEvent, ...] | Ignored | None:
+        return self.take(raw, header_version, default_version, fallback_time)
+
+    def take(
+        self,
+        raw: bytes,
+        header_version: str | None,
+        default_version: str,
+        fallback_time: datetime | int | None,
+    ) -> tuple[LearningEvent, ...] | Ignored | None:
+        """``__call__``, as a method: compiled callers call it directly, where a call of
+        the instance goes through Python's calling convention."""
         rules = default_rules(header_version, default_version)
         if rules is None:
             return None
         normalizer = self._native
         if self._revision != self.catalog.revision or normalizer is None:
             normalizer = self._build()
-        got: tuple[Any, Any] | None = normalizer.ingest(raw, rules is _V2)
-        if got is None:
-            return None
+        got: Any = normalizer.ingest(raw, rules is _V2)
+        if type(got) is not tuple:  # None (the Python path decides), or an ignored verb's
+            return cast("Ignored | None", got)
+        if len(got) == 1:  # the event, built natively: every value was final
+            return cast("tuple[LearningEvent]", got)
         values, second = got
-        if type(values) is not dict:  # (0, verb): ignored; (1, verb): unknown
-            if values == 0:
-                return _ignored_verb(self.vocabulary.ignored[second])
+        if type(values) is not dict:  # (1, verb): a verb the vocabulary does not know
             return _unknown_verb(second)
         if type(values["time"]) is not datetime:  # the timestamp as sent (or None)
             time = event_time(values["time"], second, fallback_time)
@@ -656,6 +668,13 @@ class NativeIngest:
         if BUILT_TRUSTED:
             return (trusted(LearningEvent, values),)  # a direct call, compiled to compiled
         return (_build(values),)
+
+
+def _native_built() -> tuple[type[LearningEvent], set[str]] | None:
+    """What the native ingest needs to build an event itself, as ``trusted`` builds it; None
+    when events are not built by ``trusted`` (``schemas.events.BUILT_TRUSTED``)."""
+    fields = closed_fields(LearningEvent)
+    return (LearningEvent, fields) if BUILT_TRUSTED and fields is not None else None
 
 
 def _each_learner(values: dict[str, Any], learners: tuple[str, ...]) -> tuple[LearningEvent, ...]:

@@ -33,10 +33,7 @@ def trusted(cls: type[_M], values: dict[str, Any]) -> _M:
     attributes, without its per-field loop. ``values`` must name every field,
     defaults included; an open (``extra="allow"``) contract gets no extra ones.
     """
-    known = _FIELDS.get(cls)
-    if known is None:
-        known = _FIELDS[cls] = (set(cls.model_fields), cls.model_config.get("extra") == "allow")
-    fields, open_ = known
+    fields, open_ = _known(cls)
     if _construct is not None:
         made: _M = _construct(cls, values, fields, {} if open_ else None)
         return made
@@ -48,3 +45,19 @@ def trusted(cls: type[_M], values: dict[str, Any]) -> _M:
     _set(obj, "__pydantic_extra__", {} if open_ else None)
     _set(obj, "__pydantic_private__", None)
     return obj
+
+
+def _known(cls: type[BaseModel]) -> tuple[set[str], bool]:
+    """``cls``'s field names, as the one set its instances share, and whether it is open."""
+    known = _FIELDS.get(cls)
+    if known is None:
+        known = _FIELDS[cls] = (set(cls.model_fields), cls.model_config.get("extra") == "allow")
+    return known
+
+
+def closed_fields(cls: type[BaseModel]) -> set[str] | None:
+    """The set of field names every instance of ``cls`` that ``trusted`` builds shares (its
+    ``__pydantic_fields_set__``), for a builder outside Python (``native/src/ingest.rs``);
+    None for an open contract, whose instances each get an extra dict."""
+    fields, open_ = _known(cls)
+    return None if open_ else fields

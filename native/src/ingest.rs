@@ -2,12 +2,13 @@
 //!
 //! For a record the validator's fast path accepts (`crate::statement`), this is what
 //! `schemas.normalize.normalize` makes of the statement, worked out from the borrowed read
-//! instead of from a parsed dict: the event's values but its time, or the ignored verb.
+//! instead of from a parsed dict: the event, or its values for Python to finish (a time
+//! or an id Python works out, a Group's several learners), or the ignored verb's outcome.
 //! Anything outside the common shapes (a declared version other than those
 //! `declared_rules` reads, a competency IRI whose last segment is not ASCII, integer scores
 //! beyond 2**52, a negative zero in a score; docs/engine.md lists them all) is declined with
 //! `None`, and the Python path decides as before.
-//! `schemas.normalize.NativeIngest` turns the values into events, and
+//! `schemas.normalize.NativeIngest` turns values into events, and
 //! `tests/unit/schemas/test_native_ingest.py` holds the two paths to the same events.
 
 use std::borrow::Cow;
@@ -16,11 +17,13 @@ use std::sync::Mutex;
 
 use hmac::{Hmac, Mac};
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyDict, PyString, PyTuple};
+use pyo3::sync::GILOnceCell;
+use pyo3::types::{PyBytes, PyDict, PyString, PyTuple, PyType};
 use rustc_hash::{FxHashMap, FxHashSet};
 use sha1::{Digest, Sha1};
 use sha2::Sha256;
 
+use crate::construct::construct;
 use crate::{
     declared_rules, read, statement, text, Extensions, Given, Object, OneOrMany, Outcome, Statement,
 };
@@ -56,7 +59,8 @@ pub struct Normalizer {
     verbs: FxHashMap<String, Kind>,
     /// verb -> activity type -> kind
     pairs: FxHashMap<String, FxHashMap<String, Kind>>,
-    ignored: FxHashSet<String>,
+    /// verb -> its `schemas.normalize.Ignored` outcome, shared by every statement of it
+    ignored: FxHashMap<String, PyObject>,
     activities: FxHashMap<String, Mapping>,
     skill_iris: FxHashMap<String, String>,
     competency_types: FxHashSet<String>,
@@ -75,6 +79,10 @@ pub struct Normalizer {
     /// `datetime.fromisoformat`: `schemas.normalize.event_time`'s way from a timestamp to
     /// the event time, taken here for the timestamps `micros_of` reads.
     fromisoformat: PyObject,
+    /// `LearningEvent` and its field names as the set every instance shares
+    /// (`schemas.trusted.trusted`'s): an event whose values are all worked out here is
+    /// built here. None when `schemas.events.build_event` is not `trusted`.
+    event_class: Option<(Py<PyType>, PyObject)>,
 }
 
 /// Why `ingest` declines: the Python path decides.
@@ -260,6 +268,59 @@ fn days_in_month(year: i64, month: i64) -> i64 {
     }
 }
 
+/// `YYYY-MM-DDTHH:MM:SS.ffffffZ`: a time in microseconds since the epoch written in UTC,
+/// digit by digit (`format!` costs several times the rest of an event's time). Years 1
+/// to 9999 (`datetime`'s) are written in their four digits.
+fn utc_text(micros: i64) -> [u8; 27] {
+    let seconds = micros.div_euclid(1_000_000);
+    let (year, month, day) = civil_from_days(seconds.div_euclid(86_400));
+    let second = seconds.rem_euclid(86_400);
+    let mut utc = *b"0000-00-00T00:00:00.000000Z";
+    for (at, width, value) in [
+        (0, 4, year),
+        (5, 2, month),
+        (8, 2, day),
+        (11, 2, second / 3_600),
+        (14, 2, second / 60 % 60),
+        (17, 2, second % 60),
+        (20, 6, micros.rem_euclid(1_000_000)),
+    ] {
+        let mut value = value;
+        for place in utc[at..at + width].iter_mut().rev() {
+            *place = b'0' + (value % 10) as u8;
+            value /= 10;
+        }
+    }
+    utc
+}
+
+/// `streams.core.state.from_micros`: the UTC `datetime` of a time in microseconds since
+/// the epoch, read by `datetime.fromisoformat` from its text in UTC (which gives the
+/// `datetime.UTC` zone), a third of what `datetime.fromtimestamp` costs. Years 1 to 9999;
+/// a `ValueError` for any other.
+#[pyfunction]
+pub(crate) fn datetime_of(py: Python<'_>, micros: i64) -> PyResult<Bound<'_, PyAny>> {
+    static FROMISOFORMAT: GILOnceCell<PyObject> = GILOnceCell::new();
+    let fromisoformat = FROMISOFORMAT.get_or_try_init(py, || {
+        Ok::<_, PyErr>(
+            py.import("datetime")?
+                .getattr("datetime")?
+                .getattr("fromisoformat")?
+                .unbind(),
+        )
+    })?;
+    let days = micros.div_euclid(86_400_000_000);
+    if !(-719_162..=2_932_896).contains(&days) {
+        return Err(pyo3::exceptions::PyValueError::new_err(format!(
+            "{micros} microseconds since the epoch is not a time of the years 1 to 9999"
+        )));
+    }
+    let utc = utc_text(micros);
+    fromisoformat
+        .bind(py)
+        .call1((std::str::from_utf8(&utc).expect("ASCII digits"),))
+}
+
 /// The date (year, month, day) of a day counted from 1970-01-01: `days_from_civil`
 /// undone.
 fn civil_from_days(days: i64) -> (i64, i64, i64) {
@@ -358,7 +419,7 @@ impl Normalizer {
         let id = text(&st.id);
         let verb = st.verb.get().and_then(|v| text(&v.id)).ok_or(Decline)?;
         let target = st.object.get().ok_or(Decline)?;
-        if self.ignored.contains(verb) {
+        if self.ignored.contains_key(verb) {
             return Ok(Normalized::Ignored(verb));
         }
         let is_activity = text(&target.object_type).is_none_or(|t| t == "Activity");
@@ -543,27 +604,7 @@ impl Normalizer {
         if timestamp.ends_with('Z') {
             return self.fromisoformat.bind(py).call1((timestamp,));
         }
-        let seconds = micros.div_euclid(1_000_000);
-        let (year, month, day) = civil_from_days(seconds.div_euclid(86_400));
-        let second = seconds.rem_euclid(86_400);
-        // YYYY-MM-DDTHH:MM:SS.ffffffZ, written digit by digit (format! costs several
-        // times the rest of the event's time)
-        let mut utc = *b"0000-00-00T00:00:00.000000Z";
-        for (at, width, value) in [
-            (0, 4, year),
-            (5, 2, month),
-            (8, 2, day),
-            (11, 2, second / 3_600),
-            (14, 2, second / 60 % 60),
-            (17, 2, second % 60),
-            (20, 6, micros.rem_euclid(1_000_000)),
-        ] {
-            let mut value = value;
-            for place in utc[at..at + width].iter_mut().rev() {
-                *place = b'0' + (value % 10) as u8;
-                value /= 10;
-            }
-        }
+        let utc = utc_text(micros);
         let utc = std::str::from_utf8(&utc).expect("ASCII digits");
         self.fromisoformat.bind(py).call1((utc,))
     }
@@ -607,21 +648,22 @@ fn kind_index(kinds: &[PyObject], kind: &Bound<'_, PyAny>) -> PyResult<Kind> {
 impl Normalizer {
     /// `kinds`: the EventKind members; `special`: the six of them `normalize` names
     /// (other, voiding, course_failed, skill_assessed, course_completed, course_passed);
-    /// `verbs`: verb -> kind; `pairs`: (verb, activity type) -> kind; `ignored`: verbs;
+    /// `verbs`: verb -> kind; `pairs`: (verb, activity type) -> kind; `ignored`: verb -> its outcome;
     /// `activities`: activity IRI -> (kind or None, skill ids); `skill_iris`: IRI -> skill
     /// id; `competency_types`, `skills`: ids; `cmi5_category`, `satisfied`: the two IRIs
     /// of the cmi5 rule; `secret`: the learner-key secret; `fields`: `LearningEvent`'s
-    /// field names, in order.
+    /// field names, in order; `event_class`: `LearningEvent` and the set of its field names
+    /// its instances share, when `schemas.trusted.trusted` builds them (else None).
     #[new]
     #[allow(clippy::too_many_arguments)]
-    #[pyo3(signature = (kinds, special, verbs, pairs, ignored, activities, skill_iris, competency_types, skills, cmi5_category, satisfied, secret, fields))]
+    #[pyo3(signature = (kinds, special, verbs, pairs, ignored, activities, skill_iris, competency_types, skills, cmi5_category, satisfied, secret, fields, event_class=None))]
     fn new(
         py: Python<'_>,
         kinds: Vec<PyObject>,
         special: Vec<Bound<'_, PyAny>>,
         verbs: FxHashMap<String, Bound<'_, PyAny>>,
         pairs: FxHashMap<(String, String), Bound<'_, PyAny>>,
-        ignored: FxHashSet<String>,
+        ignored: FxHashMap<String, PyObject>,
         activities: FxHashMap<String, (Option<Bound<'_, PyAny>>, Vec<String>)>,
         skill_iris: FxHashMap<String, String>,
         competency_types: FxHashSet<String>,
@@ -630,6 +672,7 @@ impl Normalizer {
         satisfied: String,
         secret: &Bound<'_, PyBytes>,
         fields: Vec<Bound<'_, PyString>>,
+        event_class: Option<(Bound<'_, PyType>, Bound<'_, PyAny>)>,
     ) -> PyResult<Self> {
         let index = |k: &Bound<'_, PyAny>| kind_index(&kinds, k);
         let [other, voiding, course_failed, skill_assessed, course_completed, course_passed] =
@@ -684,6 +727,7 @@ impl Normalizer {
             secret,
             keys: Mutex::new(HashMap::new()),
             kinds,
+            event_class: event_class.map(|(cls, names)| (cls.unbind(), names.unbind())),
             fromisoformat: py
                 .import("datetime")?
                 .getattr("datetime")?
@@ -710,16 +754,22 @@ impl Normalizer {
             .unwrap_or_else(|poisoned| poisoned.into_inner()) = taken;
     }
 
-    /// One record: None when the Python path must decide (see the module docs); a
-    /// `(code, verb)` tuple for a verb the vocabulary ignores (0) or does not know (1);
-    /// else `(values, stored)`: the values of the statement's event as a dict, with
-    /// `time` the event time (a UTC datetime) when `micros_of` reads the timestamp, else
-    /// the timestamp as sent (or None), and `stored` its stored time, for the caller to
-    /// read; `_derived` (`schemas.events.DERIVED`) set when the time is made here and the
-    /// id is a canonical UUID; `statement_id` is None when the statement has no id (the
-    /// caller derives it from the parsed statement); `learner` is a tuple of keys when a
-    /// Group credits several learners (an event each). `v2`: the rules when the statement
-    /// declares no version (true: xAPI 2.0, false: 1.0.3).
+    /// One record, as one of:
+    /// - None: the Python path must decide (see the module docs);
+    /// - the `Ignored` outcome given for a verb the vocabulary ignores;
+    /// - `(1, verb)` for a verb it does not know;
+    /// - `(event,)`: the event, built here when every value is final (the time made here,
+    ///   the id given, one learner) and `event_class` was given;
+    /// - else `(values, stored)`: the event's values as a dict, for the caller to finish,
+    ///   and the statement's stored time. `time` is the event time (a UTC datetime) when
+    ///   `micros_of` reads the timestamp, else the timestamp as sent (or None);
+    ///   `statement_id` is None when the statement has none (the caller derives it from
+    ///   the parsed statement); `learner` is a tuple of keys when a Group credits several
+    ///   learners (an event each).
+    ///
+    /// An event's values hold `_derived` (`schemas.events.DERIVED`) when the time is made
+    /// here and the id is a canonical UUID. `v2`: the rules when the statement declares no
+    /// version (true: xAPI 2.0, false: 1.0.3).
     fn ingest(&self, py: Python<'_>, raw: &[u8], v2: bool) -> PyResult<Option<PyObject>> {
         let Some(st) = read(raw) else {
             return Ok(None);
@@ -736,9 +786,7 @@ impl Normalizer {
         }
         let event = match self.event(&st) {
             Err(Decline) => return Ok(None),
-            Ok(Normalized::Ignored(verb)) => {
-                return Ok(Some((0, verb).into_pyobject(py)?.into_any().unbind()))
-            }
+            Ok(Normalized::Ignored(verb)) => return Ok(Some(self.ignored[verb].clone_ref(py))),
             Ok(Normalized::Unknown(verb)) => {
                 return Ok(Some((1, verb).into_pyobject(py)?.into_any().unbind()))
             }
@@ -769,6 +817,7 @@ impl Normalizer {
         let lower = event.id.map(str::to_ascii_lowercase);
         let key = lower.as_deref().and_then(crate::ids::statement_key);
         let statement_id = lower.map(|id| PyString::new(py, &id));
+        let mut complete = statement_id.is_some() && learner.bind(py).is_instance_of::<PyString>();
         let time = match event.timestamp {
             Some(timestamp) => match micros_of(timestamp) {
                 Some(micros) => {
@@ -780,9 +829,15 @@ impl Normalizer {
                     }
                     time.into_any()
                 }
-                None => PyString::new(py, timestamp).into_any(),
+                None => {
+                    complete = false;
+                    PyString::new(py, timestamp).into_any()
+                }
             },
-            None => py.None().into_bound(py),
+            None => {
+                complete = false;
+                py.None().into_bound(py)
+            }
         };
         values.set_item(pyo3::intern!(py, "statement_id"), statement_id)?;
         values.set_item(pyo3::intern!(py, "learner"), learner)?;
@@ -803,6 +858,16 @@ impl Normalizer {
             pyo3::intern!(py, "duration_seconds"),
             event.duration.and_then(duration_seconds),
         )?;
+        if let (true, Some((cls, names))) = (complete, &self.event_class) {
+            // every value is final: the event itself, as NativeIngest would build it
+            let event = construct(
+                cls.bind(py),
+                &values,
+                names.bind(py),
+                &py.None().into_bound(py),
+            )?;
+            return Ok(Some(PyTuple::new(py, [event])?.into_any().unbind()));
+        }
         let got = (values, event.stored).into_pyobject(py)?;
         Ok(Some(got.into_any().unbind()))
     }

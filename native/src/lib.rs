@@ -999,6 +999,7 @@ fn skillstream_native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(ids::uuid_text, m)?)?;
     m.add_function(wrap_pyfunction!(ids::uuid5_halves, m)?)?;
     m.add_function(wrap_pyfunction!(ingest::micros_of, m)?)?;
+    m.add_function(wrap_pyfunction!(ingest::datetime_of, m)?)?;
     m.add("SKILLS_EXTENSION", SKILLS_EXTENSION)?;
     Ok(())
 }

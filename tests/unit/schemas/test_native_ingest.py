@@ -34,6 +34,7 @@ from schemas.normalize import (
     normalize,
     statement_id_of,
 )
+from schemas.trusted import trusted
 from schemas.vocabulary import CMI5_CATEGORY, SATISFIED, VerbActivityRule, Vocabulary
 from schemas.xapi import XapiVersion, parse_statement
 from schemas.xapi.parse import native
@@ -547,6 +548,35 @@ def test_the_cases_it_takes_and_declines(sample: tuple[Catalog, Vocabulary]) -> 
     fast = NativeIngest(*sample, SECRET)
     taken = [name for name in CASES if fast(CASES[name], None, "2.0.0", RECORD_TIME) is not None]
     assert sorted(taken) == sorted(TAKEN)
+
+
+def test_what_the_native_read_hands_back(sample: tuple[Catalog, Vocabulary]) -> None:
+    """The shapes of ``Normalizer.ingest``'s answer, which ``NativeIngest`` relies on."""
+    fast = NativeIngest(*sample, SECRET)
+    normalizer = fast._build()
+    # every value final: the event itself, built as trusted builds it
+    (event,) = normalizer.ingest(CASES["skills extensions"], True)
+    assert type(event) is LearningEvent
+    assert _typed((event,)) == _typed(fast(CASES["skills extensions"], None, "2.0.0", None))
+    assert event.model_fields_set is trusted(LearningEvent, dict(event.__dict__)).model_fields_set
+    assert _check_derived(event)
+    # a time, an id or learners left for Python to finish: the values
+    for name in ("stored only", "no id", "a group of many members, two learners"):
+        values, _ = normalizer.ingest(CASES[name], True)
+        assert type(values) is dict, name
+    # an ignored verb: the vocabulary's outcome, one object for every statement of it
+    ignored = normalizer.ingest(CASES["ignored verb"], True)
+    assert ignored is normalizer.ingest(CASES["ignored verb"], True)
+    assert type(ignored) is Ignored
+    assert ignored == normalize(
+        parse_statement(CASES["ignored verb"])[0],
+        *sample,
+        SECRET,  # type: ignore[arg-type]
+    )
+    assert normalizer.ingest(CASES["unknown verb"], True) == (
+        1,
+        orjson.loads(CASES["unknown verb"])["verb"]["id"],
+    )
 
 
 def test_what_the_cases_come_to(sample: tuple[Catalog, Vocabulary]) -> None:

@@ -26,7 +26,14 @@ from streams.core import (
     snapshot,
 )
 from streams.core.milestones import iso_week
-from streams.core.state import EPOCH, from_micros, python_statement_key, to_micros, week_of
+from streams.core.state import (
+    EPOCH,
+    from_micros,
+    python_from_micros,
+    python_statement_key,
+    to_micros,
+    week_of,
+)
 
 RULES = Rules()
 
@@ -589,7 +596,35 @@ def test_an_event_time_in_microseconds(when: datetime) -> None:
     replaced, and ``from_micros`` takes it back to the same instant."""
     micros = to_micros(when)
     assert micros == (when - EPOCH) // timedelta(microseconds=1)
-    assert from_micros(micros) == when
+    for back in (from_micros(micros), python_from_micros(micros)):
+        assert back == when
+        assert back.tzinfo is UTC
+
+
+@pytest.mark.parametrize(
+    "when",
+    [
+        datetime(1, 1, 1, tzinfo=UTC),
+        datetime(1600, 2, 29, 23, 59, 59, 999_999, tzinfo=UTC),
+        datetime(1900, 3, 1, tzinfo=UTC),
+        datetime(1969, 12, 31, 23, 59, 59, 999_999, tzinfo=UTC),
+        datetime(1970, 1, 1, tzinfo=UTC),
+        datetime(2000, 2, 29, 12, tzinfo=UTC),
+        datetime(2024, 12, 31, 23, 59, 59, 999_999, tzinfo=UTC),
+        datetime(2106, 2, 7, 6, 28, 16, tzinfo=UTC),  # 2**32 s
+        datetime(9999, 12, 31, 23, 59, 59, 999_999, tzinfo=UTC),
+    ],
+)
+def test_a_time_in_microseconds_back_to_its_date(when: datetime) -> None:
+    micros = to_micros(when)
+    for back in (from_micros(micros), python_from_micros(micros)):
+        assert (back, back.tzinfo) == (when, UTC)
+
+
+@pytest.mark.parametrize("micros", [to_micros(datetime(1, 1, 1, tzinfo=UTC)) - 1, 1 << 62])
+def test_a_time_past_the_years_of_a_datetime(micros: int) -> None:
+    with pytest.raises((ValueError, OverflowError)):
+        from_micros(micros)
 
 
 def _iso_week_of(day: date) -> str:
