@@ -96,13 +96,15 @@ def apply(
         )
     sid: str = fields["statement_id"]
     time: datetime = fields["time"]
-    derived: _Derived | None = fields.get(DERIVED)  # from the native ingest
-    t = 0
-    timed = derived is not None and derived[0] is sid and derived[1] is time
-    if derived is not None and timed:
-        _, _, hi, lo, t = derived
-        odd = False
-    else:
+    hi = lo = t = 0
+    odd = timed = False
+    found = fields.get(DERIVED)  # from the native ingest
+    if found is not None:
+        derived: _Derived = found  # unboxed once: its items read as a C struct's
+        if derived[0] is sid and derived[1] is time:
+            _, _, hi, lo, t = derived
+            timed = True
+    if not timed:
         hi, lo, odd = statement_key(sid)
     h = hi ^ lo
     rids = state._rids

@@ -246,10 +246,23 @@ class Decay:
         """(bucket, score mass, weight) of one evidence score."""
         bucket = t // self.span
         w = _exp2((t - (bucket + 1) * self.span) / self.half_life) * SCALE
-        return bucket, round(score * w), round(w)
+        return bucket, round_even(score * w), round_even(w)
 
 
 _exp2: Final = math.exp2
+
+
+def round_even(x: float) -> int:
+    """``round(x)``: the nearest integer, a tie to the even one. Compiled, ``math.floor`` is
+    C's and the rest integer and float arithmetic, where ``round`` is looked up among the
+    builtins and called as a Python function (a tenth of the instructions). ``x - floor(x)``
+    is exact for every double; NaN and the infinities raise as ``round`` does."""
+    below = math.floor(x)
+    part = x - below
+    if part > 0.5 or (part == 0.5 and below & 1):
+        return below + 1
+    return below
+
 
 _DECAYS: Final[dict[float, Decay]] = {}
 

@@ -3,6 +3,7 @@ the evidence cap and the state codec."""
 
 from __future__ import annotations
 
+import math
 import uuid
 from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
@@ -31,6 +32,7 @@ from streams.core.state import (
     from_micros,
     python_from_micros,
     python_statement_key,
+    round_even,
     to_micros,
     week_of,
 )
@@ -715,3 +717,26 @@ def test_an_event_that_changes_nothing_is_not_timed() -> None:
     state, fired = apply(state, void, catalog(), RULES)
     assert fired == []
     assert state.kept.rt == []  # the voided statement is withdrawn
+
+
+@given(st.floats(allow_nan=False, allow_infinity=False))
+@example(0.5)
+@example(1.5)
+@example(2.5)
+@example(-0.5)
+@example(-1.5)
+@example(4503599627370495.5)
+@example(-4503599627370495.5)
+@example(2.0**53 + 2)
+@example(-0.0)
+def test_round_even_is_round(x: float) -> None:
+    assert round_even(x) == round(x)
+    assert type(round_even(x)) is int
+
+
+@pytest.mark.parametrize("x", [math.nan, math.inf, -math.inf])
+def test_round_even_refuses_what_round_refuses(x: float) -> None:
+    with pytest.raises((ValueError, OverflowError)) as raised:
+        round(x)
+    with pytest.raises(raised.type):
+        round_even(x)
