@@ -652,7 +652,8 @@ class NativeIngest:
             return cast("Ignored | None", got)
         if len(got) == 1:  # the event, built natively: every value was final
             return cast("tuple[LearningEvent]", got)
-        values, second = got
+        pair: tuple[Any, Any] = got  # typed: indexed, where an untyped pair is iterated
+        values, second = pair
         if type(values) is not dict:  # (1, verb): a verb the vocabulary does not know
             return _unknown_verb(second)
         if type(values["time"]) is not datetime:  # the timestamp as sent (or None)

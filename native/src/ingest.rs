@@ -297,7 +297,7 @@ fn utc_text(micros: i64) -> [u8; 27] {
 /// `streams.core.state.from_micros`: the UTC `datetime` of a time in microseconds since
 /// the epoch, read by `datetime.fromisoformat` from its text in UTC (which gives the
 /// `datetime.UTC` zone), a third of what `datetime.fromtimestamp` costs. Years 1 to 9999;
-/// a `ValueError` for any other.
+/// an `OverflowError` for any other, as `python_from_micros` raises.
 #[pyfunction]
 pub(crate) fn datetime_of(py: Python<'_>, micros: i64) -> PyResult<Bound<'_, PyAny>> {
     static FROMISOFORMAT: GILOnceCell<PyObject> = GILOnceCell::new();
@@ -311,7 +311,7 @@ pub(crate) fn datetime_of(py: Python<'_>, micros: i64) -> PyResult<Bound<'_, PyA
     })?;
     let days = micros.div_euclid(86_400_000_000);
     if !(-719_162..=2_932_896).contains(&days) {
-        return Err(pyo3::exceptions::PyValueError::new_err(format!(
+        return Err(pyo3::exceptions::PyOverflowError::new_err(format!(
             "{micros} microseconds since the epoch is not a time of the years 1 to 9999"
         )));
     }
