@@ -566,7 +566,7 @@ class NativeIngest:
     """``parse_statement`` and ``normalize`` in one native read (``native/src/ingest.rs``),
     for the records it takes: a valid statement of an Agent or a Group, in the common
     shapes (one without an id gets the id ``statement_id_of`` derives from its parsed
-    JSON). ``__call__`` returns what ``normalize`` would, or None: then the caller
+    JSON). ``take`` returns what ``normalize`` would, or None: then the caller
     takes the Python path. The native side holds a copy of the catalog and vocabulary,
     made again when the catalog's ``revision`` moves.
     """
@@ -623,15 +623,6 @@ class NativeIngest:
         self._revision = catalog.revision
         return self._native
 
-    def __call__(
-        self,
-        raw: bytes,
-        header_version: str | None,
-        default_version: str,
-        fallback_time: datetime | int | None,
-    ) -> tuple[LearningEvent, ...] | Ignored | None:
-        return self.take(raw, header_version, default_version, fallback_time)
-
     def take(
         self,
         raw: bytes,
@@ -639,8 +630,9 @@ class NativeIngest:
         default_version: str,
         fallback_time: datetime | int | None,
     ) -> tuple[LearningEvent, ...] | Ignored | None:
-        """``__call__``, as a method: compiled callers call it directly, where a call of
-        the instance goes through Python's calling convention."""
+        """One record's events, its ``Ignored`` outcome, or None. A method, not ``__call__``:
+        compiled callers call it directly, where a call of the instance goes through
+        Python's calling convention."""
         rules = default_rules(header_version, default_version)
         if rules is None:
             return None

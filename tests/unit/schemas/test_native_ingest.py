@@ -89,7 +89,7 @@ def _same(
 ) -> bool:
     """Check the native ingest on one record; return whether it took it."""
     try:
-        got = NativeIngest(catalog, vocabulary, SECRET)(raw, header, "2.0.0", fallback)
+        got = NativeIngest(catalog, vocabulary, SECRET).take(raw, header, "2.0.0", fallback)
     except OverflowError:  # a time past year 1 or 9999 in UTC: Python's path fails alike
         got = OverflowError
     if got is None:
@@ -222,7 +222,7 @@ def test_the_simulators_events_carry_what_the_core_derives(
     events = [
         event
         for raw in Simulation(60, 45, 3)
-        if isinstance(got := fast(raw, None, "2.0.0", RECORD_TIME), tuple)
+        if isinstance(got := fast.take(raw, None, "2.0.0", RECORD_TIME), tuple)
         for event in got
     ]
     carrying = sum(_check_derived(event) for event in events)
@@ -250,7 +250,7 @@ def test_the_event_time_read_natively(timestamp: str, micros: int) -> None:
     # the event's time made natively (a timestamp with an offset written again in UTC)
     raw = orjson.dumps({**BASE, "timestamp": timestamp})
     assert _same(raw, Catalog(), load_vocabulary(None))
-    (got,) = NativeIngest(Catalog(), load_vocabulary(None), SECRET)(raw, None, "2.0.0", None)
+    (got,) = NativeIngest(Catalog(), load_vocabulary(None), SECRET).take(raw, None, "2.0.0", None)
     assert _check_derived(got)
 
 
@@ -546,7 +546,9 @@ DECLINED = [
 def test_the_cases_it_takes_and_declines(sample: tuple[Catalog, Vocabulary]) -> None:
     assert sorted(TAKEN + DECLINED) == sorted(CASES)
     fast = NativeIngest(*sample, SECRET)
-    taken = [name for name in CASES if fast(CASES[name], None, "2.0.0", RECORD_TIME) is not None]
+    taken = [
+        name for name in CASES if fast.take(CASES[name], None, "2.0.0", RECORD_TIME) is not None
+    ]
     assert sorted(taken) == sorted(TAKEN)
 
 
@@ -557,7 +559,7 @@ def test_what_the_native_read_hands_back(sample: tuple[Catalog, Vocabulary]) -> 
     # every value final: the event itself, built as trusted builds it
     (event,) = normalizer.ingest(CASES["skills extensions"], True)
     assert type(event) is LearningEvent
-    assert _typed((event,)) == _typed(fast(CASES["skills extensions"], None, "2.0.0", None))
+    assert _typed((event,)) == _typed(fast.take(CASES["skills extensions"], None, "2.0.0", None))
     assert event.model_fields_set is trusted(LearningEvent, dict(event.__dict__)).model_fields_set
     assert _check_derived(event)
     # a time, an id or learners left for Python to finish: the values
@@ -582,53 +584,53 @@ def test_what_the_native_read_hands_back(sample: tuple[Catalog, Vocabulary]) -> 
 def test_what_the_cases_come_to(sample: tuple[Catalog, Vocabulary]) -> None:
     """A few outcomes spelled out, so that both paths being wrong alike shows too."""
     fast = NativeIngest(*sample, SECRET)
-    (event,) = fast(CASES["skills extensions"], None, "2.0.0", None)
+    (event,) = fast.take(CASES["skills extensions"], None, "2.0.0", None)
     assert event.skills == ("kubernetes", "python", "sql")
     assert event.statement_id == "6a1b2c3d-4e5f-4a6b-8c7d-0123456789ab"
     assert event.time == datetime(2026, 1, 5, 9, tzinfo=UTC)
-    (event,) = fast(CASES["cmi5 passed"], None, "2.0.0", None)
+    (event,) = fast.take(CASES["cmi5 passed"], None, "2.0.0", None)
     assert event.kind is EventKind.SKILL_ASSESSED
-    (event,) = fast(CASES["raw score"], None, "2.0.0", None)
+    (event,) = fast.take(CASES["raw score"], None, "2.0.0", None)
     assert event.score == 0.5
-    (event,) = fast(CASES["duration"], None, "2.0.0", None)
+    (event,) = fast.take(CASES["duration"], None, "2.0.0", None)
     assert event.duration_seconds == 5412.5
-    (event,) = fast(CASES["a duration past a float"], None, "2.0.0", None)
+    (event,) = fast.take(CASES["a duration past a float"], None, "2.0.0", None)
     assert event.duration_seconds is None
-    (event,) = fast(CASES["stored only"], None, "2.0.0", None)
+    (event,) = fast.take(CASES["stored only"], None, "2.0.0", None)
     assert event.time == datetime(2026, 1, 6, 8, tzinfo=UTC)
-    assert fast(CASES["no time"], None, "2.0.0", None) == Ignored(
+    assert fast.take(CASES["no time"], None, "2.0.0", None) == Ignored(
         "no_time", "no timestamp, no stored time and no record time"
     )
-    assert fast(CASES["ignored verb"], None, "2.0.0", None).code == "ignored_verb"
-    (event,) = fast(CASES["no id"], None, "2.0.0", None)
+    assert fast.take(CASES["ignored verb"], None, "2.0.0", None).code == "ignored_verb"
+    (event,) = fast.take(CASES["no id"], None, "2.0.0", None)
     assert event.statement_id == statement_id_of(orjson.loads(CASES["no id"]))
     assert event.statement_id != "6a1b2c3d-4e5f-4a6b-8c7d-0123456789ab"
     # a Group: an event per learner, each learner once, in the members' order
-    events = fast(CASES["a group naming a learner twice"], None, "2.0.0", None)
+    events = fast.take(CASES["a group naming a learner twice"], None, "2.0.0", None)
     assert [e.learner for e in events] == [
         learner_keys({"mbox": "mailto:b@example.com"}, SECRET)[0],
         learner_keys({"openid": "https://id.example.com/ada"}, SECRET)[0],
         learner_keys({"account": {"homePage": "https://e.x", "name": "u"}}, SECRET)[0],
     ]
     assert len({e.statement_id for e in events}) == 1
-    (event,) = fast(CASES["an identified group with members"], None, "2.0.0", None)
+    (event,) = fast.take(CASES["an identified group with members"], None, "2.0.0", None)
     assert event.learner == learner_keys({"mbox": "mailto:a@example.com"}, SECRET)[0]
-    (event,) = fast(CASES["an identified group with no members"], None, "2.0.0", None)
+    (event,) = fast.take(CASES["an identified group with no members"], None, "2.0.0", None)
     assert event.learner == learner_keys({"mbox": "mailto:team@example.com"}, SECRET)[0]
 
 
 def test_a_catalog_change_reaches_it(sample: tuple[Catalog, Vocabulary]) -> None:
     catalog = Catalog([Skill(id="python", name="Python", category="technical")])
     fast = NativeIngest(catalog, sample[1], SECRET)
-    (event,) = fast(CASES["base"], None, "2.0.0", None)
+    (event,) = fast.take(CASES["base"], None, "2.0.0", None)
     assert event.skills == ()
     learner = event.learner
     catalog.put(ActivityMapping(activity_id=BASE["object"]["id"], skills=("python",)))
-    (event,) = fast(CASES["base"], None, "2.0.0", None)
+    (event,) = fast.take(CASES["base"], None, "2.0.0", None)
     assert event.skills == ("python",)
     assert event.learner == learner  # the keys worked out before are kept, and right
     catalog.remove("skill:python")
-    (event,) = fast(CASES["base"], None, "2.0.0", None)
+    (event,) = fast.take(CASES["base"], None, "2.0.0", None)
     assert event.skills == ()
 
 
@@ -665,7 +667,7 @@ def test_a_vocabulary_rule_reaches_it() -> None:
     )
     vocabulary = Vocabulary(verbs={BASE["verb"]["id"]: EventKind.COURSE_COMPLETED}, rules=(rule,))
     assert _same(CASES["base"], Catalog(), vocabulary)
-    (event,) = NativeIngest(Catalog(), vocabulary, SECRET)(CASES["base"], None, "2.0.0", None)
+    (event,) = NativeIngest(Catalog(), vocabulary, SECRET).take(CASES["base"], None, "2.0.0", None)
     assert event.kind is EventKind.EVENT_ATTENDED
 
 
@@ -673,9 +675,9 @@ def test_the_header_picks_the_rules_of_a_statement_without_version() -> None:
     # "2.0.0" has no "1.0.3"-only shapes; a 2.0 context language tag check stands for one:
     # what matters is that an unsupported header leaves the record to the Python path.
     fast = NativeIngest(Catalog(), load_vocabulary(None), SECRET)
-    assert fast(CASES["base"], "1.0.3", "2.0.0", None) is not None
-    assert fast(CASES["base"], "9.9", "2.0.0", None) is None
-    assert fast(CASES["base"], None, "bogus", None) is None
+    assert fast.take(CASES["base"], "1.0.3", "2.0.0", None) is not None
+    assert fast.take(CASES["base"], "9.9", "2.0.0", None) is None
+    assert fast.take(CASES["base"], None, "bogus", None) is None
 
 
 def test_a_failure_of_the_native_path_leaves_the_record_to_python(
