@@ -49,19 +49,26 @@ const HEX_DIGIT: [u8; 256] = {
 };
 const NOT_HEX: u8 = 0xFF;
 
-/// The canonical text of the UUID whose halves are `hi` and `lo`.
+/// The canonical text of the UUID whose halves are `hi` and `lo`: written into a buffer on
+/// the stack, a byte of hex per nibble, and made a Python string from there (no heap
+/// `String` between).
 #[pyfunction]
-pub(crate) fn uuid_text(hi: u64, lo: u64) -> String {
+pub(crate) fn uuid_text(py: Python<'_>, hi: u64, lo: u64) -> Bound<'_, pyo3::types::PyString> {
     const HEX: &[u8; 16] = b"0123456789abcdef";
-    let v = (u128::from(hi) << 64) | u128::from(lo);
-    let mut out = String::with_capacity(36);
-    for i in 0..32 {
-        if matches!(i, 8 | 12 | 16 | 20) {
-            out.push('-');
+    let mut out = [b'-'; 36];
+    let mut put = |value: u64, slots: &[std::ops::Range<usize>]| {
+        let mut shift = 64;
+        for slot in slots {
+            for at in slot.clone() {
+                shift -= 4;
+                out[at] = HEX[((value >> shift) & 0xf) as usize];
+            }
         }
-        out.push(char::from(HEX[((v >> (124 - 4 * i)) & 0xf) as usize]));
-    }
-    out
+    };
+    put(hi, &[0..8, 9..13, 14..18]);
+    put(lo, &[19..23, 24..36]);
+    let text = std::str::from_utf8(&out).expect("hex digits and dashes are ASCII");
+    pyo3::types::PyString::new(py, text)
 }
 
 /// The UUIDv5 of `name` in the namespace whose 16 bytes are `namespace` (RFC 4122: the

@@ -90,16 +90,21 @@ def milestone_key(rule_id: str, skill: str | None, level: str) -> str:
 
 def id_high(state: ProfileState, key: str) -> int:
     """The high 64 bits of the id of the milestone ``key`` (a ``milestone_key``) of the
-    state's learner: what the state remembers an achievement by. Remembered per key in
-    the state (a learner's keys are few; evaluations ask again for the levels already
-    fired each time a kind's goals are worked out)."""
+    state's learner: what the state remembers an achievement by."""
+    return known_halves(state, key)[0]
+
+
+def known_halves(state: ProfileState, key: str) -> tuple[int, int]:
+    """``id_halves``, remembered per key in the state: a learner's keys are few, and each
+    is asked for again (evaluations ask for the levels already fired each time a kind's
+    goals are worked out, and ``fire`` for the id of the level it fires)."""
     highs = state._highs
     if highs is None:
         highs = state._highs = {}
-    high = highs.get(key)
-    if high is None:
-        high = highs[key] = id_halves(state, key)[0]
-    return high
+    halves = highs.get(key)
+    if halves is None:
+        halves = highs[key] = id_halves(state, key)
+    return halves
 
 
 def id_halves(state: ProfileState, key: str) -> tuple[int, int]:
@@ -447,12 +452,9 @@ def fire(
     values["summary"] = summary
     data = trusted(MilestoneData, values)
     key = milestone_key(rule_id, skill, level)
-    hi, lo = id_halves(state, key)
+    hi, lo = known_halves(state, key)
     mid = uuid_text(hi, lo)
     state.add_fired(mid, hi, lo)
-    highs = state._highs
-    if highs is not None:
-        highs[key] = hi
     goals: dict[RuleKind, dict[Any, float]] | None = state._goals
     if goals is not None:
         known = goals.get(by)

@@ -456,8 +456,8 @@ class ProfileState:
         self._ids: list[str] | None = None
         """The ids achieved as text, sorted (kept up to date once built)."""
         self._goals: Any = None
-        self._highs: dict[str, int] | None = None
-        """What ``milestones.id_high`` worked out, per milestone key."""
+        self._highs: dict[str, tuple[int, int]] | None = None
+        """What ``milestones.known_halves`` worked out, per milestone key."""
         self._hist: tuple[Any, dict[int, list[Any]]] | None = None
         self._folds = 0
         """Statements folded since the state was built or decoded (positions in ``_hist``)."""
