@@ -79,6 +79,9 @@ impl<T> Given<T> {
     }
 }
 
+/// The statement's objects, result and context are boxed: the struct stays small, and the
+/// read moves it whole several times on its way out (from the derived visitor, through
+/// `Obj` and the `Result`s), each move a copy of the struct.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 #[allow(dead_code)] // read to be checked as they are read, never looked at again
@@ -86,21 +89,21 @@ struct Statement<'a> {
     #[serde(default, borrow)]
     id: Given<Text<'a>>,
     #[serde(default, borrow)]
-    actor: Given<Obj<Object<'a>>>,
+    actor: Given<Obj<Box<Object<'a>>>>,
     #[serde(default, borrow)]
     verb: Given<Obj<Verb<'a>>>,
     #[serde(default, borrow)]
-    object: Given<Obj<Object<'a>>>,
+    object: Given<Obj<Box<Object<'a>>>>,
     #[serde(default, borrow)]
-    result: Given<Obj<Outcome<'a>>>,
+    result: Given<Obj<Box<Outcome<'a>>>>,
     #[serde(default, borrow)]
-    context: Given<Obj<Context<'a>>>,
+    context: Given<Obj<Box<Context<'a>>>>,
     #[serde(default, borrow)]
     timestamp: Given<Text<'a>>,
     #[serde(default, borrow)]
     stored: Given<Text<'a>>,
     #[serde(default, borrow)]
-    authority: Given<Obj<Object<'a>>>,
+    authority: Given<Obj<Box<Object<'a>>>>,
     #[serde(default, borrow)]
     version: Given<Text<'a>>,
 }
