@@ -839,7 +839,8 @@ impl Normalizer {
                 py.None().into_bound(py)
             }
         };
-        values.set_item(pyo3::intern!(py, "statement_id"), statement_id)?;
+        // the template holds None for every field: an absent value is left as it is
+        put(&values, pyo3::intern!(py, "statement_id"), statement_id)?;
         values.set_item(pyo3::intern!(py, "learner"), learner)?;
         values.set_item(
             pyo3::intern!(py, "kind"),
@@ -847,14 +848,19 @@ impl Normalizer {
         )?;
         values.set_item(pyo3::intern!(py, "time"), time)?;
         values.set_item(pyo3::intern!(py, "verb"), event.verb)?;
-        values.set_item(pyo3::intern!(py, "activity_id"), event.activity_id)?;
-        values.set_item(pyo3::intern!(py, "activity_type"), event.activity_type)?;
+        put(&values, pyo3::intern!(py, "activity_id"), event.activity_id)?;
+        put(
+            &values,
+            pyo3::intern!(py, "activity_type"),
+            event.activity_type,
+        )?;
         values.set_item(pyo3::intern!(py, "skills"), skills)?;
-        values.set_item(pyo3::intern!(py, "score"), event.score)?;
-        values.set_item(pyo3::intern!(py, "success"), event.success)?;
-        values.set_item(pyo3::intern!(py, "completion"), event.completion)?;
-        values.set_item(pyo3::intern!(py, "duration"), event.duration)?;
-        values.set_item(
+        put(&values, pyo3::intern!(py, "score"), event.score)?;
+        put(&values, pyo3::intern!(py, "success"), event.success)?;
+        put(&values, pyo3::intern!(py, "completion"), event.completion)?;
+        put(&values, pyo3::intern!(py, "duration"), event.duration)?;
+        put(
+            &values,
             pyo3::intern!(py, "duration_seconds"),
             event.duration.and_then(duration_seconds),
         )?;
@@ -870,5 +876,17 @@ impl Normalizer {
         }
         let got = (values, event.stored).into_pyobject(py)?;
         Ok(Some(got.into_any().unbind()))
+    }
+}
+
+/// Sets `key` to `value` when there is one; leaves the template's None otherwise.
+fn put<'py, T: IntoPyObject<'py>>(
+    values: &Bound<'py, PyDict>,
+    key: &Bound<'py, PyString>,
+    value: Option<T>,
+) -> PyResult<()> {
+    match value {
+        Some(value) => values.set_item(key, value),
+        None => Ok(()),
     }
 }
