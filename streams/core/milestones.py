@@ -88,6 +88,16 @@ def milestone_key(rule_id: str, skill: str | None, level: str) -> str:
     return f"{rule_id}{SEP}{skill or ''}{SEP}{level}"
 
 
+def achieved(state: ProfileState, key: str, fired: set[int]) -> bool:
+    """Whether the state's learner achieved the milestone ``key`` (``fired`` is
+    ``state.fired_set()``): by the key itself where the state knows its achievements' keys
+    (``ProfileState.fired_names``), else by the high half of its id, worked out once per key."""
+    names = state.fired_names()
+    if names is not None:
+        return key in names
+    return id_high(state, key) in fired
+
+
 def id_high(state: ProfileState, key: str) -> int:
     """The high 64 bits of the id of the milestone ``key`` (a ``milestone_key``) of the
     state's learner: what the state remembers an achievement by."""
@@ -387,7 +397,7 @@ def open_threshold(state: ProfileState, rule: LevelRule, skill: str) -> float:
     head = rule.prefix + skill
     levels, suffixes = rule.levels, rule.suffixes
     for n in range(len(levels)):  # an index loop: zip() is a call, this is not
-        if id_high(state, head + suffixes[n]) not in fired:
+        if not achieved(state, head + suffixes[n], fired):
             return levels[n][1]
     return INF
 
@@ -416,7 +426,7 @@ def reached(
         return list(levels[:n])
     head = rule.prefix + (skill or "")
     suffixes = rule.suffixes
-    return [levels[i] for i in range(n) if id_high(state, head + suffixes[i]) not in fired]
+    return [levels[i] for i in range(n) if not achieved(state, head + suffixes[i], fired)]
 
 
 def fire(
@@ -454,7 +464,10 @@ def fire(
     key = milestone_key(rule_id, skill, level)
     hi, lo = known_halves(state, key)
     mid = uuid_text(hi, lo)
+    names = state.fired_names()  # asked before the id is added: it knows the keys till then
     state.add_fired(mid, hi, lo)
+    if names is not None:
+        names.add(key)
     goals: dict[RuleKind, dict[Any, float]] | None = state._goals
     if goals is not None:
         known = goals.get(by)

@@ -416,6 +416,7 @@ class ProfileState:
     """
 
     __slots__ = (
+        "_fired_names",
         "_folds",
         "_goals",
         "_highs",
@@ -458,6 +459,8 @@ class ProfileState:
         self._goals: Any = None
         self._highs: dict[str, tuple[int, int]] | None = None
         """What ``milestones.known_halves`` worked out, per milestone key."""
+        self._fired_names: set[str] | None = None
+        """The milestone keys of every milestone achieved, once ``fired_names`` built it."""
         self._hist: tuple[Any, dict[int, list[Any]]] | None = None
         self._folds = 0
         """Statements folded since the state was built or decoded (positions in ``_hist``)."""
@@ -571,6 +574,16 @@ class ProfileState:
         if keys is None:
             keys = self._keys = set(self.memory.fired_hi)
         return keys
+
+    def fired_names(self) -> set[str] | None:
+        """The milestone keys (``milestones.milestone_key``) of the milestones achieved, where
+        the state knows them: built while it has achieved none, and kept by
+        ``milestones.fire``, which adds each key it fires. None for a state decoded (or
+        cleared) with achievements: only their ids are kept, and a key is known by its id."""
+        names = self._fired_names
+        if names is None and not self.memory.fired_hi:
+            names = self._fired_names = set()
+        return names
 
     def remember(self, hashes: Any, bound: int) -> None:
         """Add id hashes to the bounded first-in-first-out memory of seen ids."""

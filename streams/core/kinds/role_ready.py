@@ -17,9 +17,9 @@ from streams.core.milestones import (
     Late,
     RuleKind,
     Scope,
+    achieved,
     cite_newest_of,
     fire,
-    id_high,
     milestone_key,
 )
 from streams.core.rule_config import Name, rule_config
@@ -163,7 +163,7 @@ class RoleReady(RuleKind):
                 if figures[skill] < level:
                     return
             qualified = f"{ladder.id}/{role.id}"
-            if id_high(state, milestone_key(rule_id, qualified, role.id)) in fired:
+            if achieved(state, milestone_key(rule_id, qualified, role.id), fired):
                 continue
             skills = tuple(sorted(figures))
             evidence = cite_newest_of(state, at.plan, q, skills, scored=True)

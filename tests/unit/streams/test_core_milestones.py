@@ -580,3 +580,44 @@ def test_the_high_half_is_remembered_per_key_and_never_encoded() -> None:
     assert again._highs is None  # a cache: built again after decoding, to the same values
     assert id_high(again, key) == high
     assert id_high(again, other) == id_high(state, other)
+
+
+def _mixed_events() -> list[LearningEvent]:
+    """Assessments, courses and attendances over weeks: several kinds fire, some twice."""
+    events = []
+    for n in range(24):
+        events.append(event(f"s{n}", days=3.0 * n, skills=("python", "sql"), score=0.5 + n / 50))
+        if n % 3 == 0:
+            events.append(event(f"w{n}", EventKind.EVENT_ATTENDED, days=3.0 * n + 0.5, skills=()))
+        if n % 4 == 0:
+            events.append(event(f"c{n}", EventKind.COURSE_COMPLETED, days=3.0 * n + 0.7))
+    return events
+
+
+def test_a_state_that_achieved_everything_here_knows_the_keys() -> None:
+    from streams.core.milestones import achieved, milestone_key
+
+    state, out = run(_mixed_events(), Rules.from_data(default_data()))
+    keys = {milestone_key(m.data.rule, m.data.skill, m.data.level) for m in out}
+    assert len({m.data.kind for m in out}) >= 3
+    assert state.fired_names() == keys
+    again = decode_state(encode_state(state))
+    assert again.fired_names() is None  # only the ids are kept: keys are known by their ids
+    unfired = {key + "x" for key in keys}
+    for key in keys | unfired:
+        assert achieved(state, key, state.fired_set()) == (key in keys)
+        assert achieved(again, key, again.fired_set()) == (key in keys)
+
+
+@pytest.mark.parametrize("cut", [5, 20, 40])
+def test_a_decoded_state_fires_what_the_state_that_kept_its_keys_fires(cut: int) -> None:
+    rules = Rules.from_data(default_data())
+    events = _mixed_events()
+    whole, out = run(events, rules)
+    half, first = run(events[:cut], rules)
+    decoded = decode_state(encode_state(half))
+    if first:
+        assert decoded.fired_names() is None
+    rest, second = run(events[cut:], rules, state=decoded)
+    assert [m.id for m in first + second] == [m.id for m in out]
+    assert rest.achieved == whole.achieved

@@ -28,7 +28,8 @@ from tools.simulate import Simulation
 
 FIELDS = [f"{part}.{name}" for part, names in PARTS.items() for name in names] + list(IDENTITY)
 CACHES = {
-    "_rids", "_seen", "_index", "_keys", "_ids", "_goals", "_highs", "_hist", "_folds", "_newest",
+    "_rids", "_seen", "_index", "_keys", "_ids", "_goals", "_highs", "_fired_names", "_hist",
+    "_folds", "_newest",
 }  # fmt: skip
 
 
