@@ -782,7 +782,7 @@ fn is_iri(s: &str) -> bool {
     if rest.is_empty() {
         return false;
     }
-    if rest.iter().all(|c| IRI_BYTES[usize::from(*c)] == 0) {
+    if plain(rest) {
         return true; // the common case: nothing to look at twice
     }
     let hex = |j: usize| rest.get(j).is_some_and(u8::is_ascii_hexdigit);
@@ -794,6 +794,18 @@ fn is_iri(s: &str) -> bool {
             3 => !matches!(rest.get(i + 1), Some(0x80..=0x9f)),
             _ => false,
         })
+}
+
+/// Whether every byte of `rest` is allowed after an IRI's colon as it stands (class 0 of
+/// `IRI_BYTES`): the classes of eight bytes at a time are or-ed together, one test a chunk.
+fn plain(rest: &[u8]) -> bool {
+    let class = |c: &u8| IRI_BYTES[usize::from(*c)];
+    let chunks = rest.chunks_exact(8);
+    let tail = chunks.remainder();
+    chunks
+        .map(|chunk| chunk.iter().map(class).fold(0, |all, c| all | c))
+        .chain(tail.iter().map(class))
+        .all(|c| c == 0)
 }
 
 /// `MAILTO_RE`: `mailto:`, dot-separated atoms, `@`, dot-separated atoms; an atom is one or

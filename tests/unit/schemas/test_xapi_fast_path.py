@@ -404,6 +404,19 @@ def test_the_native_format_checks_agree_with_the_validator(place: str, text: str
         assert taken == (every_problem(statement, V2) == []), (place, text)
 
 
+@pytest.mark.skipif(NATIVE is None, reason="no native module (make compile builds it)")
+@pytest.mark.parametrize("odd", ["<", " ", "%", "%4", "\u0085", "\u00e9", "\u20ac"])
+def test_one_odd_character_anywhere_in_a_long_iri(odd: str) -> None:
+    """The native check reads the bytes after the colon eight at a time: one odd character
+    at every position of a long IRI (first, last, and either side of each eight) is read
+    as the validator reads it."""
+    for at in range(27):
+        iri = "s://" + "a" * at + odd + "b" * (26 - at)
+        statement = _set("verb.id", iri)
+        taken = _native_agrees(orjson.dumps(statement), V2)
+        assert taken == (every_problem(statement, V2) == []), iri
+
+
 _COMMON_TAG = re.compile(r"[A-Za-z]{2,3}(-[A-Za-z]{4})?(-[A-Za-z]{2}|-[0-9]{3})?")
 """The language tags the native reader takes: a language, then a script, a region."""
 _SUBTAGS = ["en", "zh", "eng", "e", "a", "US", "TW", "419", "41", "Latn", "Hant", "abcde", "x"]
