@@ -571,7 +571,16 @@ class NativeIngest:
     made again when the catalog's ``revision`` moves.
     """
 
-    __slots__ = ("_native", "_revision", "catalog", "secret", "vocabulary")
+    __slots__ = (
+        "_default",
+        "_header",
+        "_native",
+        "_revision",
+        "_rules",
+        "catalog",
+        "secret",
+        "vocabulary",
+    )
 
     def __init__(self, catalog: Catalog, vocabulary: Vocabulary, secret: bytes) -> None:
         self.catalog = catalog
@@ -579,6 +588,11 @@ class NativeIngest:
         self.secret = secret
         self._revision = -1
         self._native: Any = None
+        # the versions of the last record and their rules: a record's are nearly always the
+        # ones the record before it had (no header or the same, the settings' default)
+        self._header: str | None = None
+        self._default: str | None = None
+        self._rules: XapiVersion | None = None
 
     @staticmethod
     def available(secret: bytes) -> bool:
@@ -633,7 +647,11 @@ class NativeIngest:
         """One record's events, its ``Ignored`` outcome, or None. A method, not ``__call__``:
         compiled callers call it directly, where a call of the instance goes through
         Python's calling convention."""
-        rules = default_rules(header_version, default_version)
+        if header_version == self._header and default_version == self._default:
+            rules = self._rules  # asked of default_rules (an lru_cache) only when they change
+        else:
+            rules = self._rules = default_rules(header_version, default_version)
+            self._header, self._default = header_version, default_version
         if rules is None:
             return None
         normalizer = self._native

@@ -678,6 +678,12 @@ def test_the_header_picks_the_rules_of_a_statement_without_version() -> None:
     assert fast.take(CASES["base"], "1.0.3", "2.0.0", None) is not None
     assert fast.take(CASES["base"], "9.9", "2.0.0", None) is None
     assert fast.take(CASES["base"], None, "bogus", None) is None
+    # the rules of the last record's versions are remembered: asked again when either moves
+    assert fast.take(CASES["base"], None, "bogus", None) is None
+    assert fast.take(CASES["base"], None, "2.0.0", None) is not None
+    assert fast.take(CASES["base"], "".join(["9", ".9"]), "2.0.0", None) is None
+    assert fast.take(CASES["base"], "".join(["9", ".9"]), "2.0.0", None) is None
+    assert fast.take(CASES["base"], "1.0.3", "".join(["2.0", ".0"]), None) is not None
 
 
 def test_a_failure_of_the_native_path_leaves_the_record_to_python(
