@@ -76,9 +76,6 @@ pub struct Normalizer {
     /// place, so that it never grows (a dict built key by key is resized twice on the way
     /// to 15).
     template: Py<PyDict>,
-    /// `datetime.fromisoformat`: `schemas.normalize.event_time`'s way from a timestamp to
-    /// the event time, taken here for the timestamps `micros_of` reads.
-    fromisoformat: PyObject,
     /// `LearningEvent` and its field names as the set every instance shares
     /// (`schemas.trusted.trusted`'s): an event whose values are all worked out here is
     /// built here. None when `schemas.events.build_event` is not `trusted`.
@@ -300,15 +297,6 @@ fn utc_text(micros: i64) -> [u8; 27] {
 /// an `OverflowError` for any other, as `python_from_micros` raises.
 #[pyfunction]
 pub(crate) fn datetime_of(py: Python<'_>, micros: i64) -> PyResult<Bound<'_, PyAny>> {
-    static FROMISOFORMAT: GILOnceCell<PyObject> = GILOnceCell::new();
-    let fromisoformat = FROMISOFORMAT.get_or_try_init(py, || {
-        Ok::<_, PyErr>(
-            py.import("datetime")?
-                .getattr("datetime")?
-                .getattr("fromisoformat")?
-                .unbind(),
-        )
-    })?;
     let days = micros.div_euclid(86_400_000_000);
     if !(-719_162..=2_932_896).contains(&days) {
         return Err(pyo3::exceptions::PyOverflowError::new_err(format!(
@@ -316,9 +304,35 @@ pub(crate) fn datetime_of(py: Python<'_>, micros: i64) -> PyResult<Bound<'_, PyA
         )));
     }
     let utc = utc_text(micros);
-    fromisoformat
-        .bind(py)
-        .call1((std::str::from_utf8(&utc).expect("ASCII digits"),))
+    fromisoformat(py)?.call1((std::str::from_utf8(&utc).expect("ASCII digits"),))
+}
+
+/// `schemas.normalize.event_time` of a timestamp `micros_of` read as `micros`: what
+/// `fromisoformat` reads of it, in UTC. A timestamp with an offset is read as the same
+/// instant written in UTC (`Z`), which `fromisoformat` reads into the time
+/// `astimezone(UTC)` would have made, without the second call.
+fn event_time<'py>(py: Python<'py>, timestamp: &str, micros: i64) -> PyResult<Bound<'py, PyAny>> {
+    if timestamp.ends_with('Z') {
+        return fromisoformat(py)?.call1((timestamp,));
+    }
+    let utc = utc_text(micros);
+    let utc = std::str::from_utf8(&utc).expect("ASCII digits");
+    fromisoformat(py)?.call1((utc,))
+}
+
+/// `datetime.fromisoformat`, looked up once: how `schemas.normalize.event_time` makes the
+/// event time of a timestamp, and how `datetime_of` reads the UTC text it writes.
+fn fromisoformat(py: Python<'_>) -> PyResult<&Bound<'_, PyAny>> {
+    static FROMISOFORMAT: GILOnceCell<PyObject> = GILOnceCell::new();
+    let found = FROMISOFORMAT.get_or_try_init(py, || {
+        Ok::<_, PyErr>(
+            py.import("datetime")?
+                .getattr("datetime")?
+                .getattr("fromisoformat")?
+                .unbind(),
+        )
+    })?;
+    Ok(found.bind(py))
 }
 
 /// The date (year, month, day) of a day counted from 1970-01-01: `days_from_civil`
@@ -573,42 +587,22 @@ impl Normalizer {
         if let Some(mbox) = text(&agent.mbox) {
             return Ok(Key::Mbox(mbox));
         }
-        // written piece by piece: `format!` costs several times as much, once per statement
+        // concatenated, not formatted: `format!` costs several times as much, once per
+        // statement
         if let Some(sum) = text(&agent.mbox_sha1sum) {
-            let mut key = joined(&["mbox_sha1sum:", sum]);
+            let mut key = ["mbox_sha1sum:", sum].concat();
             key.make_ascii_lowercase(); // the prefix is lower case already
             return Ok(Key::Canonical(key));
         }
         if let Some(account) = agent.account.get() {
-            return Ok(Key::Canonical(joined(&[
-                "account:",
-                account.home_page.0,
-                "|",
-                account.name.0,
-            ])));
+            return Ok(Key::Canonical(
+                ["account:", account.home_page.0, "|", account.name.0].concat(),
+            ));
         }
         if let Some(openid) = text(&agent.openid) {
-            return Ok(Key::Canonical(joined(&["openid:", openid])));
+            return Ok(Key::Canonical(["openid:", openid].concat()));
         }
         Err(Decline)
-    }
-
-    /// `schemas.normalize.event_time` of a timestamp `micros_of` read as `micros`: what
-    /// `fromisoformat` reads of it, in UTC. A timestamp with an offset is read as the same
-    /// instant written in UTC (`Z`), which `fromisoformat` reads into the time
-    /// `astimezone(UTC)` would have made, without the second call.
-    fn event_time<'py>(
-        &self,
-        py: Python<'py>,
-        timestamp: &str,
-        micros: i64,
-    ) -> PyResult<Bound<'py, PyAny>> {
-        if timestamp.ends_with('Z') {
-            return self.fromisoformat.bind(py).call1((timestamp,));
-        }
-        let utc = utc_text(micros);
-        let utc = std::str::from_utf8(&utc).expect("ASCII digits");
-        self.fromisoformat.bind(py).call1((utc,))
     }
 
     fn key(&self, py: Python<'_>, key: &Key) -> Py<PyString> {
@@ -730,11 +724,6 @@ impl Normalizer {
             keys: Mutex::new(HashMap::new()),
             kinds,
             event_class: event_class.map(|(cls, names)| (cls.unbind(), names.unbind())),
-            fromisoformat: py
-                .import("datetime")?
-                .getattr("datetime")?
-                .getattr("fromisoformat")?
-                .unbind(),
         })
     }
 
@@ -823,7 +812,7 @@ impl Normalizer {
         let time = match event.timestamp {
             Some(timestamp) => match micros_of(timestamp) {
                 Some(micros) => {
-                    let time = self.event_time(py, timestamp, micros)?;
+                    let time = event_time(py, timestamp, micros)?;
                     if let (Some(id), Some((hi, lo, _))) = (&statement_id, key) {
                         // what the profile core would otherwise work out again from them
                         let derived = (id, &time, hi, lo, micros);
@@ -891,13 +880,4 @@ fn put<'py, T: IntoPyObject<'py>>(
         Some(value) => values.set_item(key, value),
         None => Ok(()),
     }
-}
-
-/// The pieces one after the other, in a string allocated once.
-fn joined(pieces: &[&str]) -> String {
-    let mut out = String::with_capacity(pieces.iter().map(|p| p.len()).sum());
-    for piece in pieces {
-        out.push_str(piece);
-    }
-    out
 }
