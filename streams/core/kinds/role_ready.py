@@ -155,16 +155,17 @@ class RoleReady(RuleKind):
             requires = role.requires
             if not requires:
                 continue
-            figures: dict[str, float] = {}
-            for skill, _ in requires:
-                i = index.get(skill)
-                figures[skill] = 0.0 if i is None else at.fig.level(i)
             for skill, level in requires:
-                if figures[skill] < level:
+                i = index.get(skill)
+                if (0.0 if i is None else at.level(i)) < level:
                     return
             qualified = f"{ladder.id}/{role.id}"
             if achieved(state, milestone_key(rule_id, qualified, role.id), fired):
                 continue
+            figures: dict[str, float] = {}
+            for skill, _ in requires:
+                i = index.get(skill)
+                figures[skill] = 0.0 if i is None else at.level(i)
             skills = tuple(sorted(figures))
             evidence = cite_newest_of(state, at.plan, q, skills, scored=True)
             summary: dict[str, float | int | str] = {

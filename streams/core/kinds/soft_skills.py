@@ -131,7 +131,7 @@ class SoftSkills(RuleKind):
             touches = fig.touches(i)
             if touches <= 0 or categories.get(k) not in config.categories:
                 continue
-            if (exposure is not None and touches >= exposure) or fig.level(
+            if (exposure is not None and touches >= exposure) or at.level(
                 i
             ) >= config.min_proficiency:
                 held.append(k)

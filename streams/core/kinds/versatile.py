@@ -22,6 +22,7 @@ from streams.core.milestones import (
     cite_newest_of,
     fire,
     level_text,
+    open_threshold,
     plural,
     points,
     reached,
@@ -94,11 +95,13 @@ class Versatile(RuleKind):
         categories = catalog.categories
         breadth: float = config.breadth_proficiency
         deep_proficiency: float = config.deep_proficiency
+        if not self.may_reach(at, rule, breadth, deep_proficiency):
+            return
+        names = state.skills.names
         deep: tuple[float, str] | None = None
         by_category: dict[str, tuple[float, str]] = {}
-        names = state.skills.names
         for i in sorted(range(len(names)), key=names.__getitem__):
-            p = at.fig.level(i)
+            p = at.level(i)
             if p < breadth:
                 continue
             k = names[i]
@@ -140,6 +143,26 @@ class Versatile(RuleKind):
                     "threshold": int(threshold),
                 },
             )
+
+    def may_reach(self, at: At, rule: LevelRule, breadth: float, deep_proficiency: float) -> bool:
+        """Whether the profile holds a deep skill and skills in as many categories as the
+        rule's lowest open level asks: what ``evaluate`` then works out in the skills' name
+        order (to name them), which neither the count nor the deep skill depend on."""
+        categories = at.catalog.categories
+        names = at.state.skills.names
+        deep = False
+        held: set[str] = set()
+        for i in range(len(names)):
+            p = at.level(i)
+            if p < breadth:
+                continue
+            category = categories.get(names[i])
+            if category is None:
+                continue
+            if p >= deep_proficiency:
+                deep = True
+            held.add(category)
+        return deep and len(held) >= open_threshold(at.state, rule, "")
 
     @classmethod
     def explain(cls, config: Any, knobs: Any) -> tuple[str, tuple[str, ...]]:

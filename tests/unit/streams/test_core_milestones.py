@@ -370,6 +370,21 @@ def test_versatile_needs_a_deep_skill() -> None:
     assert out == []
 
 
+def test_versatile_asks_for_the_lowest_level_still_open() -> None:
+    """Its first level achieved, versatile fires the next when a fourth category comes,
+    and a statement that lifts a skill across a mark with three categories fires nothing."""
+    levels = [{"name": "t-shaped", "categories": 3}, {"name": "broad", "categories": 4}]
+    rules = only("versatile", **{**VERSATILE, "levels": levels})
+    again = event("s2", days=5 * MINUTE, skills=("sql",), score=0.9)
+    fourth = event("m1", days=6 * MINUTE, skills=("mentoring",), score=0.8)
+    _, out = run([*t_shape(0.9), again, fourth], rules)
+    assert [(m.data.level, m.data.summary["categories"]) for m in out] == [
+        ("t-shaped", 3),
+        ("broad", 4),
+    ]
+    assert out[1].data.achieved_at == fourth.time
+
+
 # --- role ready --------------------------------------------------------------
 
 

@@ -26,9 +26,13 @@ from streams.core import (
     encode_state,
     snapshot,
 )
-from streams.core.milestones import iso_week
+from streams.core.milestones import iso_week, level_of, level_pair, level_without
+from streams.core.profile import add_mass
 from streams.core.state import (
+    DAY_US,
     EPOCH,
+    SCALE,
+    Decay,
     from_micros,
     python_from_micros,
     python_statement_key,
@@ -38,6 +42,7 @@ from streams.core.state import (
 )
 
 RULES = Rules()
+T0_MICROS = to_micros(T0)
 
 
 def snap(state: ProfileState, rules: Rules = RULES) -> ProfileSnapshot:
@@ -749,3 +754,32 @@ def test_round_even_refuses_what_round_refuses(x: float) -> None:
         round(x)
     with pytest.raises(raised.type):
         round_even(x)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.tuples(st.integers(0, 2_400), st.floats(0.0, 1.0)), min_size=1, max_size=12),
+    st.integers(0, 11),
+    st.integers(0, 400),
+)
+def test_a_pair_of_levels_is_the_level_with_and_without_the_trigger(
+    scores: list[tuple[int, float]], pick: int, later: int
+) -> None:
+    """``level_pair`` gives ``level_without`` and ``level_of`` exactly: the kinds read a
+    skill's proficiency from the pair where the statement has one, else from ``level_of``,
+    and must see one figure either way. Scores over 2,400 days fill several buckets (one
+    spans 8 half-lives, 240 days)."""
+    decay = Decay(30.0)
+    flat: list[int] = []
+    quants = []
+    for day, score in sorted(scores):
+        quant = decay.quantize(T0_MICROS + day * DAY_US, score)
+        quants.append(quant)
+        add_mass(flat, *quant)
+    trigger = quants[pick % len(quants)]
+    now = T0_MICROS + (max(day for day, _ in scores) + later) * DAY_US
+    prior = 1.0 * SCALE
+    assert level_pair(decay, flat, now, prior, trigger) == (
+        level_without(decay, flat, now, prior, trigger),
+        level_of(decay, flat, now, prior),
+    )
