@@ -614,10 +614,18 @@ class ProfileState:
         return odd if odd is not None else uuid_text(hi, lo)
 
     def attended_since(self, day: int) -> int:
-        """Attendances on ``day`` or later."""
-        return sum(
-            self.totals.att_n[bisect_left(self.totals.att_day, day - self.totals.att_base) :]
-        )
+        """Attendances on ``day`` or later: added up from the newest day back, as a window's
+        days are the newest (compiled, a loop costs less than a bisect, a slice and a sum)."""
+        totals = self.totals
+        days = totals.att_day
+        counts = totals.att_n
+        cut = day - totals.att_base
+        total = 0
+        k = len(days) - 1
+        while k >= 0 and days[k] >= cut:
+            total += counts[k]
+            k -= 1
+        return total
 
     def bump_attended(self, day: int, by: int) -> None:
         """Add ``by`` attendances on ``day`` (a count that reaches 0 goes)."""

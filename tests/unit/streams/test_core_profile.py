@@ -756,6 +756,33 @@ def test_round_even_refuses_what_round_refuses(x: float) -> None:
         round_even(x)
 
 
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.tuples(st.integers(0, 400), st.integers(-3, 4)), max_size=60),
+    st.integers(-10, 420),
+)
+def test_attendances_since_a_day_are_those_bumped_on_it_or_later(
+    bumps: list[tuple[int, int]], since: int
+) -> None:
+    """``attended_since`` against a plain count per day, after bumps in any order (days
+    before the first one move the base, a count that reaches 0 goes)."""
+    state = ProfileState(LEARNER, 30.0)
+    per_day: dict[int, int] = {}
+    day0 = 20_000
+    for day, by in bumps:
+        state.bump_attended(day0 + day, by)
+        known = per_day.get(day)
+        if known is None:
+            if by > 0:
+                per_day[day] = by
+        elif known + by <= 0:
+            del per_day[day]
+        else:
+            per_day[day] = known + by
+    expected = sum(n for day, n in per_day.items() if day >= since)
+    assert state.attended_since(day0 + since) == expected
+
+
 @settings(max_examples=300, deadline=None)
 @given(
     st.lists(st.tuples(st.integers(0, 2_400), st.floats(0.0, 1.0)), min_size=1, max_size=12),
