@@ -51,6 +51,21 @@ from streams.core.state import (
 
 _VOIDING: Final = EventKind.VOIDING
 
+
+class _LastPlan:
+    """The last ``Rules`` applied and its plan, as one pair (read in one go, so a thread
+    never sees one rules' plan under another's). ``Rules.plan`` is a cached property of a
+    pydantic model, an attribute look-up through its class per statement; an identity test
+    here costs next to nothing (compiled, a ``Final`` instance of a compiled class)."""
+
+    __slots__ = ("pair",)
+
+    def __init__(self) -> None:
+        self.pair: tuple[Rules | None, Any] = (None, None)
+
+
+_LAST_PLAN: Final = _LastPlan()
+
 _Derived = tuple[str, datetime, int, int, int]
 """``schemas.events.DERIVED``: (statement id, time, id high half, low half, micros)."""
 
@@ -83,7 +98,12 @@ def apply(
       docs/profiles-and-milestones.md, "Order and determinism").
     - Raises ``ValueError`` when ``state`` belongs to another learner.
     """
-    plan = rules.plan
+    remembered = _LAST_PLAN.pair
+    if remembered[0] is rules:
+        plan: Plan = remembered[1]
+    else:
+        plan = rules.plan
+        _LAST_PLAN.pair = (rules, plan)
     # A pydantic model keeps its fields in its __dict__: one attribute look-up there, and
     # dict reads, instead of a look-up through the model's __getattr__ hook per field.
     fields = event.__dict__
