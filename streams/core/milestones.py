@@ -763,9 +763,8 @@ class At:
         if rising is None:
             rising = self.rising = []
             if self.quant is not None:
-                pair = self.pair
-                for i in self.skills:
-                    before, after = pair(i)
+                for i in self.skills:  # self.pair(i): compiled, a direct call (no bound method)
+                    before, after = self.pair(i)
                     if after > before:
                         rising.append((i, before, after))
         return rising

@@ -101,6 +101,14 @@ class RoleReady(RuleKind):
     order = 0
     on_evidence = True
 
+    def __init__(self, rules: list[tuple[str, Any]], knobs: Any) -> None:
+        super().__init__(rules, knobs)
+        self.only: list[tuple[str, frozenset[str]]] = [
+            (rule_id, frozenset(config.ladders)) for rule_id, config in rules
+        ]
+        """Each rule's ladders (empty: every ladder), read once: a configuration's fields
+        go through pydantic's ``__getattr__`` hook on every read."""
+
     def last(self, at: At, out: list[MilestoneEvent]) -> None:
         if self.crossed(at):
             self.evaluate(at, out)
@@ -135,9 +143,9 @@ class RoleReady(RuleKind):
         index = state.index()
         fired = state.fired_set()
         ladders = ladders_of(at.catalog)
-        for rule_id, config in self.rules:
+        for rule_id, only in self.only:
             for ladder in ladders:
-                if config.ladders and ladder.id not in config.ladders:
+                if only and ladder.id not in only:
                     continue
                 self._ladder(at, rule_id, ladder, index, fired, out)
 
