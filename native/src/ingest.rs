@@ -17,7 +17,6 @@ use std::sync::Mutex;
 
 use hmac::{Hmac, Mac};
 use pyo3::prelude::*;
-use pyo3::sync::GILOnceCell;
 use pyo3::types::{PyBytes, PyDict, PyString, PyTuple, PyType};
 use rustc_hash::{FxHashMap, FxHashSet};
 use sha1::{Digest, Sha1};
@@ -265,36 +264,9 @@ fn days_in_month(year: i64, month: i64) -> i64 {
     }
 }
 
-/// `YYYY-MM-DDTHH:MM:SS.ffffffZ`: a time in microseconds since the epoch written in UTC,
-/// digit by digit (`format!` costs several times the rest of an event's time). Years 1
-/// to 9999 (`datetime`'s) are written in their four digits.
-fn utc_text(micros: i64) -> [u8; 27] {
-    let seconds = micros.div_euclid(1_000_000);
-    let (year, month, day) = civil_from_days(seconds.div_euclid(86_400));
-    let second = seconds.rem_euclid(86_400);
-    let mut utc = *b"0000-00-00T00:00:00.000000Z";
-    for (at, width, value) in [
-        (0, 4, year),
-        (5, 2, month),
-        (8, 2, day),
-        (11, 2, second / 3_600),
-        (14, 2, second / 60 % 60),
-        (17, 2, second % 60),
-        (20, 6, micros.rem_euclid(1_000_000)),
-    ] {
-        let mut value = value;
-        for place in utc[at..at + width].iter_mut().rev() {
-            *place = b'0' + (value % 10) as u8;
-            value /= 10;
-        }
-    }
-    utc
-}
-
 /// `streams.core.state.from_micros`: the UTC `datetime` of a time in microseconds since
-/// the epoch, read by `datetime.fromisoformat` from its text in UTC (which gives the
-/// `datetime.UTC` zone), a third of what `datetime.fromtimestamp` costs. Years 1 to 9999;
-/// an `OverflowError` for any other, as `python_from_micros` raises.
+/// the epoch (`utc_datetime`). Years 1 to 9999; an `OverflowError` for any other, as
+/// `python_from_micros` raises.
 #[pyfunction]
 pub(crate) fn datetime_of(py: Python<'_>, micros: i64) -> PyResult<Bound<'_, PyAny>> {
     let days = micros.div_euclid(86_400_000_000);
@@ -303,36 +275,30 @@ pub(crate) fn datetime_of(py: Python<'_>, micros: i64) -> PyResult<Bound<'_, PyA
             "{micros} microseconds since the epoch is not a time of the years 1 to 9999"
         )));
     }
-    let utc = utc_text(micros);
-    fromisoformat(py)?.call1((std::str::from_utf8(&utc).expect("ASCII digits"),))
+    utc_datetime(py, micros)
 }
 
-/// `schemas.normalize.event_time` of a timestamp `micros_of` read as `micros`: what
-/// `fromisoformat` reads of it, in UTC. A timestamp with an offset is read as the same
-/// instant written in UTC (`Z`), which `fromisoformat` reads into the time
-/// `astimezone(UTC)` would have made, without the second call.
-fn event_time<'py>(py: Python<'py>, timestamp: &str, micros: i64) -> PyResult<Bound<'py, PyAny>> {
-    if timestamp.ends_with('Z') {
-        return fromisoformat(py)?.call1((timestamp,));
-    }
-    let utc = utc_text(micros);
-    let utc = std::str::from_utf8(&utc).expect("ASCII digits");
-    fromisoformat(py)?.call1((utc,))
-}
-
-/// `datetime.fromisoformat`, looked up once: how `schemas.normalize.event_time` makes the
-/// event time of a timestamp, and how `datetime_of` reads the UTC text it writes.
-fn fromisoformat(py: Python<'_>) -> PyResult<&Bound<'_, PyAny>> {
-    static FROMISOFORMAT: GILOnceCell<PyObject> = GILOnceCell::new();
-    let found = FROMISOFORMAT.get_or_try_init(py, || {
-        Ok::<_, PyErr>(
-            py.import("datetime")?
-                .getattr("datetime")?
-                .getattr("fromisoformat")?
-                .unbind(),
-        )
-    })?;
-    Ok(found.bind(py))
+/// The `datetime` in UTC (zone `datetime.UTC`) of a time in microseconds since the epoch,
+/// in the years 1 to 9999: what `datetime.fromisoformat` reads of the time written in UTC
+/// with `Z`, so `schemas.normalize.event_time` of a timestamp `micros_of` reads (a
+/// timestamp with an offset is the same instant, as `astimezone(UTC)` would give it).
+/// Made by the `datetime` module's own constructor (`crate::utc`), not by reading text.
+fn utc_datetime(py: Python<'_>, micros: i64) -> PyResult<Bound<'_, PyAny>> {
+    let seconds = micros.div_euclid(1_000_000);
+    let (year, month, day) = civil_from_days(seconds.div_euclid(86_400));
+    let second = seconds.rem_euclid(86_400);
+    crate::utc::datetime(
+        py,
+        [
+            year,
+            month,
+            day,
+            second / 3_600,
+            second / 60 % 60,
+            second % 60,
+            micros.rem_euclid(1_000_000),
+        ],
+    )
 }
 
 /// The date (year, month, day) of a day counted from 1970-01-01: `days_from_civil`
@@ -812,7 +778,7 @@ impl Normalizer {
         let time = match event.timestamp {
             Some(timestamp) => match micros_of(timestamp) {
                 Some(micros) => {
-                    let time = event_time(py, timestamp, micros)?;
+                    let time = utc_datetime(py, micros)?;
                     if let (Some(id), Some((hi, lo, _))) = (&statement_id, key) {
                         // what the profile core would otherwise work out again from them
                         let derived = (id, &time, hi, lo, micros);

@@ -20,6 +20,7 @@ use pyo3::prelude::*;
 mod construct;
 mod ids;
 mod ingest;
+mod utc;
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 

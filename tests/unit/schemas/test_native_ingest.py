@@ -302,6 +302,8 @@ def test_generated_event_times_read_natively_as_python_reads_them(
     else:
         text += offset
     assert native.micros_of(text) == to_micros(event_time(text, None, None))  # type: ignore[arg-type]
+    # and the event's time, made natively, is the Python path's: its type, zone and fields
+    assert _same(orjson.dumps({**BASE, "timestamp": text}), Catalog(), load_vocabulary(None))
 
 
 # --- each rule of normalize, on statements built for it --------------------------------

@@ -626,6 +626,8 @@ def test_a_time_in_microseconds_back_to_its_date(when: datetime) -> None:
     micros = to_micros(when)
     for back in (from_micros(micros), python_from_micros(micros)):
         assert (back, back.tzinfo) == (when, UTC)
+        assert type(back) is datetime
+        assert repr(back) == repr(when)
 
 
 @pytest.mark.parametrize(
