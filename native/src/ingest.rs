@@ -65,6 +65,10 @@ pub struct Normalizer {
     competency_types: FxHashSet<String>,
     /// Catalog skill id -> the same id as a Python string, shared by every event.
     skills: FxHashMap<String, Py<PyString>>,
+    /// The verbs, activity types and activity ids the vocabulary and the catalog name, as
+    /// Python strings shared by every event that carries them (`shared`): one look-up
+    /// where each event would make its own copy.
+    names: FxHashMap<String, Py<PyString>>,
     cmi5_category: String,
     satisfied: String,
     secret: Hmac<Sha256>,
@@ -571,6 +575,14 @@ impl Normalizer {
         Err(Decline)
     }
 
+    /// `text` as a Python string: the one `names` holds for it, else a new one.
+    fn shared<'py>(&self, py: Python<'py>, text: &str) -> Bound<'py, PyString> {
+        match self.names.get(text) {
+            Some(name) => name.bind(py).clone(),
+            None => PyString::new(py, text),
+        }
+    }
+
     fn key(&self, py: Python<'_>, key: &Key) -> Py<PyString> {
         let remembered = match key {
             Key::Mbox(m) => m,
@@ -648,7 +660,16 @@ impl Normalizer {
             template.set_item(key, py.None())?;
         }
         template.set_item(pyo3::intern!(py, "schema_version"), 1)?;
+        let named = verbs
+            .keys()
+            .chain(pairs.keys().flat_map(|(verb, kind)| [verb, kind]))
+            .chain(activities.keys())
+            .chain(competency_types.iter());
+        let names = named
+            .map(|name| (name.clone(), PyString::new(py, name).unbind()))
+            .collect();
         Ok(Normalizer {
+            names,
             template: template.unbind(),
             other: index(&other)?,
             voiding: index(&voiding)?,
@@ -804,12 +825,16 @@ impl Normalizer {
             self.kinds[event.kind].clone_ref(py),
         )?;
         values.set_item(pyo3::intern!(py, "time"), time)?;
-        values.set_item(pyo3::intern!(py, "verb"), event.verb)?;
-        put(&values, pyo3::intern!(py, "activity_id"), event.activity_id)?;
+        values.set_item(pyo3::intern!(py, "verb"), self.shared(py, event.verb))?;
+        put(
+            &values,
+            pyo3::intern!(py, "activity_id"),
+            event.activity_id.map(|a| self.shared(py, a)),
+        )?;
         put(
             &values,
             pyo3::intern!(py, "activity_type"),
-            event.activity_type,
+            event.activity_type.map(|t| self.shared(py, t)),
         )?;
         values.set_item(pyo3::intern!(py, "skills"), skills)?;
         put(&values, pyo3::intern!(py, "score"), event.score)?;
