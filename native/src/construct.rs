@@ -9,12 +9,17 @@
 //! one `object.__new__` takes: made by the `class` statement on `object` alone, with no
 //! base written in C, and not abstract (as every contract is). Built once per statement
 //! (a learning event) and per milestone and snapshot, the wrappers cost more than the
-//! work. `tests/unit/schemas/test_trusted.py` holds both to the same instances.
+//! work. Each attribute is set by the setter of the data descriptor its name finds first
+//! along the class's MRO, which `PyObject_GenericSetAttr` would look up on every set: the
+//! check and the look-ups are done once per class and remembered (`setters`).
+//! `tests/unit/schemas/test_trusted.py` holds both to the same instances.
 
 use pyo3::exceptions::PyTypeError;
 use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::sync::GILOnceCell;
+use std::sync::Mutex;
+
 use pyo3::types::{PyDict, PyString, PyTuple, PyType};
 
 /// Set `name` on `obj` as `object.__setattr__` does.
@@ -73,6 +78,103 @@ fn on_object(tp: *mut ffi::PyTypeObject, dealloc: usize) -> bool {
     }
 }
 
+/// The four attributes `construct` sets, in the order it sets them.
+const SLOTS: [&str; 4] = [
+    "__dict__",
+    "__pydantic_fields_set__",
+    "__pydantic_extra__",
+    "__pydantic_private__",
+];
+
+/// Classes remembered at most (a process builds a few contracts; tests make more).
+const CLASSES_REMEMBERED: usize = 64;
+
+/// A class `on_object` accepted, and the data descriptor each of `SLOTS` finds first
+/// along its MRO, with the descriptor's setter: what `PyObject_GenericSetAttr` would look
+/// up and call on every set (None: some name finds no data descriptor there, and each set
+/// goes through `PyObject_GenericSetAttr`).
+struct Class {
+    cls: Py<PyType>,
+    setters: Option<Setters>,
+}
+
+/// Each of `SLOTS`' descriptor and its setter.
+type Setters = [(PyObject, ffi::descrsetfunc); 4];
+
+/// The data descriptor `name` finds first along `cls`'s MRO, and its setter.
+fn setter(cls: &Bound<'_, PyType>, name: &str) -> PyResult<Option<(PyObject, ffi::descrsetfunc)>> {
+    for klass in cls
+        .getattr(pyo3::intern!(cls.py(), "__mro__"))?
+        .try_iter()?
+    {
+        let found = klass?
+            .getattr(pyo3::intern!(cls.py(), "__dict__"))?
+            .call_method1(pyo3::intern!(cls.py(), "get"), (name,))?;
+        if found.is_none() {
+            continue;
+        }
+        // SAFETY: `found` is a live object; the slot lookup only reads its type (a static
+        // type's slots can be read since 3.10).
+        let set =
+            unsafe { ffi::PyType_GetSlot(ffi::Py_TYPE(found.as_ptr()), ffi::Py_tp_descr_set) };
+        if set.is_null() {
+            return Ok(None); // not a data descriptor: the instance's dict would take it
+        }
+        // SAFETY: the slot `Py_tp_descr_set` holds a `descrsetfunc`.
+        let set = unsafe { std::mem::transmute::<*mut std::ffi::c_void, ffi::descrsetfunc>(set) };
+        return Ok(Some((found.unbind(), set)));
+    }
+    Ok(None)
+}
+
+/// How `construct` sets `SLOTS` on an instance of `cls`: with the setters `Class`
+/// remembers, worked out once per class (`on_object` checked then); `Ok(None)` when
+/// `on_object` refuses the class. The Python look-ups run with the list unlocked (they
+/// may run other Python code, which may build an instance too).
+fn setters(cls: &Bound<'_, PyType>) -> PyResult<Option<Option<Setters>>> {
+    static CLASSES: Mutex<Vec<Class>> = Mutex::new(Vec::new());
+    let py = cls.py();
+    let remembered = |known: &[Class]| {
+        known.iter().find(|c| c.cls.is(cls)).map(|c| {
+            c.setters
+                .as_ref()
+                .map(|found| found.each_ref().map(|(d, f)| (d.clone_ref(py), *f)))
+        })
+    };
+    if let Some(found) = remembered(&CLASSES.lock().unwrap_or_else(|p| p.into_inner())) {
+        return Ok(Some(found));
+    }
+    if !on_object(cls.as_type_ptr(), class_dealloc(py)?) {
+        return Ok(None);
+    }
+    let mut found = Vec::with_capacity(SLOTS.len());
+    for name in SLOTS {
+        match setter(cls, name)? {
+            Some(one) => found.push(one),
+            None => break,
+        }
+    }
+    let setters = Setters::try_from(found).ok();
+    let forgotten = {
+        let mut known = CLASSES.lock().unwrap_or_else(|p| p.into_inner());
+        let mut forgotten = Vec::new();
+        if remembered(&known).is_none() {
+            if known.len() >= CLASSES_REMEMBERED {
+                forgotten = std::mem::take(&mut *known);
+            }
+            known.push(Class {
+                cls: cls.clone().unbind(),
+                setters: setters
+                    .as_ref()
+                    .map(|found| found.each_ref().map(|(d, f)| (d.clone_ref(py), *f))),
+            });
+        }
+        forgotten
+    };
+    drop(forgotten); // unlocked: letting go of a class may run Python code
+    Ok(Some(setters))
+}
+
 #[pyfunction]
 pub(crate) fn construct<'py>(
     cls: &Bound<'py, PyType>,
@@ -82,12 +184,12 @@ pub(crate) fn construct<'py>(
 ) -> PyResult<Bound<'py, PyAny>> {
     let py = cls.py();
     let tp = cls.as_type_ptr();
-    if !on_object(tp, class_dealloc(py)?) {
+    let Some(setters) = setters(cls)? else {
         return Err(PyTypeError::new_err(
             "construct: a class made by the class statement, not abstract, with no base \
              written in C but object",
         ));
-    }
+    };
     // SAFETY: a heap type always has `tp_alloc` (inherited from object when not its own);
     // it returns a new reference or null with an exception set, as `object.__new__` does.
     let obj = unsafe {
@@ -103,13 +205,24 @@ pub(crate) fn construct<'py>(
         }
         Bound::from_owned_ptr(py, raw)
     };
-    set(&obj, pyo3::intern!(py, "__dict__"), values.as_any())?;
-    set(&obj, pyo3::intern!(py, "__pydantic_fields_set__"), fields)?;
-    set(&obj, pyo3::intern!(py, "__pydantic_extra__"), extra)?;
-    set(
-        &obj,
-        pyo3::intern!(py, "__pydantic_private__"),
-        &py.None().into_bound(py),
-    )?;
+    let none = py.None().into_bound(py);
+    let given = [values.as_any(), fields, extra, &none];
+    match setters {
+        Some(setters) => {
+            for ((descriptor, set), value) in setters.iter().zip(given) {
+                // SAFETY: the setter of the data descriptor `PyObject_GenericSetAttr` would
+                // find for this name on this class (`setter`), called as it would call it:
+                // all three live, 0 or -1 with an exception set.
+                if unsafe { set(descriptor.as_ptr(), obj.as_ptr(), value.as_ptr()) } < 0 {
+                    return Err(PyErr::fetch(py));
+                }
+            }
+        }
+        None => {
+            for (name, value) in SLOTS.into_iter().zip(given) {
+                set(&obj, &PyString::intern(py, name), value)?;
+            }
+        }
+    }
     Ok(obj)
 }

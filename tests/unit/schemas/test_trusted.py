@@ -151,3 +151,46 @@ def test_the_native_construct_takes_only_what_object_new_takes() -> None:
             object.__new__(cls)  # what the Python way calls refuses them too
     with pytest.raises(TypeError):
         NATIVE.construct(LearningEvent, ["not", "a", "dict"], fields, None)
+
+
+def _python_twin(cls: type, values: dict[str, Any], fields: set[str], extra: Any) -> Any:
+    """What ``native.construct`` stands for: ``object.__new__`` and ``object.__setattr__``."""
+    obj = object.__new__(cls)
+    object.__setattr__(obj, "__dict__", values)
+    object.__setattr__(obj, "__pydantic_fields_set__", fields)
+    object.__setattr__(obj, "__pydantic_extra__", extra)
+    object.__setattr__(obj, "__pydantic_private__", None)
+    return obj
+
+
+@pytest.mark.skipif(NATIVE is None, reason="the native module is not built (make compile)")
+def test_the_native_construct_sets_what_object_setattr_sets_on_any_class() -> None:
+    """The setters ``construct`` remembers per class are the ones ``object.__setattr__``
+    finds: on a class with the four slots, one with only ``__dict__`` (the other three land
+    in the instance's dict, both ways) and one whose base names one of them as a plain class
+    attribute; each class built twice (the second time from what was remembered), and more
+    classes than are remembered."""
+    assert NATIVE is not None
+
+    class Slotted:
+        __slots__ = ("__dict__", "__pydantic_extra__", "__pydantic_fields_set__")
+        __pydantic_private__ = "a class attribute, not a descriptor"
+
+    class Plain:
+        pass
+
+    class Under(Slotted):
+        pass
+
+    fields = {"a"}
+    for cls in [Slotted, Plain, Under, *(type(f"Made{n}", (Slotted,), {}) for n in range(80))]:
+        for _ in range(2):
+            built = NATIVE.construct(cls, {"a": 1}, fields, {"x": 2})
+            expected = _python_twin(cls, {"a": 1}, fields, {"x": 2})
+            assert type(built) is cls
+            assert built.__dict__ == expected.__dict__
+            assert built.__pydantic_fields_set__ is fields
+            assert built.__pydantic_extra__ == {"x": 2}
+            assert built.__pydantic_private__ == expected.__pydantic_private__
+    event = NATIVE.construct(LearningEvent, _values(), set(LearningEvent.model_fields), None)
+    _alike(event, LearningEvent(**_values()))
