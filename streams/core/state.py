@@ -190,9 +190,9 @@ def python_uuid_text(hi: int, lo: int) -> str:
 
 def from_micros(t: int) -> datetime:
     """The UTC datetime of a time in microseconds (years 1 to 9999): where the native module
-    is built, read by ``datetime.fromisoformat`` from its text in UTC, which Rust writes (a
-    third of what ``datetime.fromtimestamp`` costs; once per milestone, and per skill in a
-    snapshot)."""
+    is built, made by the ``datetime`` module's C constructor from the fields Rust works out
+    (``native/src/utc.rs``; about a tenth of what ``datetime.fromtimestamp`` costs; once per
+    milestone, and per skill in a snapshot)."""
     if _native_datetime is not None:
         return _native_datetime(t)
     return python_from_micros(t)
