@@ -11,7 +11,7 @@
 //! (a learning event) and per milestone and snapshot, the wrappers cost more than the
 //! work. Each attribute is set by the setter of the data descriptor its name finds first
 //! along the class's MRO, which `PyObject_GenericSetAttr` would look up on every set: the
-//! check and the look-ups are done once per class and remembered (`setters`).
+//! look-ups are done once per class and remembered (`setters`).
 //! `tests/unit/schemas/test_trusted.py` holds both to the same instances.
 
 use pyo3::exceptions::PyTypeError;
@@ -107,14 +107,13 @@ fn setter(cls: &Bound<'_, PyType>, name: &str) -> PyResult<Option<(PyObject, ffi
         .getattr(pyo3::intern!(cls.py(), "__mro__"))?
         .try_iter()?
     {
-        let found = klass?
-            .getattr(pyo3::intern!(cls.py(), "__dict__"))?
-            .call_method1(pyo3::intern!(cls.py(), "get"), (name,))?;
-        if found.is_none() {
+        let namespace = klass?.getattr(pyo3::intern!(cls.py(), "__dict__"))?;
+        if !namespace.contains(name)? {
             continue;
         }
-        // SAFETY: `found` is a live object; the slot lookup only reads its type (a static
-        // type's slots can be read since 3.10).
+        let found = namespace.get_item(name)?; // a None found here stops the look-up too
+                                               // SAFETY: `found` is a live object; the slot lookup only reads its type (a static
+                                               // type's slots can be read since 3.10).
         let set =
             unsafe { ffi::PyType_GetSlot(ffi::Py_TYPE(found.as_ptr()), ffi::Py_tp_descr_set) };
         if set.is_null() {
@@ -127,11 +126,11 @@ fn setter(cls: &Bound<'_, PyType>, name: &str) -> PyResult<Option<(PyObject, ffi
     Ok(None)
 }
 
-/// How `construct` sets `SLOTS` on an instance of `cls`: with the setters `Class`
-/// remembers, worked out once per class (`on_object` checked then); `Ok(None)` when
-/// `on_object` refuses the class. The Python look-ups run with the list unlocked (they
-/// may run other Python code, which may build an instance too).
-fn setters(cls: &Bound<'_, PyType>) -> PyResult<Option<Option<Setters>>> {
+/// The setters `construct` sets `SLOTS` with on an instance of `cls` (`Class`), worked
+/// out once per class: a class's four names are taken never to be given other values
+/// once it has instances (a contract's never are). The Python look-ups run with the list
+/// unlocked (they may run other Python code, which may build an instance too).
+fn setters(cls: &Bound<'_, PyType>) -> PyResult<Option<Setters>> {
     static CLASSES: Mutex<Vec<Class>> = Mutex::new(Vec::new());
     let py = cls.py();
     let remembered = |known: &[Class]| {
@@ -142,10 +141,7 @@ fn setters(cls: &Bound<'_, PyType>) -> PyResult<Option<Option<Setters>>> {
         })
     };
     if let Some(found) = remembered(&CLASSES.lock().unwrap_or_else(|p| p.into_inner())) {
-        return Ok(Some(found));
-    }
-    if !on_object(cls.as_type_ptr(), class_dealloc(py)?) {
-        return Ok(None);
+        return Ok(found);
     }
     let mut found = Vec::with_capacity(SLOTS.len());
     for name in SLOTS {
@@ -158,7 +154,7 @@ fn setters(cls: &Bound<'_, PyType>) -> PyResult<Option<Option<Setters>>> {
     let forgotten = {
         let mut known = CLASSES.lock().unwrap_or_else(|p| p.into_inner());
         let mut forgotten = Vec::new();
-        if remembered(&known).is_none() {
+        if !known.iter().any(|c| c.cls.is(cls)) {
             if known.len() >= CLASSES_REMEMBERED {
                 forgotten = std::mem::take(&mut *known);
             }
@@ -172,7 +168,7 @@ fn setters(cls: &Bound<'_, PyType>) -> PyResult<Option<Option<Setters>>> {
         forgotten
     };
     drop(forgotten); // unlocked: letting go of a class may run Python code
-    Ok(Some(setters))
+    Ok(setters)
 }
 
 #[pyfunction]
@@ -184,12 +180,13 @@ pub(crate) fn construct<'py>(
 ) -> PyResult<Bound<'py, PyAny>> {
     let py = cls.py();
     let tp = cls.as_type_ptr();
-    let Some(setters) = setters(cls)? else {
+    if !on_object(tp, class_dealloc(py)?) {
         return Err(PyTypeError::new_err(
             "construct: a class made by the class statement, not abstract, with no base \
              written in C but object",
         ));
-    };
+    }
+    let setters = setters(cls)?;
     // SAFETY: a heap type always has `tp_alloc` (inherited from object when not its own);
     // it returns a new reference or null with an exception set, as `object.__new__` does.
     let obj = unsafe {
@@ -219,8 +216,14 @@ pub(crate) fn construct<'py>(
             }
         }
         None => {
-            for (name, value) in SLOTS.into_iter().zip(given) {
-                set(&obj, &PyString::intern(py, name), value)?;
+            let names = [
+                pyo3::intern!(py, "__dict__"),
+                pyo3::intern!(py, "__pydantic_fields_set__"),
+                pyo3::intern!(py, "__pydantic_extra__"),
+                pyo3::intern!(py, "__pydantic_private__"),
+            ];
+            for (name, value) in names.into_iter().zip(given) {
+                set(&obj, name, value)?;
             }
         }
     }

@@ -15,6 +15,7 @@ import pickle
 from datetime import UTC, datetime
 from typing import Any
 
+import pydantic
 import pydantic_core
 import pytest
 from pydantic import BaseModel
@@ -166,11 +167,28 @@ def _python_twin(cls: type, values: dict[str, Any], fields: set[str], extra: Any
 @pytest.mark.skipif(NATIVE is None, reason="the native module is not built (make compile)")
 def test_the_native_construct_sets_what_object_setattr_sets_on_any_class() -> None:
     """The setters ``construct`` remembers per class are the ones ``object.__setattr__``
-    finds: on a class with the four slots, one with only ``__dict__`` (the other three land
-    in the instance's dict, both ways) and one whose base names one of them as a plain class
-    attribute; each class built twice (the second time from what was remembered), and more
-    classes than are remembered."""
+    finds first along the MRO: slot descriptors (all four names, or some), a property
+    with a setter, a plain class attribute (a ``None`` one too, as ``RootModel`` holds)
+    that sends the value to the instance's dict; each class built twice (the second time
+    from what was remembered), and more classes than are remembered."""
     assert NATIVE is not None
+    extras: list[Any] = []
+
+    class FourSlots:
+        __slots__ = (
+            "__dict__",
+            "__pydantic_extra__",
+            "__pydantic_fields_set__",
+            "__pydantic_private__",
+        )
+
+    class Shadowed(FourSlots):
+        __pydantic_private__ = None  # found before the slot: the instance's dict takes it
+
+    class Described(FourSlots):
+        __pydantic_extra__ = property(
+            lambda self: extras[-1], lambda self, value: extras.append(value)
+        )
 
     class Slotted:
         __slots__ = ("__dict__", "__pydantic_extra__", "__pydantic_fields_set__")
@@ -179,11 +197,12 @@ def test_the_native_construct_sets_what_object_setattr_sets_on_any_class() -> No
     class Plain:
         pass
 
-    class Under(Slotted):
+    class Root(pydantic.RootModel[int]):
         pass
 
     fields = {"a"}
-    for cls in [Slotted, Plain, Under, *(type(f"Made{n}", (Slotted,), {}) for n in range(80))]:
+    many = [type(f"Made{n}", (FourSlots,), {}) for n in range(80)]
+    for cls in [FourSlots, Shadowed, Described, Slotted, Plain, Root, *many]:
         for _ in range(2):
             built = NATIVE.construct(cls, {"a": 1}, fields, {"x": 2})
             expected = _python_twin(cls, {"a": 1}, fields, {"x": 2})
@@ -191,6 +210,8 @@ def test_the_native_construct_sets_what_object_setattr_sets_on_any_class() -> No
             assert built.__dict__ == expected.__dict__
             assert built.__pydantic_fields_set__ is fields
             assert built.__pydantic_extra__ == {"x": 2}
-            assert built.__pydantic_private__ == expected.__pydantic_private__
+            assert built.__pydantic_private__ is None
+    assert extras == [{"x": 2}] * 4  # the property's setter, both ways, twice
+    assert "__pydantic_private__" in NATIVE.construct(Shadowed, {}, fields, None).__dict__
     event = NATIVE.construct(LearningEvent, _values(), set(LearningEvent.model_fields), None)
     _alike(event, LearningEvent(**_values()))
