@@ -662,7 +662,11 @@ impl Normalizer {
         template.set_item(pyo3::intern!(py, "schema_version"), 1)?;
         let named = verbs
             .keys()
-            .chain(pairs.keys().flat_map(|(verb, kind)| [verb, kind]))
+            .chain(
+                pairs
+                    .keys()
+                    .flat_map(|(verb, activity_type)| [verb, activity_type]),
+            )
             .chain(activities.keys())
             .chain(competency_types.iter());
         let names = named

@@ -191,7 +191,7 @@ def python_uuid_text(hi: int, lo: int) -> str:
 def from_micros(t: int) -> datetime:
     """The UTC datetime of a time in microseconds (years 1 to 9999): where the native module
     is built, made by the ``datetime`` module's C constructor from the fields Rust works out
-    (``native/src/utc.rs``; about a tenth of what ``datetime.fromtimestamp`` costs; once per
+    (``native/src/utc.rs``; about a fifth of what ``datetime.fromtimestamp`` costs; once per
     milestone, and per skill in a snapshot)."""
     if _native_datetime is not None:
         return _native_datetime(t)
