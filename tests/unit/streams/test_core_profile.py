@@ -26,7 +26,14 @@ from streams.core import (
     encode_state,
     snapshot,
 )
-from streams.core.milestones import iso_week, level_of, level_pair, level_without
+from streams.core.milestones import (
+    SHORT_LIST,
+    iso_week,
+    level_of,
+    level_pair,
+    level_without,
+    unique,
+)
 from streams.core.profile import add_mass
 from streams.core.state import (
     DAY_US,
@@ -812,3 +819,13 @@ def test_a_pair_of_levels_is_the_level_with_and_without_the_trigger(
         level_without(decay, flat, now, prior, trigger),
         level_of(decay, flat, now, prior),
     )
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from([f"id-{n}" for n in range(40)]), max_size=3 * SHORT_LIST))
+def test_evidence_without_repeats_keeps_each_id_where_it_first_comes(ids: list[str]) -> None:
+    """``unique`` is ``tuple(dict.fromkeys(...))`` for short lists (a scan) and long ones
+    (a dict), repeats or none; the ids are made afresh, so equal ones are not the same
+    object."""
+    fresh = ["".join(list(item)) for item in ids]
+    assert unique(fresh) == tuple(dict.fromkeys(ids))
