@@ -51,9 +51,14 @@ const NOT_HEX: u8 = 0xFF;
 
 /// The canonical text of the UUID whose halves are `hi` and `lo`: written into a buffer on
 /// the stack, a byte of hex per nibble, and made a Python string from there (no heap
-/// `String` between).
+/// `String` between). The halves are read by `half_of`.
 #[pyfunction]
-pub(crate) fn uuid_text(py: Python<'_>, hi: u64, lo: u64) -> Bound<'_, pyo3::types::PyString> {
+pub(crate) fn uuid_text<'py>(
+    py: Python<'py>,
+    hi: &Bound<'py, PyAny>,
+    lo: &Bound<'py, PyAny>,
+) -> PyResult<Bound<'py, pyo3::types::PyString>> {
+    let (hi, lo) = (half_of(hi)?, half_of(lo)?);
     const HEX: &[u8; 16] = b"0123456789abcdef";
     let mut out = [b'-'; 36];
     let mut put = |value: u64, slots: &[std::ops::Range<usize>]| {
@@ -68,7 +73,26 @@ pub(crate) fn uuid_text(py: Python<'_>, hi: u64, lo: u64) -> Bound<'_, pyo3::typ
     put(hi, &[0..8, 9..13, 14..18]);
     put(lo, &[19..23, 24..36]);
     let text = std::str::from_utf8(&out).expect("hex digits and dashes are ASCII");
-    pyo3::types::PyString::new(py, text)
+    Ok(pyo3::types::PyString::new(py, text))
+}
+
+/// A Python int in 0..2**64 as a `u64`, read by `PyLong_AsUnsignedLong` (a C `unsigned
+/// long`, 64 bits on the platforms skillstream builds for): it reads an int's digits in a
+/// loop, where `PyLong_AsUnsignedLongLong`, which pyo3 calls for a `u64` argument, goes
+/// through `_PyLong_AsByteArray` for any int past 30 bits (53 instructions a half, where
+/// that took 218).
+/// Anything else raises as that call does: `TypeError` for a value that is not an int,
+/// `OverflowError` for one out of range.
+fn half_of(value: &Bound<'_, PyAny>) -> PyResult<u64> {
+    const _: () = assert!(std::mem::size_of::<std::ffi::c_ulong>() == 8);
+    // SAFETY: a live object, held by the caller; the call only reads it.
+    let got = unsafe { pyo3::ffi::PyLong_AsUnsignedLong(value.as_ptr()) };
+    if got == std::ffi::c_ulong::MAX {
+        if let Some(err) = PyErr::take(value.py()) {
+            return Err(err);
+        }
+    }
+    Ok(got)
 }
 
 /// The UUIDv5 of `name` in the namespace whose 16 bytes are `namespace` (RFC 4122: the

@@ -5,6 +5,7 @@ Python ones give, which stay the reference and the way without the native module
 from __future__ import annotations
 
 import random
+import struct
 import uuid
 
 import pytest
@@ -71,6 +72,29 @@ def test_the_native_text_of_any_halves(hi: int, lo: int) -> None:
     text = NATIVE.uuid_text(hi, lo)
     assert text == python_uuid_text(hi, lo) == str(uuid.UUID(int=hi << 64 | lo))
     assert NATIVE.statement_key(text) == (hi, lo, False)
+
+
+@needs_native
+@pytest.mark.parametrize(
+    ("hi", "lo", "error"),
+    [
+        (-1, 0, OverflowError),
+        (0, MASK64 + 1, OverflowError),
+        (1 << 100, 0, OverflowError),
+        (1.0, 0, TypeError),
+        (0, "0", TypeError),
+        (None, 0, TypeError),
+    ],
+)
+def test_the_native_text_refuses_what_is_no_half(hi: object, lo: object, error: type) -> None:
+    """A half is an int in 0..2**64: anything else raises, as the Python twin's
+    ``struct.pack`` does (``MASK64`` itself, the error marker of the C call, is a half:
+    see ``CANONICAL``'s last)."""
+    assert NATIVE is not None
+    with pytest.raises(error):
+        NATIVE.uuid_text(hi, lo)
+    with pytest.raises((error, struct.error)):
+        python_uuid_text(hi, lo)  # type: ignore[arg-type]
 
 
 @needs_native
