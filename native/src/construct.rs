@@ -111,9 +111,10 @@ fn setter(cls: &Bound<'_, PyType>, name: &str) -> PyResult<Option<(PyObject, ffi
         if !namespace.contains(name)? {
             continue;
         }
-        let found = namespace.get_item(name)?; // a None found here stops the look-up too
-                                               // SAFETY: `found` is a live object; the slot lookup only reads its type (a static
-                                               // type's slots can be read since 3.10).
+        // a None found here stops the look-up too
+        let found = namespace.get_item(name)?;
+        // SAFETY: `found` is a live object; the slot lookup only reads its type (a static
+        // type's slots can be read since 3.10).
         let set =
             unsafe { ffi::PyType_GetSlot(ffi::Py_TYPE(found.as_ptr()), ffi::Py_tp_descr_set) };
         if set.is_null() {
@@ -126,19 +127,27 @@ fn setter(cls: &Bound<'_, PyType>, name: &str) -> PyResult<Option<(PyObject, ffi
     Ok(None)
 }
 
+/// `Setters` as `construct` holds them while it sets: bound to the GIL it holds, so that
+/// letting go of them is a plain decrement (a `PyObject` dropped asks first whether the
+/// thread holds the GIL).
+type Held<'py> = [(Bound<'py, PyAny>, ffi::descrsetfunc); 4];
+
+fn held<'py>(py: Python<'py>, found: &Setters) -> Held<'py> {
+    found.each_ref().map(|(d, f)| (d.bind(py).clone(), *f))
+}
+
 /// The setters `construct` sets `SLOTS` with on an instance of `cls` (`Class`), worked
 /// out once per class: a class's four names are taken never to be given other values
 /// once it has instances (a contract's never are). The Python look-ups run with the list
 /// unlocked (they may run other Python code, which may build an instance too).
-fn setters(cls: &Bound<'_, PyType>) -> PyResult<Option<Setters>> {
+fn setters<'py>(cls: &Bound<'py, PyType>) -> PyResult<Option<Held<'py>>> {
     static CLASSES: Mutex<Vec<Class>> = Mutex::new(Vec::new());
     let py = cls.py();
     let remembered = |known: &[Class]| {
-        known.iter().find(|c| c.cls.is(cls)).map(|c| {
-            c.setters
-                .as_ref()
-                .map(|found| found.each_ref().map(|(d, f)| (d.clone_ref(py), *f)))
-        })
+        known
+            .iter()
+            .find(|c| c.cls.is(cls))
+            .map(|c| c.setters.as_ref().map(|found| held(py, found)))
     };
     if let Some(found) = remembered(&CLASSES.lock().unwrap_or_else(|p| p.into_inner())) {
         return Ok(found);
@@ -168,7 +177,7 @@ fn setters(cls: &Bound<'_, PyType>) -> PyResult<Option<Setters>> {
         forgotten
     };
     drop(forgotten); // unlocked: letting go of a class may run Python code
-    Ok(setters)
+    Ok(setters.map(|found| held(py, &found)))
 }
 
 #[pyfunction]

@@ -215,3 +215,34 @@ def test_the_native_construct_sets_what_object_setattr_sets_on_any_class() -> No
     assert "__pydantic_private__" in NATIVE.construct(Shadowed, {}, fields, None).__dict__
     event = NATIVE.construct(LearningEvent, _values(), set(LearningEvent.model_fields), None)
     _alike(event, LearningEvent(**_values()))
+
+
+@pytest.mark.skipif(NATIVE is None, reason="the native module is not built (make compile)")
+def test_the_native_construct_keeps_no_reference_it_does_not_give() -> None:
+    """Building and dropping instances leaves every object ``construct`` touched with the
+    references it had: the remembered descriptors (held while setting, let go after), the
+    class, and the values the instances held."""
+    assert NATIVE is not None
+    import sys
+
+    class FourSlots:
+        __slots__ = (
+            "__dict__",
+            "__pydantic_extra__",
+            "__pydantic_fields_set__",
+            "__pydantic_private__",
+        )
+
+    descriptors = [FourSlots.__dict__[name] for name in FourSlots.__slots__]
+    fields, extra = {"a"}, {"x": 1}
+    NATIVE.construct(FourSlots, {"a": 1}, fields, extra)  # remembered from here on
+    watched = [*descriptors, FourSlots, fields, extra]
+    before = [sys.getrefcount(obj) for obj in watched]
+    for _ in range(1_000):
+        NATIVE.construct(FourSlots, {"a": 1}, fields, extra)
+    assert [sys.getrefcount(obj) for obj in watched] == before
+    held = sys.getrefcount(fields)
+    kept = [NATIVE.construct(FourSlots, {"a": 1}, fields, extra) for _ in range(10)]
+    assert sys.getrefcount(fields) == held + 10  # each instance holds the one set
+    del kept
+    assert sys.getrefcount(fields) == held
