@@ -79,8 +79,6 @@ _uuid5_halves: Final[Callable[[bytes, str], tuple[int, int]] | None] = (
 )
 """A milestone id's SHA-1 in Rust where the native module is built (``native/src/ids.rs``)."""
 INF: Final = math.inf
-_exp2: Final = math.exp2
-"""A C static when compiled: a name imported from ``math`` is looked up at every use."""
 
 
 def milestone_key(rule_id: str, skill: str | None, level: str) -> str:
@@ -143,17 +141,15 @@ def level_of(decay: Decay, flat: list[int], now: int, prior_q: float) -> float:
     n = len(flat)
     if not n:
         return 0.0
-    span = decay.span
-    half_life = decay.half_life
     if n == 3:
-        f = _exp2(((flat[0] + 1) * span - now) / half_life)
+        f = decay.scale(flat[0], now)
         return int(flat[1] * f / (flat[2] * f + prior_q) * 10000.0 + 0.5) / 10000.0
     low = flat[n - 3] - KEEP_BUCKETS
     s = e = 0.0
     for k in range(0, n, 3):
         b = flat[k]
         if b > low:
-            f = _exp2(((b + 1) * span - now) / half_life)
+            f = decay.scale(b, now)
             s += flat[k + 1] * f
             e += flat[k + 2] * f
     return int(s / (e + prior_q) * 10000.0 + 0.5) / 10000.0
@@ -168,7 +164,7 @@ def level_without(
         weight = flat[2] - qe
         if weight <= 0:
             return 0.0
-        f = _exp2(((b + 1) * decay.span - now) / decay.half_life)
+        f = decay.scale(b, now)
         return int((flat[1] - qs) * f / (weight * f + prior_q) * 10000.0 + 0.5) / 10000.0
     rest = list(flat)
     for k in range(0, len(rest), 3):
@@ -187,10 +183,8 @@ def level_pair(
     """(``level_without``, ``level_of``) in one pass: the same sums, so the same figures."""
     n = len(flat)
     b, qs, qe = quant
-    span = decay.span
-    half_life = decay.half_life
     if n == 3:
-        f = _exp2(((flat[0] + 1) * span - now) / half_life)
+        f = decay.scale(flat[0], now)
         after = int(flat[1] * f / (flat[2] * f + prior_q) * 10000.0 + 0.5) / 10000.0
         weight = flat[2] - qe
         if weight <= 0:
@@ -204,7 +198,7 @@ def level_pair(
     for k in range(0, n, 3):
         bucket = flat[k]
         if bucket > low:
-            f = _exp2(((bucket + 1) * span - now) / half_life)
+            f = decay.scale(bucket, now)
             mass = flat[k + 1]
             weight = flat[k + 2]
             s += mass * f

@@ -38,6 +38,7 @@ from streams.core.profile import add_mass
 from streams.core.state import (
     DAY_US,
     EPOCH,
+    HALF_LIFE_DAYS,
     SCALE,
     Decay,
     from_micros,
@@ -829,3 +830,33 @@ def test_evidence_without_repeats_keeps_each_id_where_it_first_comes(ids: list[s
     object."""
     fresh = ["".join(list(item)) for item in ids]
     assert unique(fresh) == tuple(dict.fromkeys(ids))
+
+
+FIRST_US = to_micros(datetime(1, 1, 1, tzinfo=UTC))
+LAST_US = to_micros(datetime(9999, 12, 31, 23, 59, 59, 999_999, tzinfo=UTC))
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.floats(*HALF_LIFE_DAYS),
+    st.integers(FIRST_US, LAST_US),
+    st.integers(-40, 40),
+    st.floats(0.0, 1.0),
+)
+@example(36_500.0, LAST_US, 0, 1.0)  # a span past 2**53: every bucket by the integers
+@example(3_650.0, 0, -3, 0.5)  # three spans fit below 2**53: k = -3 is the first outside
+@example(3_650.0, 0, 2, 0.5)
+@example(HALF_LIFE_DAYS[0], FIRST_US, 40, 0.0)
+def test_a_buckets_scale_and_a_scores_quanta_are_the_integer_expressions(
+    days: float, now: int, offset: int, score: float
+) -> None:
+    """``Decay.scale`` works out ``end_b - now`` in doubles near ``now`` and ``quantize``
+    ``t - end_b`` as ``t % span - span``: both give the very double the integer
+    expressions give, for any half-life the rules take, any time from year 1 to 9999, and
+    buckets on both sides of ``now``'s, near and far."""
+    decay = Decay(days)
+    span = decay.span
+    bucket = now // span + offset
+    assert decay.scale(bucket, now) == math.exp2(((bucket + 1) * span - now) / decay.half_life)
+    w = math.exp2((now - (now // span + 1) * span) / decay.half_life) * SCALE
+    assert decay.quantize(now, score) == (now // span, round_even(score * w), round_even(w))
