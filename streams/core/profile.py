@@ -45,6 +45,7 @@ from streams.core.state import (
     SKILL_SHIFT,
     ProfileState,
     activity_key,
+    bump,
     statement_key,
     to_micros,
 )
@@ -274,45 +275,45 @@ def _add(
 
     ``quant``: its evidence in fixed point, when already worked out."""
     counts = state.totals.counts
-    counts[N_STATEMENTS] += 1
+    bump(counts, N_STATEMENTS, 1)
     kind = c & KIND_BITS
     course = kind in (COMPLETED, PASSED)
     attended = kind == ATTENDED
     if course:
-        counts[N_COURSES] += 1
+        bump(counts, N_COURSES, 1)
     elif attended:
-        counts[N_EVENTS] += 1
+        bump(counts, N_EVENTS, 1)
         day = t // DAY_US
         horizon = state.folded.horizon
         if horizon is None or day > horizon[0] // DAY_US - plan.window_max_days:
             state.bump_attended(day, 1)
     elif kind == CERTIFIED:
-        counts[N_CERTIFICATIONS] += 1
+        bump(counts, N_CERTIFICATIONS, 1)
     elif kind == COLLABORATED:
-        counts[N_COLLABORATIONS] += 1
+        bump(counts, N_COLLABORATIONS, 1)
 
     if idxs:
         touches = state.skills.touches
         for i in idxs:
-            touches[i] += 1
+            bump(touches, i, 1)
         newest = state._newest
         if newest is not None:
             _note_newest(newest, idxs, t, ev)
         if course:
             for i in idxs:
-                state.skills.courses[i] += 1
+                bump(state.skills.courses, i, 1)
         elif attended:
             for i in idxs:
-                state.skills.events[i] += 1
+                bump(state.skills.events, i, 1)
         if ev >= 0.0:
-            counts[N_ASSESSMENTS] += 1
+            bump(counts, N_ASSESSMENTS, 1)
             bucket, qs, qe = quant if quant is not None else state.decay.quantize(t, ev)
             span = state.decay.span
             assessed = state.skills.assessed
             best = state.skills.best
             floors = state.skills.folded_latest_t
             for i in idxs:
-                assessed[i] += 1
+                bump(assessed, i, 1)
                 if ev > best[i]:  # noqa: PLR1730 - a branch is cheaper than max() here
                     best[i] = ev
                 floor = floors[i]
@@ -339,8 +340,8 @@ def add_mass(flat: list[int], b: int, qs: int, qe: int) -> None:
     """Add to bucket ``b`` of a ``[bucket, mass, weight, ...]`` list kept in bucket order."""
     n = len(flat)
     if n and flat[n - 3] == b:
-        flat[n - 2] += qs
-        flat[n - 1] += qe
+        bump(flat, n - 2, qs)
+        bump(flat, n - 1, qe)
         return
     if not n or b > flat[n - 3]:
         flat += (b, qs, qe)
@@ -349,8 +350,8 @@ def add_mass(flat: list[int], b: int, qs: int, qe: int) -> None:
     while k < n and flat[k] < b:
         k += 3
     if k < n and flat[k] == b:
-        flat[k + 1] += qs
-        flat[k + 2] += qe
+        bump(flat, k + 1, qs)
+        bump(flat, k + 2, qe)
     else:
         flat[k:k] = (b, qs, qe)
 

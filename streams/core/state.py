@@ -223,6 +223,13 @@ EXACT: Final = 1 << 53
 worked out exactly in doubles."""
 
 
+def bump(column: list[int], i: int, by: int) -> None:
+    """``column[i] += by``. Compiled, an augmented item assignment adds the two as Python
+    objects (``PyNumber_InPlaceAdd``); here the item is read as an int, added in C and
+    stored back (the core's counters and decay buckets, several times per statement)."""
+    column[i] = column[i] + by
+
+
 def week_of(t: int) -> int:
     """Monday-based week number since the epoch: consecutive ISO weeks differ by one."""
     return (t // DAY_US + 3) // 7

@@ -41,6 +41,7 @@ from streams.core.state import (
     HALF_LIFE_DAYS,
     SCALE,
     Decay,
+    bump,
     from_micros,
     python_from_micros,
     python_statement_key,
@@ -860,3 +861,13 @@ def test_a_buckets_scale_and_a_scores_quanta_are_the_integer_expressions(
     assert decay.scale(bucket, now) == math.exp2(((bucket + 1) * span - now) / decay.half_life)
     w = math.exp2((now - (now // span + 1) * span) / decay.half_life) * SCALE
     assert decay.quantize(now, score) == (now // span, round_even(score * w), round_even(w))
+
+
+@given(st.lists(st.integers(), min_size=1, max_size=5), st.integers(0, 4), st.integers())
+def test_a_bump_adds_as_an_augmented_assignment_does(column: list[int], at: int, by: int) -> None:
+    """``bump`` adds any ints (past 64 bits and negative too: masses, counts taken back)."""
+    i = at % len(column)
+    expected = list(column)
+    expected[i] += by
+    bump(column, i, by)
+    assert column == expected
