@@ -21,6 +21,12 @@ mod construct;
 mod ids;
 mod ingest;
 mod utc;
+
+/// Rust's own allocations here (a read statement's boxed parts, its lists, the keys and
+/// ids written per statement; several per statement) come from mimalloc, not the C
+/// library's malloc. Python's objects are still Python's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 
