@@ -90,13 +90,13 @@ def _values(state: ProfileState, catalog: Catalog, rules: Rules, text: bool) -> 
             state.skills.folded_latest_t[:],
             state.skills.folded_latest[:],
         )
-        _scan_kept(state, *newest)
+        _scan_kept(state, newest[0], newest[1], newest[2])  # compiled: a direct call
     last, _, latest = newest
 
     decay = state.decay
     prior_q = plan.prior_weight * SCALE
     names = state.skills.names
-    known = catalog.skills
+    categories = catalog.categories
     touches = state.skills.touches
     assessed = state.skills.assessed
     courses = state.skills.courses
@@ -110,11 +110,10 @@ def _values(state: ProfileState, catalog: Catalog, rules: Rules, text: bool) -> 
         name = names[i]
         score = latest[i]
         best = best_of[i]
-        entry = known.get(name)
         skills.append(
             {
                 "skill": name,
-                "category": None if entry is None else entry.category,
+                "category": categories.get(name),
                 "proficiency": level_of(decay, buckets[i], now, prior_q),
                 "assessments": assessed[i],
                 "latest_score": None if score < 0.0 else int(score * 10000.0 + 0.5) / 10000.0,
@@ -159,12 +158,11 @@ def _scan_kept(
     rt, rc, rv = state.kept.rt, state.kept.rc, state.kept.rv
     want_last = 0
     want_score = 0
-    for i, (touches, assessed) in enumerate(
-        zip(state.skills.touches, state.skills.assessed, strict=True)
-    ):
-        if touches > 0:
+    touches, assessed = state.skills.touches, state.skills.assessed
+    for i in range(len(touches)):  # compiled: indexed reads, where zip is a Python call
+        if touches[i] > 0:
             want_last |= 1 << i
-        if assessed > 0:
+        if assessed[i] > 0:
             want_score |= 1 << i
     ties = 0
     tie_t = -1

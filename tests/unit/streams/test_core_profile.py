@@ -14,6 +14,7 @@ from core_helpers import LEARNER, T0, at, catalog, event, long_history, run, voi
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+from schemas.catalog import Skill
 from schemas.events import DERIVED, EventKind, LearningEvent
 from schemas.profiles import ProfileSnapshot
 from schemas.trusted import trusted
@@ -35,6 +36,7 @@ from streams.core.milestones import (
     unique,
 )
 from streams.core.profile import add_mass
+from streams.core.snapshot import snapshot_json
 from streams.core.state import (
     DAY_US,
     EPOCH,
@@ -189,6 +191,21 @@ def test_counters_and_per_skill_exposure() -> None:
 def test_a_skill_unknown_to_the_catalog_has_no_category() -> None:
     state, _ = run([event("a", skills=("cobol",), score=0.5)])
     assert skill(snap(state), "cobol")["category"] is None
+
+
+def test_a_snapshot_takes_categories_from_the_catalog_as_it_is_now() -> None:
+    """A skill put again with another category, or removed, shows in the next snapshot,
+    in both of its forms (the model and the JSON the profile stage publishes)."""
+    state, _ = run([event("a", skills=("python", "sql"), score=0.5)])
+    live = catalog()
+    live.put(Skill(id="python", name="Python", category="data"))
+    live.remove("skill:sql")
+    for made in (
+        snapshot(state, live, RULES),
+        ProfileSnapshot.model_validate_json(snapshot_json(state, live, RULES)),
+    ):
+        assert skill(made, "python")["category"] == "data"
+        assert skill(made, "sql")["category"] is None
 
 
 # --- weekly streaks ----------------------------------------------------------
