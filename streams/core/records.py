@@ -16,6 +16,7 @@ from schemas.catalog import Catalog
 from schemas.events import LearningEvent
 from schemas.ingest import Ingest, Rejected
 from schemas.milestones import MilestoneEvent
+from streams.core.profile import apply
 from streams.core.rules import Rules
 from streams.core.state import ProfileState
 
@@ -54,6 +55,9 @@ def first_pass(
     time. ``on_record`` is told each record's size (its bytes and a newline)."""
     done = FirstPass()
     states, milestones, broken = done.states, done.milestones, done.broken
+    # the core's own apply, called as the compiled function it is, where a call of the
+    # argument goes through Python's calling convention
+    direct = apply_event is apply
     for offset, raw in enumerate(records):
         outcome = ingest.record(raw)
         if isinstance(outcome, tuple):
@@ -62,7 +66,10 @@ def first_pass(
                 if broken and learner in broken:
                     continue
                 try:
-                    state, fired = apply_event(states.get(learner), event, catalog, rules)
+                    if direct:
+                        state, fired = apply(states.get(learner), event, catalog, rules)
+                    else:
+                        state, fired = apply_event(states.get(learner), event, catalog, rules)
                 except Exception:  # noqa: BLE001 - the learner is done again in a second pass
                     broken.add(learner)
                     continue
