@@ -65,7 +65,7 @@ from __future__ import annotations
 import hashlib
 import re
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from math import isfinite
@@ -577,6 +577,7 @@ class NativeIngest:
     __slots__ = (
         "_default",
         "_header",
+        "_ingest",
         "_native",
         "_revision",
         "_rules",
@@ -591,6 +592,9 @@ class NativeIngest:
         self.secret = secret
         self._revision = -1
         self._native: Any = None
+        # the normalizer's ingest method, bound once: called as a function, where a call of
+        # the method looks it up on the normalizer's type every time
+        self._ingest: Callable[[bytes, bool], Any] | None = None
         # the versions of the last record and their rules: a record's are nearly always the
         # ones the record before it had (no header or the same, the settings' default)
         self._header: str | None = None
@@ -638,6 +642,7 @@ class NativeIngest:
         if previous is not None:
             self._native.adopt_keys(previous)
         self._revision = catalog.revision
+        self._ingest = self._native.ingest
         return self._native
 
     def take(
@@ -657,10 +662,12 @@ class NativeIngest:
             self._header, self._default = header_version, default_version
         if rules is None:
             return None
-        normalizer = self._native
-        if self._revision != self.catalog.revision or normalizer is None:
-            normalizer = self._build()
-        got: Any = normalizer.ingest(raw, rules is _V2)
+        ingest = self._ingest
+        if self._revision != self.catalog.revision or ingest is None:
+            self._build()
+            ingest = self._ingest
+            assert ingest is not None
+        got: Any = ingest(raw, rules is _V2)
         if type(got) is not tuple:  # None (the Python path decides), or an ignored verb's
             return cast("Ignored | None", got)
         if len(got) == 1:  # the event, built natively: every value was final

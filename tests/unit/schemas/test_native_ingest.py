@@ -703,8 +703,8 @@ def test_a_failure_of_the_native_path_leaves_the_record_to_python(
             raise RuntimeError("a bug of the native path")
 
     assert ingest.fast is not None
-    ingest.fast._build()  # the normalizer of this catalog, then a broken one in its place
-    ingest.fast._native = Broken()
+    ingest.fast._build()  # the normalizer of this catalog, then a broken ingest in its place
+    ingest.fast._ingest = Broken().ingest
     got = ingest.record(CASES["base"], None, RECORD_TIME)
     assert Broken.calls == 1
     assert isinstance(got, tuple)
