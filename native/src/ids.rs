@@ -81,7 +81,8 @@ pub(crate) fn uuid_text<'py>(
 /// loop, where `PyLong_AsUnsignedLongLong`, which pyo3 calls for a `u64` argument, goes
 /// through `_PyLong_AsByteArray` for any int past 30 bits (53 instructions a half, where
 /// that took 218).
-/// Anything else raises as that call does: `TypeError` for a value that is not an int,
+/// Anything else raises as that call does: `TypeError` for a value that is not an int
+/// (an object with `__index__` too, which pyo3's argument took; the core passes ints),
 /// `OverflowError` for one out of range.
 fn half_of(value: &Bound<'_, PyAny>) -> PyResult<u64> {
     const _: () = assert!(std::mem::size_of::<std::ffi::c_ulong>() == 8);

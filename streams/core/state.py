@@ -218,7 +218,7 @@ def to_micros(time: datetime) -> int:
     return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 
-EXACT: Final = 1 << 53
+DOUBLES_EXACT: Final = 1 << 53
 """Every integer up to this is a double: a sum of such integers whose result is one too is
 worked out exactly in doubles."""
 
@@ -254,7 +254,9 @@ class Decay:
         self.half_life = half_life_days * DAY_US
         self.span = round(self.half_life * BUCKET_HALF_LIVES)
         self.span_f = float(self.span)
-        self.near = EXACT // self.span  # buckets from now that ``scale`` works out in doubles
+        self.near = (
+            DOUBLES_EXACT // self.span
+        )  # buckets from now that ``scale`` works out in doubles
 
     def quantize(self, t: int, score: float) -> tuple[int, int, int]:
         """(bucket, score mass, weight) of one evidence score. ``t - end_b`` is worked out

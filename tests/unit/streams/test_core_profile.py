@@ -862,8 +862,9 @@ LAST_US = to_micros(datetime(9999, 12, 31, 23, 59, 59, 999_999, tzinfo=UTC))
     st.floats(0.0, 1.0),
 )
 @example(36_500.0, LAST_US, 0, 1.0)  # a span past 2**53: every bucket by the integers
-@example(3_650.0, 0, -3, 0.5)  # three spans fit below 2**53: k = -3 is the first outside
-@example(3_650.0, 0, 2, 0.5)
+@example(3_650.0, 0, -3, 0.5)  # three spans fit below 2**53: k = offset + 1 = -2 is inside
+@example(3_650.0, 0, -4, 0.5)  # k = -3, the first outside
+@example(3_650.0, 0, 2, 0.5)  # k = 3, the first outside above
 @example(HALF_LIFE_DAYS[0], FIRST_US, 40, 0.0)
 def test_a_buckets_scale_and_a_scores_quanta_are_the_integer_expressions(
     days: float, now: int, offset: int, score: float
