@@ -12,6 +12,7 @@ from __future__ import annotations
 import abc
 import functools
 import pickle
+import sys
 from datetime import UTC, datetime
 from typing import Any
 
@@ -164,6 +165,21 @@ def _python_twin(cls: type, values: dict[str, Any], fields: set[str], extra: Any
     return obj
 
 
+def _four_slots() -> type[Any]:
+    """A new class with a slot for each of the four names ``construct`` sets (new per test:
+    ``construct`` remembers the classes it has seen)."""
+
+    class FourSlots:
+        __slots__ = (
+            "__dict__",
+            "__pydantic_extra__",
+            "__pydantic_fields_set__",
+            "__pydantic_private__",
+        )
+
+    return FourSlots
+
+
 @pytest.mark.skipif(NATIVE is None, reason="the native module is not built (make compile)")
 def test_the_native_construct_sets_what_object_setattr_sets_on_any_class() -> None:
     """The setters ``construct`` remembers per class are the ones ``object.__setattr__``
@@ -174,18 +190,12 @@ def test_the_native_construct_sets_what_object_setattr_sets_on_any_class() -> No
     assert NATIVE is not None
     extras: list[Any] = []
 
-    class FourSlots:
-        __slots__ = (
-            "__dict__",
-            "__pydantic_extra__",
-            "__pydantic_fields_set__",
-            "__pydantic_private__",
-        )
+    four_slots = _four_slots()
 
-    class Shadowed(FourSlots):
+    class Shadowed(four_slots):
         __pydantic_private__ = None  # found before the slot: the instance's dict takes it
 
-    class Described(FourSlots):
+    class Described(four_slots):
         __pydantic_extra__ = property(
             lambda self: extras[-1], lambda self, value: extras.append(value)
         )
@@ -201,8 +211,8 @@ def test_the_native_construct_sets_what_object_setattr_sets_on_any_class() -> No
         pass
 
     fields = {"a"}
-    many = [type(f"Made{n}", (FourSlots,), {}) for n in range(80)]
-    for cls in [FourSlots, Shadowed, Described, Slotted, Plain, Root, *many]:
+    many = [type(f"Made{n}", (four_slots,), {}) for n in range(80)]
+    for cls in [four_slots, Shadowed, Described, Slotted, Plain, Root, *many]:
         for _ in range(2):
             built = NATIVE.construct(cls, {"a": 1}, fields, {"x": 2})
             expected = _python_twin(cls, {"a": 1}, fields, {"x": 2})
@@ -223,26 +233,18 @@ def test_the_native_construct_keeps_no_reference_it_does_not_give() -> None:
     references it had: the remembered descriptors (held while setting, let go after), the
     class, and the values the instances held."""
     assert NATIVE is not None
-    import sys
+    four_slots = _four_slots()
 
-    class FourSlots:
-        __slots__ = (
-            "__dict__",
-            "__pydantic_extra__",
-            "__pydantic_fields_set__",
-            "__pydantic_private__",
-        )
-
-    descriptors = [FourSlots.__dict__[name] for name in FourSlots.__slots__]
+    descriptors = [four_slots.__dict__[name] for name in four_slots.__slots__]
     fields, extra = {"a"}, {"x": 1}
-    NATIVE.construct(FourSlots, {"a": 1}, fields, extra)  # remembered from here on
-    watched = [*descriptors, FourSlots, fields, extra]
+    NATIVE.construct(four_slots, {"a": 1}, fields, extra)  # remembered from here on
+    watched = [*descriptors, four_slots, fields, extra]
     before = [sys.getrefcount(obj) for obj in watched]
     for _ in range(1_000):
-        NATIVE.construct(FourSlots, {"a": 1}, fields, extra)
+        NATIVE.construct(four_slots, {"a": 1}, fields, extra)
     assert [sys.getrefcount(obj) for obj in watched] == before
     held = sys.getrefcount(fields)
-    kept = [NATIVE.construct(FourSlots, {"a": 1}, fields, extra) for _ in range(10)]
+    kept = [NATIVE.construct(four_slots, {"a": 1}, fields, extra) for _ in range(10)]
     assert sys.getrefcount(fields) == held + 10  # each instance holds the one set
     del kept
     assert sys.getrefcount(fields) == held
