@@ -20,6 +20,7 @@ use pyo3::prelude::*;
 mod construct;
 mod ids;
 mod ingest;
+mod pack;
 mod utc;
 
 /// Rust's own allocations here (a read statement's boxed parts, its lists, the keys and
@@ -1022,6 +1023,7 @@ fn skillstream_native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(ids::uuid5_halves, m)?)?;
     m.add_function(wrap_pyfunction!(ingest::micros_of, m)?)?;
     m.add_function(wrap_pyfunction!(ingest::datetime_of, m)?)?;
+    m.add_function(wrap_pyfunction!(pack::pack, m)?)?;
     m.add("SKILLS_EXTENSION", SKILLS_EXTENSION)?;
     Ok(())
 }

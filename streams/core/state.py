@@ -134,6 +134,11 @@ _native_text: Final[Callable[[int, int], str] | None] = (
 )
 """The two conversions of statement ids, native where the module is built
 (``native/src/ids.rs``): a tenth of the Python cost, once or more per statement."""
+_native_pack: Final[Callable[[str, list[Any]], bytes] | None] = (
+    None if _native is None else _native.pack
+)
+"""A state's number arrays packed in Rust where the native module is built
+(``native/src/pack.rs``; ``python_pack`` is the reference)."""
 _native_datetime: Final[Callable[[int], datetime] | None] = (
     None if _native is None else _native.datetime_of
 )
@@ -722,41 +727,41 @@ class ProfileState:
 _HEADER = struct.Struct("<BBI")
 """Version; flags (format 3: widths of the codes and of the folded-day counts; format 4: 0);
 JSON size."""
-_SWAP = sys.byteorder != "little"
-_WIDTHS = ("B", "H", "I", "Q")
-_TYPES = ("B", "H", "I", "Q", "q", "d")
+_SWAP: Final = sys.byteorder != "little"
+_WIDTHS: Final = ("B", "H", "I", "Q")
+_TYPES: Final = ("B", "H", "I", "Q", "q", "d")
 """The arrays of format 4: unsigned 8 to 64 bits (a width's index is its array's), signed
 64 bits, doubles."""
-_Q = 3
-_SIGNED = 4
-_DOUBLE = 5
+_Q: Final = 3
+_SIGNED: Final = 4
+_DOUBLE: Final = 5
 
 # How a field goes on the wire.
-NUMBER = 0
+NUMBER: Final = 0
 """One integer (of any sign), in the JSON."""
-LIST = 1
+LIST: Final = 1
 """A list (of numbers, texts or lists), in the JSON: small numbers and short scores are
 shorter as text."""
-KEY = 2
+KEY: Final = 2
 """A statement key (time, id halves) or None: 1 or 0 in the JSON, the time and the halves in
 their arrays."""
-TEXTS = 3
+TEXTS: Final = 3
 """Texts by id halves, ``{(hi, lo): text}``: ``[[hi, lo, text], ...]`` sorted, in the JSON."""
-UINTS = 4
+UINTS: Final = 4
 """Integers >= 0, in the narrowest unsigned width that holds them all: ``4 * n + width`` in
 the JSON (hex texts in the JSON when one needs more than 64 bits)."""
-IDS = 5
+IDS: Final = 5
 """64-bit integers >= 0 (ids and hashes): always 64 bits wide."""
-INTS = 6
+INTS: Final = 6
 """Signed 64-bit integers (times)."""
-SCORES = 7
+SCORES: Final = 7
 """Doubles that are mostly ``NO_SCORE``: the positions of the others (``UINTS``), then them."""
-NESTED = 8
+NESTED: Final = 8
 """A list of lists of signed 64-bit integers: their sizes in the JSON, their items flat."""
-ROWS = 9
+ROWS: Final = 9
 """``{key: [a, b, ...]}`` with rows of one length: ``[key, a, b, ...]`` sorted by key, flat,
 as ``UINTS``."""
-SET = 10
+SET: Final = 10
 """A set of integers >= 0, sorted, as ``UINTS``."""
 
 FIELDS: tuple[tuple[str, str, int], ...] = (
@@ -838,7 +843,15 @@ def _width(values: list[int]) -> int:
     )
 
 
-def _pack(tc: str, values: Any) -> bytes:
+def _pack(tc: str, values: list[Any]) -> bytes:
+    """``values`` as array ``tc``'s bytes, little-endian."""
+    if _native_pack is not None:
+        return _native_pack(tc, values)
+    return python_pack(tc, values)
+
+
+def python_pack(tc: str, values: list[Any]) -> bytes:
+    """``_pack`` without the native module, and its reference."""
     if tc == "B":
         return bytes(values)  # the fast path of bytes() for a list of small numbers
     a = array(tc, values)
