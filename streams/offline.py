@@ -27,7 +27,7 @@ from schemas.events import encode_learner_events
 from schemas.milestones import MilestoneEvent
 from schemas.profiles import ProfileSnapshot
 from schemas.vocabulary import Vocabulary
-from streams.core import ProfileState, Rules, apply, snapshot
+from streams.core import ProfileState, Rules, apply, milestone_json, snapshot
 from streams.core.records import first_pass
 from streams.pipeline import (
     Ingest,
@@ -64,7 +64,7 @@ class OfflineResult:
                 f.write(self.profiles[learner].model_dump_json().encode() + b"\n")
         with paths["milestones"].open("wb") as f:
             for m in self.milestones:
-                f.write(m.model_dump_json().encode() + b"\n")
+                f.write(milestone_json(m) + b"\n")
         with paths["dead_letters"].open("wb") as f:
             for d in self.dead_letters:
                 f.write(d.model_dump_json().encode() + b"\n")

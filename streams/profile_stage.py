@@ -64,7 +64,13 @@ from schemas.deadletter import DeadLetter, Problem, SourcePosition
 from schemas.events import LearningEvent, decode_learner_events, encode_learner_events
 from schemas.milestones import MILESTONE_KAFKA_HEADERS
 from schemas.topology import changelog_topic
-from streams.core import ProfileState, decode_state, encode_state, snapshot_json
+from streams.core import (
+    ProfileState,
+    decode_state,
+    encode_state,
+    milestone_json,
+    snapshot_json,
+)
 from streams.decode_memo import DecodeMemo
 from streams.ingest_loop import ARRIVAL_HEADER
 from streams.kafka.batch_loop import Batch, BatchLoop, Outcome, Produce
@@ -481,7 +487,7 @@ class ProfileStage:
                 produce.append(
                     Produce(
                         self.milestones_topic,
-                        milestone.model_dump_json().encode(),
+                        milestone_json(milestone),
                         key=key,
                         headers=headers,
                     )

@@ -23,7 +23,7 @@ COMPILED_MODULES = ("state", "profile", "snapshot", "milestones", "plan", "recor
 COMPILED = attach(__name__, __path__, COMPILED_MODULES)
 """Whether this process runs the mypyc-compiled modules (else the pure-Python ones)."""
 
-from streams.core.milestones import milestone_key, proficiency  # noqa: E402
+from streams.core.milestones import milestone_json, milestone_key, proficiency  # noqa: E402
 from streams.core.profile import apply  # noqa: E402
 from streams.core.rules import DEFAULT_RULES_PATH, Rules, RulesError  # noqa: E402
 from streams.core.snapshot import snapshot, snapshot_json  # noqa: E402
@@ -44,6 +44,7 @@ __all__ = [
     "apply",
     "decode_state",
     "encode_state",
+    "milestone_json",
     "milestone_key",
     "proficiency",
     "snapshot",
