@@ -520,9 +520,11 @@ def milestone_json(milestone: MilestoneEvent) -> bytes:
     a ``str`` enum, written by value. A model's ``__dict__`` holds its fields in their order
     (``trusted`` fills it from a template, pydantic in field order; the tests hold both to
     it) and is written as it is: taking the fields one by one cost as much again as orjson,
-    and checking the order of the keys a fifth of it. A milestone with a field too many or
-    too few, or with extra fields, or a value orjson does not write, is written by
-    pydantic."""
+    and checking the order of the keys a fifth of it. A milestone whose ``__dict__`` holds
+    another number of keys than it has fields, or with extra fields, or with a value orjson
+    does not write, is written by pydantic. The values are as validation leaves them (a
+    ``trusted`` caller's duty): a ``bool`` in the summary, say, pydantic would write as
+    ``1.0`` and orjson as ``true``."""
     data = milestone.data
     envelope = milestone.__dict__
     inner = data.__dict__
