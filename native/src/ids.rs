@@ -84,7 +84,7 @@ pub(crate) fn uuid_text<'py>(
 /// Anything else raises as that call does: `TypeError` for a value that is not an int
 /// (an object with `__index__` too, which pyo3's argument took; the core passes ints),
 /// `OverflowError` for one out of range.
-fn half_of(value: &Bound<'_, PyAny>) -> PyResult<u64> {
+pub(crate) fn half_of(value: &Bound<'_, PyAny>) -> PyResult<u64> {
     const _: () = assert!(std::mem::size_of::<std::ffi::c_ulong>() == 8);
     // SAFETY: a live object, held by the caller; the call only reads it.
     let got = unsafe { pyo3::ffi::PyLong_AsUnsignedLong(value.as_ptr()) };

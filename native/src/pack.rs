@@ -10,7 +10,7 @@ use pyo3::exceptions::{PyOverflowError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList};
 use pyo3::Borrowed;
-use std::ffi::{c_long, c_ulong};
+use std::ffi::c_long;
 
 /// The bytes of `array(code, values).tobytes()` on a little-endian machine, for the
 /// codes of format 4: `B`, `H`, `I`, `Q` (unsigned 8 to 64 bits), `q` (signed 64 bits)
@@ -109,13 +109,10 @@ fn signed_of(item: &Bound<'_, PyAny>) -> PyResult<i64> {
     checked(item.py(), got, -1)
 }
 
+/// A 64-bit id, read as a milestone id's halves are (`ids::half_of`).
 fn unsigned_of(item: &Bound<'_, PyAny>) -> PyResult<u64> {
-    const _: () = assert!(std::mem::size_of::<c_ulong>() == 8);
     int_item(item)?;
-    // SAFETY: as in `signed_of`. Unlike `PyLong_AsUnsignedLongLong`, this call reads the
-    // digits in a loop rather than through `_PyLong_AsByteArray`.
-    let got = unsafe { pyo3::ffi::PyLong_AsUnsignedLong(item.as_ptr()) };
-    checked(item.py(), got, c_ulong::MAX)
+    crate::ids::half_of(item)
 }
 
 fn double_of(item: &Bound<'_, PyAny>) -> PyResult<f64> {

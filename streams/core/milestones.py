@@ -508,8 +508,8 @@ def _template(model: type[BaseModel]) -> dict[str, Any]:
 
 _DATA: Final = _template(MilestoneData)
 _ENVELOPE: Final = _template(MilestoneEvent)
-_DATA_FIELDS: Final = tuple(MilestoneData.model_fields)
-_ENVELOPE_FIELDS: Final = tuple(MilestoneEvent.model_fields)
+_DATA_SIZE: Final = len(MilestoneData.model_fields)
+_ENVELOPE_SIZE: Final = len(MilestoneEvent.model_fields)
 
 
 def milestone_json(milestone: MilestoneEvent) -> bytes:
@@ -531,8 +531,8 @@ def milestone_json(milestone: MilestoneEvent) -> bytes:
     if (
         milestone.__pydantic_extra__
         or data.__pydantic_extra__
-        or len(envelope) != len(_ENVELOPE_FIELDS)
-        or len(inner) != len(_DATA_FIELDS)
+        or len(envelope) != _ENVELOPE_SIZE
+        or len(inner) != _DATA_SIZE
     ):
         return milestone.model_dump_json().encode()
     values = envelope.copy()

@@ -259,9 +259,8 @@ class Decay:
         self.half_life = half_life_days * DAY_US
         self.span = round(self.half_life * BUCKET_HALF_LIVES)
         self.span_f = float(self.span)
-        self.near = (
-            DOUBLES_EXACT // self.span
-        )  # buckets from now that ``scale`` works out in doubles
+        # the buckets either side of now's that ``scale`` works out in doubles
+        self.near = DOUBLES_EXACT // self.span
 
     def quantize(self, t: int, score: float) -> tuple[int, int, int]:
         """(bucket, score mass, weight) of one evidence score. ``t - end_b`` is worked out
