@@ -245,10 +245,18 @@ def create_app(runtime: Runtime) -> faust.App:
     @app.page("/healthz")
     async def healthz(web: Any, request: Any) -> Any:
         ready = all(f.ready.is_set() for f in runtime.followers)
+        profiles = runtime.profile_stage
+        serving: dict[str, list[int]] = {}
+        if s.worker_stages in ("all", "ingest"):
+            serving["ingest"] = sorted(runtime.ingest_loop.serving)
+        if s.worker_stages in ("all", "profiles"):
+            serving["profiles"] = sorted(profiles.serving)
         return web.json(
             {
                 "tables_loaded": ready,
-                "assigned_partitions": sorted(runtime.profile_stage.assigned),
+                "assigned_partitions": sorted(profiles.assigned),
+                "restoring_partitions": sorted(profiles.assigned - profiles.restored),
+                "serving_partitions": serving,
             },
             status=200 if ready else 503,
         )

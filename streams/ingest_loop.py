@@ -197,7 +197,14 @@ class IngestLoop:
             memo=memo,
         )
         self.loop: BatchLoop | None = None
+        self._consumer: RdConsumer | None = None
         self._busy_before = 0.0
+
+    @property
+    def serving(self) -> set[int]:
+        """The partitions of the statements topic this stage's consumer holds now."""
+        consumer = self._consumer
+        return set() if consumer is None else {tp.partition for tp in consumer.assignment()}
 
     @property
     def busy_s(self) -> float:
@@ -223,6 +230,7 @@ class IngestLoop:
         if self.loop is not None:
             self._busy_before += self.loop.stats.busy_s
         try:
+            self._consumer = consumer
             await consumer.start()
             await producer.start()
             handler = self.handler
@@ -240,5 +248,6 @@ class IngestLoop:
             )
             await self.loop.run()
         finally:
+            self._consumer = None
             await producer.stop()
             await consumer.stop()

@@ -205,7 +205,6 @@ class ProfileStage:
         self._decode = decode_learner_events if memo is None else memo.decode
         self.lock = asyncio.Lock()
         self.stats = StageStats()
-        self.assigned: set[int] = set()
         self.restored: set[int] = set()
         """Partitions whose state is restored; records of any other are fetched again."""
         self._cache: dict[int, OrderedDict[bytes, ProfileState]] = {}
@@ -246,6 +245,7 @@ class ProfileStage:
         self._pending.clear()
         self._round.clear()
         self._unflushed.clear()
+        self.restored = set()
         self._producer, self._consumer = producer, consumer
         if self.loop is not None:
             self.stats.busy_s += self.loop.stats.busy_s
@@ -267,9 +267,23 @@ class ProfileStage:
             consumer.subscribe([self.events_topic], listener=_Listener(self))
             await self.loop.run()
         finally:
+            self._consumer = None
+            self.restored = set()
             await consumer.stop()
             await producer.stop()
             self.store.close()
+
+    @property
+    def assigned(self) -> set[int]:
+        """The partitions of ``learning.events`` this stage's consumer holds now."""
+        consumer = self._consumer
+        return set() if consumer is None else {tp.partition for tp in consumer.assignment()}
+
+    @property
+    def serving(self) -> set[int]:
+        """The partitions it processes now: assigned, and their state restored (a partition
+        still restoring is assigned but not served: its records wait)."""
+        return self.assigned & self.restored
 
     @property
     def busy_s(self) -> float:
@@ -281,7 +295,6 @@ class ProfileStage:
     async def restore(self, partitions: list[int]) -> None:
         """Bring each partition's database up to the end of its changelog partition."""
         started = time.perf_counter()
-        self.assigned = set(partitions)
         if not partitions:
             return
         consumer = self.kafka.consumer(

@@ -198,19 +198,35 @@ class ManagedProcess:
         raise TimeoutError(f"{self.name} still running after {timeout}s")
 
 
+def serving(processes: list[dict[str, list[int]]], partitions: int = 0) -> bool:
+    """Whether the stages of a worker's processes (each one's ``/healthz`` stage ->
+    partitions served) serve: ``partitions`` of each stage's between them, or, with 0,
+    some in every stage of every process."""
+    if not processes or not all(processes):
+        return False
+    if not partitions:
+        return all(all(held.values()) for held in processes)
+    stages = {stage for held in processes for stage in held}
+    return all(
+        len({p for held in processes for p in held.get(stage, ())}) >= partitions
+        for stage in stages
+    )
+
+
 async def wait_assigned(
     worker: ManagedProcess, processes: int = 1, timeout: float = 90.0, partitions: int = 0
 ) -> None:
     """Until each of the worker's ``processes`` (a pool's process ``i`` serves on the web port
-    plus ``i``) answers ``/healthz`` with its tables loaded, and holds partitions — or, given
-    ``partitions`` (a pool may have more processes than partitions), until they hold that
-    many between them: past their start-up checks and in the group. A test that disturbs the
-    broker or the group waits for this first, so that how fast a loaded machine starts a
-    process does not decide what the test sees, nor how long a benchmark's clock runs before
-    the worker can serve."""
+    plus ``i``) answers ``/healthz`` with its tables loaded and each of its stages serving
+    partitions (the profile stage's restored) — or, given ``partitions`` (a pool may have
+    more processes than partitions), until each stage serves that many between them: past
+    their start-up checks, in the groups, and processing. A test that disturbs the broker or
+    the group waits for this first, so that how fast a loaded machine starts a process does
+    not decide what the test sees, nor how long a benchmark's clock runs before the worker
+    can serve."""
     port = int(worker.env["SKILLSTREAM_WORKER_WEB_PORT"])
     deadline = time.monotonic() + timeout
-    held: dict[int, list[int]] = {}
+    held: dict[int, dict[str, list[int]]] = {}
     async with httpx.AsyncClient(timeout=2.0) as client:
         while True:
             if not worker.running:
@@ -218,7 +234,7 @@ async def wait_assigned(
             if time.monotonic() > deadline:
                 raise TimeoutError(
                     f"{worker.name}: not serving with partitions after {timeout:.0f} s "
-                    f"(process -> partitions: {held})\n{worker.log_tail()}"
+                    f"(process -> stage -> partitions: {held})\n{worker.log_tail()}"
                 )
             for i in range(processes):
                 try:
@@ -226,11 +242,7 @@ async def wait_assigned(
                 except httpx.HTTPError:
                     continue
                 if answer.status_code == 200:
-                    held[i] = answer.json()["assigned_partitions"]
-            if len(held) == processes and (
-                len({p for assigned in held.values() for p in assigned}) >= partitions
-                if partitions
-                else all(held.values())
-            ):
+                    held[i] = answer.json()["serving_partitions"]
+            if len(held) == processes and serving(list(held.values()), partitions):
                 return
             await asyncio.sleep(0.3)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tools.processes import catches
+from tools.processes import catches, serving
 
 pytestmark = pytest.mark.skipif(
     not Path("/proc/self/status").is_file(), reason="reads /proc (Linux)"
@@ -43,3 +43,24 @@ def test_a_process_that_is_gone_handles_nothing() -> None:
     proc.wait()
     time.sleep(0.1)
     assert catches(proc.pid, signal.SIGUSR1) is False
+
+
+@pytest.mark.parametrize(
+    ("processes", "partitions", "expected"),
+    [
+        ([], 0, False),  # no process answered yet
+        ([{}], 0, False),  # a process running no stage serves nothing
+        ([{"ingest": [0], "profiles": [1]}], 0, True),
+        ([{"ingest": [0, 1], "profiles": []}], 0, False),  # the profile stage still restoring
+        ([{"ingest": [0]}, {"ingest": []}], 0, False),  # one of two processes has none
+        ([{"ingest": [0, 1], "profiles": [0, 1]}, {"ingest": [2, 3], "profiles": [2, 3]}], 4, True),
+        ([{"ingest": [0, 1, 2, 3], "profiles": [0, 1]}, {"ingest": [], "profiles": [2]}], 4, False),
+        ([{"ingest": [0, 1, 2, 3]}, {"profiles": [0, 1, 2, 3]}], 4, True),  # --stages split
+        ([{"ingest": [0, 1, 2, 3]}, {}], 4, False),
+    ],
+)
+def test_when_a_worker_serves(
+    processes: list[dict[str, list[int]]], partitions: int, expected: bool
+) -> None:
+    """``wait_assigned``'s test over ``/healthz``'s ``serving_partitions`` of each process."""
+    assert serving(processes, partitions) is expected

@@ -305,3 +305,22 @@ async def test_a_crash_before_the_flush_commits_nothing_and_the_restart_ends_the
         assert encode_state(decode_state(a)) == encode_state(decode_state(b))
     ids = {orjson.loads(r.value or b"")["id"] for r in clean.records(MILESTONES)}
     assert {orjson.loads(r.value or b"")["id"] for r in crashed.records(MILESTONES)} == ids
+
+
+def test_a_partition_restoring_is_assigned_but_not_served(tmp_path: Path) -> None:
+    """What ``/healthz`` reports (and what ``wait_assigned`` waits for): a partition is
+    served once its state is restored, not when the group hands it over; a stage that is not
+    running (no consumer) holds and serves nothing."""
+    kafka = MemoryKafka()
+    kafka.create(EVENTS, 3)
+    profiles = stage(tmp_path)
+    assert profiles.assigned == set()
+    assert profiles.serving == set()
+    profiles._consumer = MemoryConsumer(kafka, "g", EVENTS)  # type: ignore[assignment]
+    assert profiles.assigned == {0, 1, 2}
+    assert profiles.serving == set()  # assigned, none restored yet
+    profiles.restored = {0, 2}
+    assert profiles.serving == {0, 2}
+    profiles.restored = {0, 1, 2, 7}  # restored earlier, no longer assigned: not served
+    profiles._consumer._assigned.discard(TopicPartition(EVENTS, 1))  # type: ignore[union-attr]
+    assert profiles.serving == {0, 2}
