@@ -198,7 +198,7 @@ class BatchLoop:
         on_idle: Callable[[], Awaitable[bool]] | None = None,
         lock: asyncio.Lock | None = None,
         flush_interval_ms: float = 1000.0,
-        flush_slice: int = 256,
+        flush_slice: int = 64,
         clock: Callable[[], float] = time.perf_counter,
     ) -> None:
         self.consumer = consumer
