@@ -200,17 +200,21 @@ class ManagedProcess:
 
 def serving(processes: list[dict[str, list[int]]], partitions: int = 0) -> bool:
     """Whether the stages of a worker's processes (each one's ``/healthz`` stage ->
-    partitions served) serve: ``partitions`` of each stage's between them, or, with 0,
-    some in every stage of every process."""
+    partitions served) all serve: some partitions in every stage of every process and,
+    given ``partitions``, that many of each stage's between them. A pool of more processes
+    than partitions leaves some without: then only the second test holds (a process that
+    has not joined yet would take partitions from the others when it does)."""
     if not processes or not all(processes):
         return False
+    each = all(all(held.values()) for held in processes)
     if not partitions:
-        return all(all(held.values()) for held in processes)
+        return each
     stages = {stage for held in processes for stage in held}
-    return all(
+    covered = all(
         len({p for held in processes for p in held.get(stage, ())}) >= partitions
         for stage in stages
     )
+    return covered and (each or len(processes) > partitions)
 
 
 async def wait_assigned(

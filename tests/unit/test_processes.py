@@ -57,6 +57,22 @@ def test_a_process_that_is_gone_handles_nothing() -> None:
         ([{"ingest": [0, 1, 2, 3], "profiles": [0, 1]}, {"ingest": [], "profiles": [2]}], 4, False),
         ([{"ingest": [0, 1, 2, 3]}, {"profiles": [0, 1, 2, 3]}], 4, True),  # --stages split
         ([{"ingest": [0, 1, 2, 3]}, {}], 4, False),
+        # the second process not in the groups yet: it would take partitions when it joins
+        (
+            [{"ingest": [0, 1, 2, 3], "profiles": [0, 1, 2, 3]}, {"ingest": [], "profiles": []}],
+            4,
+            False,
+        ),
+        # more processes than partitions: some are left without
+        (
+            [
+                {"ingest": [0], "profiles": [0]},
+                {"ingest": [1], "profiles": [1]},
+                {"ingest": [], "profiles": []},
+            ],
+            2,
+            True,
+        ),
     ],
 )
 def test_when_a_worker_serves(
