@@ -245,17 +245,18 @@ def create_app(runtime: Runtime) -> faust.App:
     @app.page("/healthz")
     async def healthz(web: Any, request: Any) -> Any:
         ready = all(f.ready.is_set() for f in runtime.followers)
-        profiles = runtime.profile_stage
+        # One reading of the profile stage's assignment (librdkafka's thread replaces it).
+        assigned, restored = runtime.profile_stage.assigned, set(runtime.profile_stage.restored)
         serving: dict[str, list[int]] = {}
         if s.worker_stages in ("all", "ingest"):
             serving["ingest"] = sorted(runtime.ingest_loop.serving)
         if s.worker_stages in ("all", "profiles"):
-            serving["profiles"] = sorted(profiles.serving)
+            serving["profiles"] = sorted(assigned & restored)
         return web.json(
             {
                 "tables_loaded": ready,
-                "assigned_partitions": sorted(profiles.assigned),
-                "restoring_partitions": sorted(profiles.assigned - profiles.restored),
+                "assigned_partitions": sorted(assigned),
+                "restoring_partitions": sorted(assigned - restored),
                 "serving_partitions": serving,
             },
             status=200 if ready else 503,

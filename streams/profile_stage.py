@@ -268,9 +268,9 @@ class ProfileStage:
             await self.loop.run()
         finally:
             self._consumer = None
-            self.restored = set()
             await consumer.stop()
             await producer.stop()
+            self.restored = set()  # after the stop: a restore in progress ends before it
             self.store.close()
 
     @property

@@ -200,21 +200,23 @@ class ManagedProcess:
 
 def serving(processes: list[dict[str, list[int]]], partitions: int = 0) -> bool:
     """Whether the stages of a worker's processes (each one's ``/healthz`` stage ->
-    partitions served) all serve: some partitions in every stage of every process and,
-    given ``partitions``, that many of each stage's between them. A pool of more processes
-    than partitions leaves some without: then only the second test holds (a process that
-    has not joined yet would take partitions from the others when it does)."""
+    partitions served; a pool's processes all run the same stages) all serve. Without
+    ``partitions``: some in every stage of every process. Given ``partitions``: each
+    stage's all served, and shared out as the groups' round-robin assignment shares them
+    once every process has joined (none holds more than its share; a process not in the
+    groups yet would take partitions from the others when it joins). A pool of more
+    processes than partitions leaves some without."""
     if not processes or not all(processes):
         return False
-    each = all(all(held.values()) for held in processes)
     if not partitions:
-        return each
+        return all(all(held.values()) for held in processes)
+    share = -(-partitions // len(processes))
     stages = {stage for held in processes for stage in held}
-    covered = all(
+    return all(
         len({p for held in processes for p in held.get(stage, ())}) >= partitions
+        and all(len(held.get(stage, ())) <= share for held in processes)
         for stage in stages
     )
-    return covered and (each or len(processes) > partitions)
 
 
 async def wait_assigned(

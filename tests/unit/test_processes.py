@@ -55,11 +55,22 @@ def test_a_process_that_is_gone_handles_nothing() -> None:
         ([{"ingest": [0]}, {"ingest": []}], 0, False),  # one of two processes has none
         ([{"ingest": [0, 1], "profiles": [0, 1]}, {"ingest": [2, 3], "profiles": [2, 3]}], 4, True),
         ([{"ingest": [0, 1, 2, 3], "profiles": [0, 1]}, {"ingest": [], "profiles": [2]}], 4, False),
-        ([{"ingest": [0, 1, 2, 3]}, {"profiles": [0, 1, 2, 3]}], 4, True),  # --stages split
         ([{"ingest": [0, 1, 2, 3]}, {}], 4, False),
         # the second process not in the groups yet: it would take partitions when it joins
         (
             [{"ingest": [0, 1, 2, 3], "profiles": [0, 1, 2, 3]}, {"ingest": [], "profiles": []}],
+            4,
+            False,
+        ),
+        # more processes than partitions, one holding all: the others have not joined yet
+        (
+            [
+                {"ingest": [0, 1, 2, 3]},
+                {"ingest": []},
+                {"ingest": []},
+                {"ingest": []},
+                {"ingest": []},
+            ],
             4,
             False,
         ),

@@ -96,3 +96,24 @@ async def test_a_statement_without_a_time_takes_its_records_time() -> None:
     _, [event] = decode_learner_events(out.value or b"")
     assert event.time == datetime.fromtimestamp(record.timestamp / 1000, UTC)
     assert event.time.tzinfo is UTC
+
+
+def test_the_ingest_stage_serves_its_consumers_partitions() -> None:
+    """What ``/healthz`` reports for ingest: the partitions its running consumer holds;
+    none when it is not running."""
+    from streams.ingest_loop import IngestLoop
+    from streams.kafka.connection import KafkaConnection
+
+    loop = IngestLoop(
+        Ingest(load_catalog(SAMPLE_CATALOG), load_vocabulary(None), b"s" * 32),
+        kafka=KafkaConnection(bootstrap_servers="127.0.0.1:1"),
+        group_id="g",
+        statements_topic="xapi.statements",
+        events_topic="learning.events",
+        dlq_topic="xapi.statements.dlq",
+    )
+    assert loop.serving == set()
+    kafka = MemoryKafka()
+    kafka.create("xapi.statements", 3)
+    loop._consumer = MemoryConsumer(kafka, "g", "xapi.statements")  # type: ignore[assignment]
+    assert loop.serving == {0, 1, 2}

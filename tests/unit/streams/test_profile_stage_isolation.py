@@ -20,7 +20,7 @@ from streams.core import DEFAULT_RULES_PATH, Rules, decode_state, encode_state
 from streams.kafka.batch_loop import BatchLoop
 from streams.kafka.connection import KafkaConnection
 from streams.pipeline import Profiles
-from streams.profile_stage import ProfileStage
+from streams.profile_stage import ProfileStage, _Listener
 from streams.state_store import StateStore
 
 EVENTS, DLQ, PROFILES, MILESTONES = (
@@ -324,3 +324,22 @@ def test_a_partition_restoring_is_assigned_but_not_served(tmp_path: Path) -> Non
     profiles.restored = {0, 1, 2, 7}  # restored earlier, no longer assigned: not served
     profiles._consumer._assigned.discard(TopicPartition(EVENTS, 1))  # type: ignore[union-attr]
     assert profiles.serving == {0, 2}
+
+
+def test_partitions_are_served_only_once_their_restore_is_done(tmp_path: Path) -> None:
+    """The rebalance listener: while ``restore`` runs, the new partitions are assigned
+    and not served; once it returns they are served."""
+    kafka = MemoryKafka()
+    kafka.create(EVENTS, 2)
+    profiles = stage(tmp_path)
+    profiles._consumer = MemoryConsumer(kafka, "g", EVENTS)  # type: ignore[assignment]
+    during: list[tuple[set[int], set[int]]] = []
+
+    async def restore(partitions: list[int]) -> None:
+        during.append((profiles.assigned, profiles.serving))
+
+    profiles.restore = restore  # type: ignore[method-assign]
+    tps = [TopicPartition(EVENTS, 0), TopicPartition(EVENTS, 1)]
+    asyncio.run(_Listener(profiles).on_partitions_assigned(tps))
+    assert during == [({0, 1}, set())]
+    assert profiles.serving == {0, 1}
