@@ -41,7 +41,7 @@ from streams.decode_memo import DecodeMemo
 from streams.followers import ErasedLearners
 from streams.kafka.batch_loop import Batch, BatchLoop, Outcome, Produce
 from streams.kafka.connection import KafkaConnection
-from streams.kafka.consumer import RdConsumer
+from streams.kafka.consumer import RdConsumer, held_partitions
 from streams.kafka.limits import (
     BROKER_DEFAULT_MAX_MESSAGE_BYTES,
     max_message_bytes,
@@ -203,8 +203,7 @@ class IngestLoop:
     @property
     def serving(self) -> set[int]:
         """The partitions of the statements topic this stage's consumer holds now."""
-        consumer = self._consumer
-        return set() if consumer is None else {tp.partition for tp in consumer.assignment()}
+        return held_partitions(self._consumer)
 
     @property
     def busy_s(self) -> float:

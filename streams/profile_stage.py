@@ -75,7 +75,7 @@ from streams.decode_memo import DecodeMemo
 from streams.ingest_loop import ARRIVAL_HEADER
 from streams.kafka.batch_loop import Batch, BatchLoop, Outcome, Produce
 from streams.kafka.connection import KafkaConnection
-from streams.kafka.consumer import RdConsumer
+from streams.kafka.consumer import RdConsumer, held_partitions
 from streams.kafka.limits import (
     BROKER_DEFAULT_MAX_MESSAGE_BYTES,
     max_message_bytes,
@@ -245,7 +245,6 @@ class ProfileStage:
         self._pending.clear()
         self._round.clear()
         self._unflushed.clear()
-        self.restored = set()
         self._producer, self._consumer = producer, consumer
         if self.loop is not None:
             self.stats.busy_s += self.loop.stats.busy_s
@@ -276,8 +275,7 @@ class ProfileStage:
     @property
     def assigned(self) -> set[int]:
         """The partitions of ``learning.events`` this stage's consumer holds now."""
-        consumer = self._consumer
-        return set() if consumer is None else {tp.partition for tp in consumer.assignment()}
+        return held_partitions(self._consumer)
 
     @property
     def serving(self) -> set[int]:

@@ -402,6 +402,11 @@ class RdConsumer:
             )
 
 
+def held_partitions(consumer: RdConsumer | None) -> set[int]:
+    """The partition numbers a stage's consumer holds now; none when it is not running."""
+    return set() if consumer is None else {tp.partition for tp in consumer.assignment()}
+
+
 def _fetch(consumer: Any, limit: int, timeout_s: float) -> list[Any]:
     """Up to ``limit`` messages, as soon as there is one (within ``timeout_s``): librdkafka's
     ``consume`` alone would wait for ``limit`` of them until the timeout, holding a trickle
