@@ -62,6 +62,7 @@ from sinks.config import Sinks, Webhook
 from sinks.deadletters import delivery_failure
 from sinks.retry import Backoff, parse_retry_after
 from sinks.signing import ATTEMPT_HEADER, EVENT_ID_HEADER, SIGNATURE_HEADER, signature_header
+from streams.core import milestone_json
 from streams.core.kinds import kinds as rule_kinds
 from streams.errors import ConfigError
 
@@ -405,7 +406,7 @@ class WebhookSink(Sink):
             if isinstance(record, MilestoneRecord):
                 unique.setdefault(record.event.id, record)
         milestones = list(unique.values())
-        bodies = {r.event.id: r.event.model_dump_json().encode("utf-8") for r in milestones}
+        bodies = {r.event.id: milestone_json(r.event) for r in milestones}
         outcomes = await asyncio.gather(
             *(
                 self._serve(subscriber, [r for r in milestones if matches(subscriber, r)], bodies)

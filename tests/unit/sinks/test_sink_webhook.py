@@ -159,6 +159,7 @@ async def test_a_delivery_is_a_signed_structured_cloudevent() -> None:
     assert request.headers["Skillstream-Event-Id"] == event.id
     assert request.headers["Skillstream-Delivery-Attempt"] == "1"
     assert MilestoneEvent.model_validate_json(request.content) == event
+    assert request.content == event.model_dump_json().encode()  # the milestones topic's bytes
     stamp = verify(
         "secret-crm", request.headers["Skillstream-Signature"], request.content, now=clock.wall()
     )
