@@ -240,7 +240,9 @@ def create_app(runtime: Runtime) -> faust.App:
     @app.page("/metrics")
     async def metrics_page(web: Any, request: Any) -> Any:
         body, content_type = metrics.render()
-        return web.bytes(body, content_type=content_type)
+        # As a header: aiohttp refuses a content_type argument with a charset parameter in
+        # it, and the Prometheus text format's type has one.
+        return web.bytes(body, headers={"Content-Type": content_type})
 
     @app.page("/healthz")
     async def healthz(web: Any, request: Any) -> Any:

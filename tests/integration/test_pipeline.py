@@ -8,6 +8,7 @@ import os
 import signal
 from pathlib import Path
 
+import httpx
 from pipeline_support import (
     StreamReference,
     offline_profiles,
@@ -20,6 +21,7 @@ from pipeline_support import (
     stream_reference,
     wait_caught_up,
 )
+from prometheus_client import CONTENT_TYPE_LATEST
 
 from schemas.milestones import MilestoneKind
 from skillstream.settings import Settings
@@ -53,9 +55,21 @@ async def test_stream_equals_offline(settings: Settings, tmp_path: Path) -> None
         await publish(settings, records)
         await wait_caught_up(settings, len(records), [worker])
         stream = await read_results(settings)
+        port = worker.env["SKILLSTREAM_WORKER_WEB_PORT"]
+        async with httpx.AsyncClient(timeout=10) as client:
+            scraped = await client.get(f"http://127.0.0.1:{port}/metrics")
     finally:
         worker.stop()
     await _assert_matches_offline(settings, stream, records)
+    # The worker's /metrics serves the Prometheus text format: what it counted.
+    assert scraped.status_code == 200, scraped.text
+    assert scraped.headers["content-type"] == CONTENT_TYPE_LATEST
+    samples = {
+        line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1])
+        for line in scraped.text.splitlines()
+        if line and not line.startswith("#")
+    }
+    assert samples['skillstream_statements_received_total{source="kafka"}'] >= len(records)
     # The workload reaches every kind of milestone.
     kinds = {m.data.kind for m in offline_reference(settings, records).milestones}
     assert kinds == set(MilestoneKind)
