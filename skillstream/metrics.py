@@ -23,6 +23,9 @@ name                                   type       labels
 ``consumer_lag``                       gauge      ``group``, ``topic``, ``partition``
 ``http_requests_total``                counter    ``method``, ``route``, ``status``
 ``http_request_duration_seconds``      histogram  ``method``, ``route``
+``gc_pause_seconds``                   histogram  ``generation`` (``0``, ``1``, ``2``): how
+                                                  long each cyclic collection stopped the
+                                                  worker (``streams.heap.PauseWatch``)
 =====================================  =========  ====================================
 
 A dead letter usually has several problems; it counts once in
@@ -78,6 +81,10 @@ LATENCY_BUCKETS: Final = (
 )
 """Seconds, from 5 ms (one fast hop) to 60 s (a worker catching up); the 100 ms p99 target
 falls on a bucket bound so it can be read off the histogram exactly."""
+
+PAUSE_BUCKETS: Final = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+"""Seconds a collection stopped the process: a young one takes a few ms, a full one over
+many cached profile states can take seconds."""
 
 HTTP_BUCKETS: Final = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
@@ -162,11 +169,29 @@ _http_duration: Final = Histogram(
     registry=REGISTRY,
 )
 
+_collector_pause: Final = Histogram(
+    "skillstream_gc_pause_seconds",
+    "How long each cyclic garbage collection stopped the process, by generation (2: full).",
+    ["generation"],
+    buckets=PAUSE_BUCKETS,
+    registry=REGISTRY,
+)
+_pause_of_generation: Final = tuple(_collector_pause.labels(generation=str(g)) for g in range(3))
+"""Made here, once: ``record_collector_pause`` runs inside the collector, where making a
+labelled child (a lock held over allocations) could meet a collection begun under it."""
+
 
 def record_statements_received(source: Source, count: int = 1) -> None:
     """``count`` statements arrived through ``source`` (counted before validation)."""
     if count > 0:
         _statements_received.labels(source=source).inc(count)
+
+
+def record_collector_pause(generation: int, seconds: float) -> None:
+    """A cyclic collection of ``generation`` stopped the process ``seconds``; called from
+    ``gc.callbacks``: it only adds to the children made at import (float additions under
+    their locks, nothing the collector tracks)."""
+    _pause_of_generation[min(max(generation, 0), 2)].observe(max(seconds, 0.0))
 
 
 def record_rejected(codes: Iterable[str]) -> None:

@@ -68,8 +68,9 @@ def register(app: typer.Typer) -> None:
 
         from schemas.topology import changelog_topic
         from skillstream.logs import logging_config
+        from skillstream.metrics import record_collector_pause
         from skillstream.worker import Runtime, create_app
-        from streams.heap import quiet_collector
+        from streams.heap import PauseWatch, quiet_collector
         from streams.restore import cores
 
         follow_pool()
@@ -103,6 +104,7 @@ def register(app: typer.Typer) -> None:
         runtime = Runtime(settings, rules_model, vocab)
         faust_app = create_app(runtime)
         quiet_collector()
+        PauseWatch(record_collector_pause).start()
         faust.Worker(
             faust_app,
             loglevel=settings.log_level.lower(),

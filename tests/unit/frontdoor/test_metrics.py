@@ -63,3 +63,18 @@ def test_statements_received_by_source() -> None:
 
 def test_no_created_series() -> None:
     assert "_created" not in metrics.render()[0].decode()
+
+
+def test_collector_pauses_land_in_their_generations_buckets() -> None:
+    full, young = {"generation": "2"}, {"generation": "0"}
+    count = sample("skillstream_gc_pause_seconds_count", full)
+    under_half = sample("skillstream_gc_pause_seconds_bucket", {**full, "le": "0.5"})
+    under_quarter = sample("skillstream_gc_pause_seconds_bucket", {**full, "le": "0.25"})
+    young_count = sample("skillstream_gc_pause_seconds_count", young)
+    metrics.record_collector_pause(2, 0.3)
+    metrics.record_collector_pause(7, 0.3)  # no such generation: counted as the oldest
+    metrics.record_collector_pause(0, -0.001)  # a clock step back: counted as no time
+    assert sample("skillstream_gc_pause_seconds_count", full) == count + 2
+    assert sample("skillstream_gc_pause_seconds_bucket", {**full, "le": "0.5"}) == under_half + 2
+    assert sample("skillstream_gc_pause_seconds_bucket", {**full, "le": "0.25"}) == under_quarter
+    assert sample("skillstream_gc_pause_seconds_count", young) == young_count + 1

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import gc
+import logging
 import weakref
 from collections.abc import Iterator
 
 import pytest
 
-from streams.heap import YOUNG_THRESHOLD, quiet_collector
+from streams.heap import YOUNG_THRESHOLD, PauseWatch, quiet_collector
 
 
 @pytest.fixture
@@ -47,3 +48,64 @@ def test_cycles_made_after_it_are_still_collected_on_its_own() -> None:
     for _ in range(1_000):  # allocations past the young threshold, no explicit collect
         pair()
     assert first() is None
+
+
+def test_every_collection_is_timed_with_its_generation_until_stopped() -> None:
+    seen: list[tuple[int, float]] = []
+    watch = PauseWatch(lambda generation, seconds: seen.append((generation, seconds))).start()
+    try:
+        gc.collect()
+        gc.collect(0)
+    finally:
+        watch.stop()
+    assert [generation for generation, _ in seen[-2:]] == [2, 0]
+    assert all(seconds >= 0 for _, seconds in seen)
+    count = len(seen)
+    gc.collect()
+    assert len(seen) == count
+    assert watch not in gc.callbacks
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def collection(watch: PauseWatch, clock: Clock, generation: int, seconds: float) -> None:
+    watch("start", {"generation": generation})
+    clock.now += seconds
+    watch("stop", {"generation": generation, "collected": 0, "uncollectable": 0})
+
+
+def test_a_long_pause_warns_at_most_once_a_quiet_interval_and_counts_the_rest(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    clock, seen = Clock(), []
+    watch = PauseWatch(
+        lambda g, s: seen.append((g, round(s, 3))), long_s=0.25, quiet_s=60.0, clock=clock
+    )
+    with caplog.at_level(logging.WARNING, logger="streams.heap"):
+        collection(watch, clock, 0, 0.002)  # short: recorded, no warning
+        collection(watch, clock, 2, 0.4)
+        collection(watch, clock, 2, 0.3)  # within the quiet interval: held back
+        collection(watch, clock, 2, 0.5)
+        clock.now += 60
+        collection(watch, clock, 2, 1.25)
+    assert seen == [(0, 0.002), (2, 0.4), (2, 0.3), (2, 0.5), (2, 1.25)]
+    warnings = [r.getMessage() for r in caplog.records]
+    assert len(warnings) == 2
+    assert "stopped this process for 0.40 s (generation 2)" in warnings[0]
+    assert "more over" not in warnings[0]
+    assert "1.25 s (generation 2) (2 more over 0.25 s since the last warning)" in warnings[1]
+    assert "SKILLSTREAM_PROFILE_CACHE" in warnings[1]
+    assert "SKILLSTREAM_PROFILE_FLUSH_MS" in warnings[1]
+
+
+def test_a_stop_without_its_start_records_nothing() -> None:
+    seen: list[tuple[int, float]] = []
+    watch = PauseWatch(lambda g, s: seen.append((g, s)), clock=Clock())
+    watch("stop", {"generation": 2})
+    assert seen == []
