@@ -70,6 +70,7 @@ from streams.core import (
     encode_state,
     milestone_json,
     snapshot_json,
+    untrack_state,
 )
 from streams.decode_memo import DecodeMemo
 from streams.ingest_loop import ARRIVAL_HEADER
@@ -386,7 +387,11 @@ class ProfileStage:
             raw = unflushed[key]
         else:
             raw = self.store.get(partition, key)
-        return decode_state(raw) if raw is not None else None
+        if raw is None:
+            return None
+        state = decode_state(raw)
+        untrack_state(state)  # held for a while (the cache): the collector need not walk it
+        return state
 
     def _remember(self, partition: int, key: bytes, state: ProfileState) -> None:
         cache = self._cache.setdefault(partition, OrderedDict())
@@ -555,6 +560,7 @@ class ProfileStage:
                 produce.append(Produce(self.profiles_topic, view, key=key))
                 self.stats.snapshots += 1
             encoded = encode_state(state)
+            untrack_state(state)  # what the batches since its decoding made (see _flushed)
             changelog.append((len(produce), partition, key, encoded))
             produce.append(Produce(self.changelog, encoded, key=key, partition=partition))
             unflushed[key] = encoded

@@ -21,6 +21,7 @@ mod construct;
 mod ids;
 mod ingest;
 mod pack;
+mod untrack;
 mod utc;
 
 /// Rust's own allocations here (a read statement's boxed parts, its lists, the keys and
@@ -1024,6 +1025,7 @@ fn skillstream_native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(ingest::micros_of, m)?)?;
     m.add_function(wrap_pyfunction!(ingest::datetime_of, m)?)?;
     m.add_function(wrap_pyfunction!(pack::pack, m)?)?;
+    m.add_function(wrap_pyfunction!(untrack::untrack, m)?)?;
     m.add("SKILLS_EXTENSION", SKILLS_EXTENSION)?;
     Ok(())
 }

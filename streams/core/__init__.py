@@ -32,6 +32,7 @@ from streams.core.state import (  # noqa: E402
     ProfileState,
     decode_state,
     encode_state,
+    untrack_state,
 )
 
 __all__ = [
@@ -49,4 +50,5 @@ __all__ = [
     "proficiency",
     "snapshot",
     "snapshot_json",
+    "untrack_state",
 ]
