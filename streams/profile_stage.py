@@ -70,6 +70,7 @@ from streams.core import (
     encode_state,
     milestone_json,
     snapshot_json,
+    untrack_events,
     untrack_state,
 )
 from streams.decode_memo import DecodeMemo
@@ -476,6 +477,7 @@ class ProfileStage:
         letters: list[tuple[bytes | None, bytes]] = []
         learners = self._group(batch, letters)
         produce: list[Produce] = []
+        held: list[LearningEvent] = []
         now_ms = time.time() * 1000
         for learner in learners.values():
             key, partition = learner.key, learner.partition
@@ -524,7 +526,9 @@ class ProfileStage:
             else:
                 entry.state = outcome.state
                 entry.events.extend(learner.events)
+            held.extend(learner.events)
             self._remember(partition, key, outcome.state)
+        untrack_events(held)  # held until the write-back: the collector need not walk them
         produce.extend(Produce(self.dlq_topic, letter, key=k) for k, letter in letters)
         return Outcome(produce, deferred=True)
 

@@ -32,6 +32,7 @@ from streams.core.state import (  # noqa: E402
     ProfileState,
     decode_state,
     encode_state,
+    untrack_events,
     untrack_state,
 )
 
@@ -50,5 +51,6 @@ __all__ = [
     "proficiency",
     "snapshot",
     "snapshot_json",
+    "untrack_events",
     "untrack_state",
 ]

@@ -961,6 +961,24 @@ def untrack_state(state: ProfileState) -> int:
     return _native_untrack(flat, nested)
 
 
+def untrack_events(events: list[Any]) -> int:
+    """Takes learning events (``LearningEvent``: texts, numbers, a time, a kind, a tuple of
+    skills; no cycle) and their instance dicts out of the cyclic collector's walks; returns
+    how many objects that was (0 without the native module).
+
+    The profile stage holds each learner's events from the batch that applied them until
+    the next write-back, to rebuild the state should the core fail on a later event: over
+    20,000 learners at 25,000 statements/s the young and middle generations were mostly
+    those events (60,000-100,000 of them, with their dicts), walked by every collection."""
+    if _native_untrack is None or not events:
+        return 0
+    held: list[Any] = []
+    for event in events:
+        held.append(event)
+        held.append(event.__dict__)
+    return _native_untrack(held, [])
+
+
 def encode_state(state: ProfileState) -> bytes:
     """The state as compact bytes, led by ``STATE_FORMAT_VERSION``."""
     pools: list[list[Any]] = [[], [], [], [], [], []]

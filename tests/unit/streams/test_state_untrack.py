@@ -1,4 +1,5 @@
-"""Profile states out of the cyclic collector's walks (``untrack_state``, ``native/src/untrack.rs``).
+"""Profile states and held events out of the cyclic collector's walks (``untrack_state``,
+``untrack_events``, ``native/src/untrack.rs``).
 
 Untracking must change nothing but the collector's work: the parts of a state and the
 containers of its fields are no longer tracked, the state itself still is, and a run that
@@ -16,11 +17,20 @@ import pytest
 import streams.offline
 from schemas.catalog import Catalog
 from schemas.compiled import shared_native
-from schemas.events import LearningEvent
+from schemas.events import LearningEvent, encode_learner_events
 from skillstream.config import SAMPLE_CATALOG, load_catalog, load_rules, load_vocabulary
-from streams.core import ProfileState, Rules, apply, decode_state, encode_state, untrack_state
+from streams.core import (
+    ProfileState,
+    Rules,
+    apply,
+    decode_state,
+    encode_state,
+    untrack_events,
+    untrack_state,
+)
 from streams.core.state import FIELDS, PARTS
 from streams.offline import OfflineResult, run_offline
+from streams.pipeline import Ingest
 from tools.simulate import Simulation
 
 NATIVE = shared_native()
@@ -132,3 +142,35 @@ def test_without_the_native_module_nothing_is_untracked(states: list[ProfileStat
     assert untrack_state(state) == 0
     assert [gc.is_tracked(c) for c in containers(state)] == tracked
     assert all(gc.is_tracked(getattr(state, part)) for part in PARTS)
+
+
+def learning_events() -> list[LearningEvent]:
+    ingest = Ingest(load_catalog(SAMPLE_CATALOG), load_vocabulary(None), b"untrack", "2.0.0")
+    events: list[LearningEvent] = []
+    for raw in Simulation(5, 30, 3):
+        outcome = ingest.record(raw)
+        if isinstance(outcome, tuple):
+            events.extend(outcome)
+    assert len(events) > 20
+    return events
+
+
+@needs_native
+def test_held_events_and_their_dicts_are_untracked_and_unchanged() -> None:
+    events = learning_events()
+    before = [(e.model_dump(), encode_learner_events(e.learner, [e])) for e in events]
+    parts = [part for e in events for part in (e, e.__dict__)]
+    tracked = sum(gc.is_tracked(p) for p in parts)
+    assert tracked >= len(events)
+    assert untrack_events(events) == tracked
+    assert not any(gc.is_tracked(p) for p in parts)
+    assert untrack_events(events) == 0
+    assert untrack_events([]) == 0
+    assert [(e.model_dump(), encode_learner_events(e.learner, [e])) for e in events] == before
+
+
+@pytest.mark.skipif(NATIVE is not None, reason="the native module is built")
+def test_without_the_native_module_events_stay_tracked() -> None:
+    events = learning_events()
+    assert untrack_events(events) == 0
+    assert all(gc.is_tracked(e) for e in events)
