@@ -189,8 +189,9 @@ def record_statements_received(source: Source, count: int = 1) -> None:
 
 def record_collector_pause(generation: int, seconds: float) -> None:
     """A cyclic collection of ``generation`` stopped the process ``seconds``; called from
-    ``gc.callbacks``: it only adds to the children made at import (float additions under
-    their locks, nothing the collector tracks)."""
+    ``gc.callbacks``, so it only adds to the children made at import: their locks guard
+    float additions alone, and nothing allocated while one is held can start a collection
+    (nor can one start inside another)."""
     _pause_of_generation[min(max(generation, 0), 2)].observe(max(seconds, 0.0))
 
 

@@ -38,6 +38,7 @@ from skillstream.settings import Settings
 from streams.core import Rules
 from streams.decode_memo import DecodeMemo
 from streams.followers import ErasedLearners, catalog_follower, erased_follower
+from streams.heap import PauseWatch, quiet_collector
 from streams.ingest_loop import IngestLoop
 from streams.pipeline import Ingest, Profiles, Rejected
 from streams.profile_stage import ProfileStage
@@ -105,6 +106,19 @@ class Runtime:
         )
         self._last_report = (time.monotonic(), 0, 0.0, 0, 0.0)
         self._credit_seen = (0, 0)
+        self.pauses: PauseWatch | None = None
+        """The collector's pauses, timed once ``watch_collector`` has run."""
+
+    def watch_collector(self) -> PauseWatch:
+        """Once startup is loaded (the worker command calls it just before the faust worker
+        starts): what startup made frozen out of the collector's scans, young collections
+        rarer (``streams.heap.quiet_collector``), and every collection timed into
+        ``skillstream_gc_pause_seconds``; the long ones are reported with the progress
+        line (``report_progress``, every 10 s)."""
+        quiet_collector()
+        if self.pauses is None:
+            self.pauses = PauseWatch(metrics.record_collector_pause).start()
+        return self.pauses
 
     def _count_batch(self, records: int) -> None:
         """Metrics of one ingest batch: statements received, and credited or not."""
@@ -120,7 +134,10 @@ class Runtime:
             await follower.ready.wait()
 
     def report_progress(self) -> None:
-        """One log line: what each stage did since the last line, and how busy it was."""
+        """One log line: what each stage did since the last line, and how busy it was; and
+        the collector's long pauses, if any (at most one warning a minute)."""
+        if self.pauses is not None:
+            self.pauses.report()
         now = time.monotonic()
         t0, records0, ingest0, events0, profile0 = self._last_report
         loop, stats = self.ingest_loop, self.profile_stage.stats

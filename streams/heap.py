@@ -46,17 +46,21 @@ LONG_PAUSE_S: Final = 0.25
 
 class PauseWatch:
     """Times every cyclic collection of the process: ``record(generation, seconds)`` after
-    each, and a warning for one that stops the process ``long_s`` or more (at most one
-    warning every ``quiet_s``; the ones held back are counted in the next).
+    each, from inside the collector (``gc.callbacks``; ``record`` must take no lock that
+    code allocating objects may hold), and keeps the collections of ``long_s`` or more for
+    ``report``, which the owner calls from its own loop: a warning at most every
+    ``quiet_s``, counting the long pauses since the last one. Nothing is logged from
+    inside the collector, where a log handler's lock may be held by the thread the
+    collection interrupted.
 
     A collection walks what the process holds alive in the generations it collects, and
     a worker holds two things that grow with its traffic: the decoded profile states it
     caches (``SKILLSTREAM_PROFILE_CACHE``) and the events its learners' states wait to be
     written back with (``SKILLSTREAM_PROFILE_FLUSH_MS``). Measured in one worker process
     over 20,000 learners: young and middle collections took 2.7–3.0 s of a 30 s run
-    (the longest 0.34 s); a full collection over 20,000 decoded states about 1 s, which the
-    profile stage cuts to about a third by taking the states' lists out of the walks
-    (``streams.core.untrack_state``)."""
+    (the longest middle one 0.3–0.5 s); a full collection over 20,000 decoded states about
+    1 s. The profile stage takes both out of the walks (``streams.core.untrack_state``,
+    ``untrack_events``; ``docs/engine.md``, "The cyclic collector")."""
 
     def __init__(
         self,
@@ -71,8 +75,9 @@ class PauseWatch:
         self.quiet_s = quiet_s
         self.clock = clock
         self._started: float | None = None
+        self._long: list[tuple[int, float]] = []
+        """(generation, seconds) of each long collection not yet reported."""
         self._warned: float | None = None
-        self._held_back = 0
 
     def start(self) -> PauseWatch:
         if self not in gc.callbacks:
@@ -89,26 +94,28 @@ class PauseWatch:
             return
         if self._started is None:
             return
-        now = self.clock()
-        seconds, self._started = now - self._started, None
+        seconds, self._started = self.clock() - self._started, None
         generation = int(info.get("generation", 0))
         self.record(generation, seconds)
-        if seconds < self.long_s:
+        if seconds >= self.long_s:
+            self._long.append((generation, seconds))
+
+    def report(self) -> None:
+        """Log the long collections since the last warning, unless one was logged less
+        than ``quiet_s`` ago (they wait for the next call)."""
+        now = self.clock()
+        if not self._long or (self._warned is not None and now - self._warned < self.quiet_s):
             return
-        if self._warned is not None and now - self._warned < self.quiet_s:
-            self._held_back += 1
-            return
-        also = (
-            f" ({self._held_back} more over {self.long_s:g} s since the last warning)"
-            if self._held_back
-            else ""
-        )
+        pauses, self._long = self._long, []
+        generation, longest = max(pauses, key=lambda pause: pause[1])
         log.warning(
-            "the cyclic garbage collector stopped this process for %.2f s (generation %d)%s; "
-            "its walks grow with the profile states cached (SKILLSTREAM_PROFILE_CACHE) and "
-            "the events held until the next write-back (SKILLSTREAM_PROFILE_FLUSH_MS)",
-            seconds,
+            "the cyclic garbage collector stopped this process %d time(s) for %g s or more "
+            "since the last warning, the longest %.2f s (generation %d); its walks grow with "
+            "the profile states cached (SKILLSTREAM_PROFILE_CACHE) and the events held until "
+            "the next write-back (SKILLSTREAM_PROFILE_FLUSH_MS)",
+            len(pauses),
+            self.long_s,
+            longest,
             generation,
-            also,
         )
-        self._warned, self._held_back = now, 0
+        self._warned = now

@@ -15,8 +15,8 @@ use pyo3::types::{PyDict, PyList};
 /// `nested`, each list held directly by one (a list's items when its first item is a list,
 /// a dict's values): the
 /// caller's promise is that none of them is, or will be, part of a reference cycle. Only
-/// instances of types the collector knows (`Py_TPFLAGS_HAVE_GC`) are touched, so an int
-/// or a text given is left alone. Returns how many objects were untracked.
+/// what the collector tracks is touched, so an int or a text given is left alone. Returns
+/// how many objects were untracked.
 ///
 /// Untracking never frees anything early: an object the collector does not walk only
 /// counts as referenced from outside, so what it holds is kept alive (and still freed by
@@ -60,14 +60,13 @@ fn lists_only(item: &Bound<'_, PyAny>) -> usize {
 
 fn untrack_one(object: &Bound<'_, PyAny>) -> usize {
     let pointer = object.as_ptr();
-    // SAFETY: the type of a live object is a live type object, which PyType_GetFlags only
-    // reads; the collector's header, which the two calls after it read and change, is
-    // there exactly when the type has Py_TPFLAGS_HAVE_GC. The GIL is held (`Bound`), and
-    // no collection is running, since this is not called from the collector.
-    // PyObject_GC_UnTrack does nothing to an object already untracked.
+    // SAFETY: PyObject_GC_IsTracked reads the collector's header only where CPython says
+    // the object has one (`_PyObject_IS_GC`: the type's Py_TPFLAGS_HAVE_GC and its
+    // `tp_is_gc`, which a static type object fails), so any object may be passed; an
+    // object it calls tracked has the header PyObject_GC_UnTrack changes. The GIL is held
+    // (`Bound`), and no collection is running, since this is not called from the collector.
     unsafe {
-        let flags = ffi::PyType_GetFlags(ffi::Py_TYPE(pointer));
-        if flags & ffi::Py_TPFLAGS_HAVE_GC != 0 && ffi::PyObject_GC_IsTracked(pointer) == 1 {
+        if ffi::PyObject_GC_IsTracked(pointer) == 1 {
             ffi::PyObject_GC_UnTrack(pointer.cast());
             1
         } else {

@@ -68,9 +68,7 @@ def register(app: typer.Typer) -> None:
 
         from schemas.topology import changelog_topic
         from skillstream.logs import logging_config
-        from skillstream.metrics import record_collector_pause
         from skillstream.worker import Runtime, create_app
-        from streams.heap import PauseWatch, quiet_collector
         from streams.restore import cores
 
         follow_pool()
@@ -103,8 +101,7 @@ def register(app: typer.Typer) -> None:
             raise typer.Exit(run_pool(settings, count, options))
         runtime = Runtime(settings, rules_model, vocab)
         faust_app = create_app(runtime)
-        quiet_collector()
-        PauseWatch(record_collector_pause).start()
+        runtime.watch_collector()
         faust.Worker(
             faust_app,
             loglevel=settings.log_level.lower(),

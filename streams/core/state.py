@@ -945,7 +945,7 @@ def untrack_state(state: ProfileState) -> int:
 
     They hold numbers, texts and lists of them, never a cycle, and reference counting frees
     them; the collector's walks of them were its pauses in a worker holding many states
-    (a full collection over 20,000 decoded states: about 1 s, over 8,000: 330–370 ms). The
+    (a full collection over 20,000 decoded states: about 1 s, over 8,000: 265–370 ms). The
     state itself stays tracked (its caches are rebuilt in memory, of any shape); a list the
     core makes later is tracked until the next call. Call it again whenever convenient:
     the profile stage does after decoding a state and after writing one back."""

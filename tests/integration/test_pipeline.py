@@ -61,9 +61,7 @@ async def test_stream_equals_offline(settings: Settings, tmp_path: Path) -> None
     finally:
         worker.stop()
     await _assert_matches_offline(settings, stream, records)
-    # The worker's /metrics serves the Prometheus text format: what it counted, and the
-    # collector's pauses per generation (streams.heap.PauseWatch; a run this small may
-    # have none: young collections come every 50,000 allocations).
+    # The worker's /metrics serves the Prometheus text format: what it counted.
     assert scraped.status_code == 200, scraped.text
     assert scraped.headers["content-type"] == CONTENT_TYPE_LATEST
     samples = {
@@ -72,8 +70,6 @@ async def test_stream_equals_offline(settings: Settings, tmp_path: Path) -> None
         if line and not line.startswith("#")
     }
     assert samples['skillstream_statements_received_total{source="kafka"}'] >= len(records)
-    for generation in "012":
-        assert f'skillstream_gc_pause_seconds_count{{generation="{generation}"}}' in samples
     # The workload reaches every kind of milestone.
     kinds = {m.data.kind for m in offline_reference(settings, records).milestones}
     assert kinds == set(MilestoneKind)

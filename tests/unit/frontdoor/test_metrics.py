@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from skillstream import metrics
@@ -71,6 +72,8 @@ def test_collector_pauses_land_in_their_generations_buckets() -> None:
     under_half = sample("skillstream_gc_pause_seconds_bucket", {**full, "le": "0.5"})
     under_quarter = sample("skillstream_gc_pause_seconds_bucket", {**full, "le": "0.25"})
     young_count = sample("skillstream_gc_pause_seconds_count", young)
+    full_sum = sample("skillstream_gc_pause_seconds_sum", full)
+    young_sum = sample("skillstream_gc_pause_seconds_sum", young)
     metrics.record_collector_pause(2, 0.3)
     metrics.record_collector_pause(7, 0.3)  # no such generation: counted as the oldest
     metrics.record_collector_pause(0, -0.001)  # a clock step back: counted as no time
@@ -78,3 +81,5 @@ def test_collector_pauses_land_in_their_generations_buckets() -> None:
     assert sample("skillstream_gc_pause_seconds_bucket", {**full, "le": "0.5"}) == under_half + 2
     assert sample("skillstream_gc_pause_seconds_bucket", {**full, "le": "0.25"}) == under_quarter
     assert sample("skillstream_gc_pause_seconds_count", young) == young_count + 1
+    assert sample("skillstream_gc_pause_seconds_sum", full) == pytest.approx(full_sum + 0.6)
+    assert sample("skillstream_gc_pause_seconds_sum", young) == young_sum

@@ -80,7 +80,7 @@ def collection(watch: PauseWatch, clock: Clock, generation: int, seconds: float)
     watch("stop", {"generation": generation, "collected": 0, "uncollectable": 0})
 
 
-def test_a_long_pause_warns_at_most_once_a_quiet_interval_and_counts_the_rest(
+def test_long_pauses_are_reported_later_at_most_once_a_quiet_interval(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     clock, seen = Clock(), []
@@ -88,18 +88,29 @@ def test_a_long_pause_warns_at_most_once_a_quiet_interval_and_counts_the_rest(
         lambda g, s: seen.append((g, round(s, 3))), long_s=0.25, quiet_s=60.0, clock=clock
     )
     with caplog.at_level(logging.WARNING, logger="streams.heap"):
-        collection(watch, clock, 0, 0.002)  # short: recorded, no warning
-        collection(watch, clock, 2, 0.4)
-        collection(watch, clock, 2, 0.3)  # within the quiet interval: held back
+        collection(watch, clock, 0, 0.002)  # short: recorded, never reported
+        watch.report()
+        assert caplog.records == []
+        collection(watch, clock, 1, 0.3)
+        assert caplog.records == []  # nothing logged from inside the collector
+        watch.report()
         collection(watch, clock, 2, 0.5)
-        clock.now += 60
         collection(watch, clock, 2, 1.25)
-    assert seen == [(0, 0.002), (2, 0.4), (2, 0.3), (2, 0.5), (2, 1.25)]
+        watch.report()  # within the quiet interval: they wait
+        clock.now += 60
+        watch.report()
+        watch.report()  # nothing new since
+    assert seen == [(0, 0.002), (1, 0.3), (2, 0.5), (2, 1.25)]
     warnings = [r.getMessage() for r in caplog.records]
     assert len(warnings) == 2
-    assert "stopped this process for 0.40 s (generation 2)" in warnings[0]
-    assert "more over" not in warnings[0]
-    assert "1.25 s (generation 2) (2 more over 0.25 s since the last warning)" in warnings[1]
+    assert (
+        "1 time(s) for 0.25 s or more since the last warning, the longest 0.30 s (generation 1)"
+        in warnings[0]
+    )
+    assert (
+        "2 time(s) for 0.25 s or more since the last warning, the longest 1.25 s (generation 2)"
+        in warnings[1]
+    )
     assert "SKILLSTREAM_PROFILE_CACHE" in warnings[1]
     assert "SKILLSTREAM_PROFILE_FLUSH_MS" in warnings[1]
 

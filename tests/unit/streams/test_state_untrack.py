@@ -122,7 +122,7 @@ def test_the_native_call_touches_only_what_the_collector_tracks() -> None:
     assert NATIVE is not None
     inner, rows, numbers = [1, 2], {7: [3, 4], 8: "text"}, [5, 6]
     outer = [inner, [8]]
-    pair = (object(),)
+    pair = (object(), [])  # holds a tracked list: a collection never untracks it itself
     assert gc.is_tracked(pair)
     # ints and texts are not the collector's: left alone, not counted
     assert NATIVE.untrack([1, "text", None, numbers, pair], [outer, rows]) == 7
