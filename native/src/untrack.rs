@@ -1,22 +1,22 @@
-//! Profile states out of the cyclic collector's walks (`streams/core/state.py`,
-//! `untrack_state`). A decoded state is about 70 tracked objects, lists of numbers and
-//! texts mostly, which hold no cycle and are freed by reference counting; every young,
-//! middle and full collection still walks each of them while the state is alive. In a
-//! worker that caches many learners' states those walks are the collector's pauses (a full
+//! Objects out of the cyclic collector's walks (`streams/core/state.py`: `untrack_state`
+//! for a profile state's parts and fields, `untrack_events` for the learning events the
+//! profile stage holds until its next write-back). A decoded state is about 70 tracked
+//! objects, lists of numbers and texts mostly, and an event two; none holds a cycle, and
+//! reference counting frees them, yet every collection walks each of them while it is
+//! alive. In a worker over many learners those walks are the collector's pauses (a full
 //! collection over 20,000 states took about a second). CPython itself untracks tuples and
 //! dicts that hold only untracked items; a list or a set it never untracks, so this does,
-//! for the containers the caller names.
+//! for the objects the caller names.
 
 use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
 
 /// Untracks each object of `objects` and of `nested` that the collector tracks, and, for
-/// `nested`, each list held directly by one (a list's items when its first item is a list,
-/// a dict's values): the
-/// caller's promise is that none of them is, or will be, part of a reference cycle. Only
-/// what the collector tracks is touched, so an int or a text given is left alone. Returns
-/// how many objects were untracked.
+/// `nested`, each list held directly by one (a list's items when its first item is a
+/// list, a dict's values): the caller's promise is that none of them is, or will be, part
+/// of a reference cycle. Only what the collector tracks is touched, so an int or a text
+/// given is left alone. Returns how many objects were untracked.
 ///
 /// Untracking never frees anything early: an object the collector does not walk only
 /// counts as referenced from outside, so what it holds is kept alive (and still freed by
